@@ -1,0 +1,77 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import pino from 'pino';
+import { ulid } from 'ulid';
+import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
+import { FsObjectStore } from '../../shared/adapters/local/fs-object-store.js';
+import { ProcessPoolExecutor } from '../../shared/adapters/local/process-pool-executor.js';
+import { SqliteStateStore } from '../../shared/adapters/local/sqlite-state-store.js';
+import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
+import { systemClock } from '../../shared/ports/clock.js';
+import type { ExecutorEvent } from '../../shared/ports/executor.js';
+import type { Logger } from '../../shared/ports/logger.js';
+import { aggregateSweep } from '../../shared/service/aggregate.js';
+import type { ServiceDeps } from '../../shared/service/deps.js';
+import { TfModelEvaluator } from '../../trainer/evaluate.js';
+
+export interface LocalDepsOptions {
+  /** FOLDSWEEP_HOME: objects/, state.db and logs/ live here. Default ./.foldsweep */
+  home?: string;
+  /** Trainer processes at once (default: one per core). */
+  concurrency?: number;
+  backend?: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  /** Where logs go: a pino destination; default `<home>/logs/foldsweep.log`. */
+  logger?: Logger;
+  onEvent?: (event: ExecutorEvent) => void;
+}
+
+export interface LocalDeps extends ServiceDeps {
+  home: string;
+  executor: ProcessPoolExecutor;
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the embedded default: filesystem objects, SQLite state, a process pool of trainers that
+ * aggregates each sweep in this process when its trials drain.
+ */
+export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
+  const home = resolve(options.home ?? process.env.FOLDSWEEP_HOME ?? '.foldsweep');
+  mkdirSync(join(home, 'logs'), { recursive: true });
+  const logger =
+    options.logger ??
+    pino(
+      { level: process.env.FOLDSWEEP_LOG_LEVEL ?? 'info' },
+      pino.destination({ dest: join(home, 'logs', 'foldsweep.log'), sync: true }),
+    );
+  const objects = new FsObjectStore(join(home, 'objects'));
+  const state = new SqliteStateStore(join(home, 'state.db'));
+  const deps = {
+    home,
+    state,
+    objects,
+    datasets: new LocalDatasetPreparer(objects, logger),
+    models: new FsModelImporter(objects),
+    evaluator: new TfModelEvaluator(objects),
+    clock: systemClock,
+    logger,
+    newId: () => ulid(),
+  } as Omit<LocalDeps, 'executor' | 'close'> & Partial<LocalDeps>;
+  const executor = new ProcessPoolExecutor({
+    home,
+    objects,
+    state,
+    concurrency: options.concurrency,
+    backend: options.backend,
+    logger,
+    onEvent: options.onEvent,
+    onDrained: async (sweepId) => {
+      await aggregateSweep(deps as LocalDeps, sweepId);
+    },
+  });
+  deps.executor = executor;
+  deps.close = async () => {
+    await state.close?.();
+  };
+  return deps as LocalDeps;
+}

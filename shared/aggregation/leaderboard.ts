@@ -1,0 +1,148 @@
+import { describeVariant } from '../planner/variants.js';
+import type { Plan, Variant } from '../schemas/plan.js';
+import type { TrialResult } from '../schemas/trial-result.js';
+
+export interface LeaderboardRow {
+  rank: number;
+  variantId: string;
+  description: string;
+  strategy: Variant['strategy'];
+  freezeDepth: number;
+  lrMultiplier: number;
+  learningRate: number;
+  /** Mean objective over the folds that succeeded (null when none did). */
+  mean: number | null;
+  /** Sample standard deviation over succeeded folds (0 for one fold, null for none). */
+  std: number | null;
+  min: number | null;
+  max: number | null;
+  foldsCompleted: number;
+  foldsFailed: number;
+  foldsPending: number;
+  /** True when every fold succeeded: only complete variants can become the champion. */
+  complete: boolean;
+  /** The best single fold's trial: its model becomes the champion's weights. */
+  bestTrialIndex: number | null;
+}
+
+export interface Leaderboard {
+  sweepId: string;
+  objective: Plan['spec']['training']['objective'];
+  folds: number;
+  rows: LeaderboardRow[];
+  /** The best complete variant, or null when no variant completed every fold. */
+  bestVariantId: string | null;
+}
+
+/**
+ * Ranks variants by fold-averaged objective.
+ * Failed folds: a variant with any failed or missing fold is *incomplete*: its mean over fewer
+ * folds is not comparable with a full cross-validation, so incomplete variants rank after all
+ * complete ones (among themselves by mean) and can never be picked as best. If no variant is
+ * complete, `bestVariantId` is null and the sweep fails.
+ * Ties on the mean break by lower std, then by variant index (plan order).
+ * Results for trials not in the plan, or duplicates of one trial, are ignored after the first
+ * (latest attempt wins), so a duplicate delivery cannot count a fold twice.
+ */
+export function buildLeaderboard(plan: Plan, results: readonly TrialResult[]): Leaderboard {
+  const objective = plan.spec.training.objective;
+  const higherIsBetter = objective === 'val_accuracy';
+  const byTrial = new Map<number, TrialResult>();
+  for (const r of results) {
+    if (r.sweepId !== plan.sweepId || !plan.trials[r.trialIndex]) continue;
+    const prev = byTrial.get(r.trialIndex);
+    if (!prev || r.attempt >= prev.attempt) byTrial.set(r.trialIndex, r);
+  }
+  const rows: LeaderboardRow[] = plan.variants.map((v) => {
+    const values: { value: number; trialIndex: number }[] = [];
+    let failed = 0;
+    let pending = 0;
+    for (let fold = 0; fold < plan.folds; fold++) {
+      const trialIndex = v.index * plan.folds + fold;
+      const r = byTrial.get(trialIndex);
+      if (!r) pending++;
+      else if (r.status === 'succeeded' && r.objective !== null && Number.isFinite(r.objective)) {
+        values.push({ value: r.objective, trialIndex });
+      } else failed++;
+    }
+    const n = values.length;
+    const mean = n ? values.reduce((s, x) => s + x.value, 0) / n : null;
+    const std =
+      mean === null
+        ? null
+        : n < 2
+          ? 0
+          : Math.sqrt(values.reduce((s, x) => s + (x.value - mean) ** 2, 0) / (n - 1));
+    const best = values.reduce<(typeof values)[number] | null>(
+      (b, x) => (!b || (higherIsBetter ? x.value > b.value : x.value < b.value) ? x : b),
+      null,
+    );
+    return {
+      rank: 0,
+      variantId: v.id,
+      description: describeVariant(v),
+      strategy: v.strategy,
+      freezeDepth: v.freezeDepth,
+      lrMultiplier: v.lrMultiplier,
+      learningRate: v.learningRate,
+      mean,
+      std,
+      min: n ? Math.min(...values.map((x) => x.value)) : null,
+      max: n ? Math.max(...values.map((x) => x.value)) : null,
+      foldsCompleted: n,
+      foldsFailed: failed,
+      foldsPending: pending,
+      complete: n === plan.folds,
+      bestTrialIndex: best?.trialIndex ?? null,
+    };
+  });
+  const indexOf = new Map(plan.variants.map((v) => [v.id, v.index]));
+  rows.sort((a, b) => {
+    if (a.complete !== b.complete) return a.complete ? -1 : 1;
+    if (a.mean === null || b.mean === null) {
+      if (a.mean !== b.mean) return a.mean === null ? 1 : -1;
+    } else if (a.mean !== b.mean) {
+      return higherIsBetter ? b.mean - a.mean : a.mean - b.mean;
+    }
+    if ((a.std ?? 0) !== (b.std ?? 0)) return (a.std ?? 0) - (b.std ?? 0);
+    return (indexOf.get(a.variantId) ?? 0) - (indexOf.get(b.variantId) ?? 0);
+  });
+  rows.forEach((r, i) => {
+    r.rank = i + 1;
+  });
+  const best = rows[0]?.complete ? rows[0] : undefined;
+  return {
+    sweepId: plan.sweepId,
+    objective,
+    folds: plan.folds,
+    rows,
+    bestVariantId: best?.variantId ?? null,
+  };
+}
+
+/** The leaderboard as a fixed-width text table for terminals and reports. */
+export function formatLeaderboard(board: Leaderboard): string {
+  const header = ['#', 'variant', 'id', `${board.objective} mean`, '± std', 'folds', 'status'];
+  const lines = board.rows.map((r) => [
+    String(r.rank),
+    r.description,
+    r.variantId,
+    r.mean === null ? '-' : r.mean.toFixed(4),
+    r.std === null ? '-' : r.std.toFixed(4),
+    `${r.foldsCompleted}/${board.folds}`,
+    r.complete
+      ? r.variantId === board.bestVariantId
+        ? 'champion'
+        : 'ok'
+      : r.foldsPending > 0 && r.foldsFailed === 0
+        ? 'running'
+        : `incomplete (${r.foldsFailed} failed)`,
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmt = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
+}

@@ -1,0 +1,90 @@
+/**
+ * Pixel helpers shared by the dataset readers: resizing raw uint8 images with sharp
+ * (`fit: 'fill'`: stretched to the target size, aspect ratio not kept, nothing cropped) and
+ * greyscale -> RGB channel expansion.
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import sharp from 'sharp';
+import type { ImageShape } from '../schemas/dataset.js';
+
+/** How images are fitted to the target shape everywhere in the data layer. */
+export const RESIZE_FIT = 'fill' as const;
+
+/** Replicates one greyscale channel into three (RGB). */
+export function greyToRgb(grey: Uint8Array): Uint8Array {
+  const out = new Uint8Array(grey.length * 3);
+  for (let i = 0, j = 0; i < grey.length; i++, j += 3) {
+    const v = grey[i];
+    out[j] = v;
+    out[j + 1] = v;
+    out[j + 2] = v;
+  }
+  return out;
+}
+
+/**
+ * Converts interleaved pixels with `channels` channels to `target` channels.
+ * Supports 1 -> 1, 1 -> 3, 3 -> 3 and 3 -> 1 (ITU-R BT.601 luma); anything else is a bug upstream.
+ */
+export function convertChannels(data: Uint8Array, channels: number, target: 1 | 3): Uint8Array {
+  if (channels === target) return data;
+  if (channels === 1 && target === 3) return greyToRgb(data);
+  if (channels === 3 && target === 1) {
+    const out = new Uint8Array(data.length / 3);
+    for (let i = 0, j = 0; i < out.length; i++, j += 3) {
+      out[i] = Math.round(0.299 * data[j] + 0.587 * data[j + 1] + 0.114 * data[j + 2]);
+    }
+    return out;
+  }
+  throw new Error(`cannot convert ${channels}-channel pixels to ${target} channels`);
+}
+
+/**
+ * Resizes `count` greyscale images [rows, cols] (concatenated) to `shape` [H, W, C].
+ * Skips sharp entirely when the size already matches.
+ */
+export async function resizeGreyImages(
+  pixels: Uint8Array,
+  count: number,
+  rows: number,
+  cols: number,
+  shape: ImageShape,
+): Promise<Uint8Array> {
+  const [h, w, c] = shape;
+  if (rows === h && cols === w) return c === 1 ? pixels.slice() : greyToRgb(pixels);
+  const inSize = rows * cols;
+  const outSize = h * w * c;
+  const out = new Uint8Array(count * outSize);
+  await forEachLimit(count, async (i) => {
+    const img = pixels.subarray(i * inSize, (i + 1) * inSize);
+    const { data, info } = await sharp(img, { raw: { width: cols, height: rows, channels: 1 } })
+      .resize(w, h, { fit: RESIZE_FIT })
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    out.set(convertChannels(data, info.channels, c), i * outSize);
+  });
+  return out;
+}
+
+/** Runs `fn(0..n-1)` with at most `limit` calls in flight; rejects with the first error. */
+export async function forEachLimit(
+  n: number,
+  fn: (i: number) => Promise<void>,
+  limit = Math.max(2, availableParallelism() * 2),
+): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < n) {
+      const i = next++;
+      try {
+        await fn(i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
+}

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { ImageShapeSchema } from './dataset.js';
+import { VariantSchema } from './plan.js';
+
+const EvalSchema = z.object({
+  accuracy: z.number(),
+  loss: z.number(),
+  samples: z.number().int().nonnegative(),
+});
+
+/**
+ * `metadata.json` beside the champion's model.json: everything a client needs to use the model
+ * correctly, and where it came from.
+ * @example
+ * { "format": "foldsweep-champion/1", "classNames": ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+ *   "inputShape": [28, 28, 1], "preprocessing": { "scale": 0.00392156862745098, "offset": 0, "layout": "NHWC" },
+ *   "lineage": { "sweepId": "01JD…", "variant": { "strategy": "finetune", "freezeDepth": 2, … } }, … }
+ */
+export const ChampionMetadataSchema = z.object({
+  format: z.literal('foldsweep-champion/1'),
+  classNames: z.array(z.string()).min(2),
+  inputShape: ImageShapeSchema,
+  preprocessing: z.object({
+    description: z.string(),
+    scale: z.number(),
+    offset: z.number(),
+    layout: z.literal('NHWC'),
+  }),
+  lineage: z.object({
+    sweepId: z.string(),
+    sweepName: z.string().optional(),
+    variant: VariantSchema,
+    trialIndex: z.number().int().nonnegative(),
+    fold: z.number().int().nonnegative(),
+    datasetHash: z.string(),
+    datasetSource: z.string(),
+    baseModelHash: z.string(),
+    baseModelUri: z.string(),
+    promotedAt: z.string(),
+  }),
+  metrics: z.object({
+    objective: z.string(),
+    cvMean: z.number(),
+    cvStd: z.number(),
+    folds: z.number().int(),
+    holdout: EvalSchema.optional(),
+    test: EvalSchema.optional(),
+  }),
+});
+export type ChampionMetadata = z.infer<typeof ChampionMetadataSchema>;

@@ -1,0 +1,23 @@
+import type { z } from 'zod';
+import { type FieldIssue, ValidationError } from '../errors.js';
+
+/** Turns zod issues into `{ path, message }` pairs with dotted paths (`(root)` for the top). */
+export function toFieldIssues(error: z.ZodError): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)',
+    message: issue.message,
+  }));
+}
+
+/** Parses `input` with `schema` or throws a ValidationError naming every bad field. */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+): z.output<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = toFieldIssues(result.error);
+  const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+  throw new ValidationError(`invalid ${what}: ${summary}`, issues, { cause: result.error });
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+
+export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BackendNameSchema = z.enum(BACKENDS);
+export type BackendName = z.infer<typeof BackendNameSchema>;
+
+export const EpochMetricsSchema = z.object({
+  epoch: z.number().int().nonnegative(),
+  loss: z.number(),
+  accuracy: z.number(),
+  valLoss: z.number(),
+  valAccuracy: z.number(),
+  durationMs: z.number().nonnegative(),
+  /** tf.memory().numTensors after the epoch: flat across epochs when nothing leaks. */
+  numTensors: z.number().int().nonnegative(),
+});
+export type EpochMetrics = z.infer<typeof EpochMetricsSchema>;
+
+/**
+ * What one trial produced, written by the trainer to `sweeps/<id>/trials/<index>/result.json`.
+ * A failed trial still writes one, with `reason`.
+ * @example
+ * { "sweepId": "01JD...", "trialIndex": 4, "variantId": "a1b2c3d4", "fold": 1,
+ *   "status": "succeeded", "backend": "wasm", "objective": 0.91, "bestEpoch": 6, ... }
+ */
+export const TrialResultSchema = z.object({
+  sweepId: z.string(),
+  trialIndex: z.number().int().nonnegative(),
+  variantId: z.string(),
+  fold: z.number().int().nonnegative(),
+  status: z.enum(['succeeded', 'failed']),
+  reason: z.string().optional(),
+  backend: BackendNameSchema.optional(),
+  attempt: z.number().int().min(1).default(1),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  durationMs: z.number().nonnegative(),
+  trainSamples: z.number().int().nonnegative().optional(),
+  valSamples: z.number().int().nonnegative().optional(),
+  epochs: z.array(EpochMetricsSchema).default([]),
+  /** Epoch whose weights were kept (best objective). */
+  bestEpoch: z.number().int().nonnegative().optional(),
+  stoppedEarly: z.boolean().optional(),
+  /** The objective's value at bestEpoch (val_accuracy or val_loss). */
+  objective: z.number().nullable(),
+  modelPrefix: z.string().optional(),
+});
+export type TrialResult = z.infer<typeof TrialResultSchema>;

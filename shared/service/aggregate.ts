@@ -1,0 +1,201 @@
+import {
+  buildLeaderboard,
+  formatLeaderboard,
+  type Leaderboard,
+} from '../aggregation/leaderboard.js';
+import { ConflictError } from '../errors.js';
+import { PREPROCESSING } from '../model/preprocessing.js';
+import { foldSplit } from '../planner/folds.js';
+import { copyPrefix, getJson } from '../ports/object-store.js';
+import type { ChampionMetadata } from '../schemas/champion.js';
+import {
+  championPrefix,
+  leaderboardKey,
+  type Plan,
+  reportKey,
+  trialModelPrefix,
+} from '../schemas/plan.js';
+import type { ChampionRecord } from '../schemas/state.js';
+import { type TrialResult, TrialResultSchema } from '../schemas/trial-result.js';
+import type { ServiceDeps } from './deps.js';
+import { loadPlan } from './sweeps.js';
+
+/** Every TrialResult stored for a sweep (unreadable ones are logged and skipped). */
+export async function readTrialResults(deps: ServiceDeps, sweepId: string): Promise<TrialResult[]> {
+  const keys = (await deps.objects.list(`sweeps/${sweepId}/trials/`)).filter((k) =>
+    k.endsWith('/result.json'),
+  );
+  const results: TrialResult[] = [];
+  for (const key of keys) {
+    const parsed = TrialResultSchema.safeParse(await getJson(deps.objects, key).catch(() => null));
+    if (parsed.success) results.push(parsed.data);
+    else deps.logger.warn({ key }, 'skipping an unreadable trial result');
+  }
+  return results;
+}
+
+/** The live leaderboard of a sweep, from whatever results exist now. @throws NotFoundError */
+export async function getLeaderboard(deps: ServiceDeps, sweepId: string): Promise<Leaderboard> {
+  const plan = await loadPlan(deps, sweepId);
+  return buildLeaderboard(plan, await readTrialResults(deps, sweepId));
+}
+
+export type AggregateOutcome =
+  | { status: 'completed'; leaderboard: Leaderboard; champion: ChampionRecord; promoted: boolean }
+  | { status: 'failed'; leaderboard: Leaderboard; reason: string }
+  | { status: 'skipped'; reason: string };
+
+/**
+ * Ranks variants, promotes the best one's best fold model as the sweep's champion (model.json,
+ * weights, metadata.json), evaluates it on the holdout and the test set, and writes the
+ * leaderboard and a report. Idempotent: a second call, or two racing calls, promote once
+ * (the state store's create-once champion) and leave the same files.
+ * @example
+ * const outcome = await aggregateSweep(deps, sweepId);
+ * if (outcome.status === 'completed') console.log(outcome.champion.testAccuracy);
+ */
+export async function aggregateSweep(
+  deps: ServiceDeps,
+  sweepId: string,
+): Promise<AggregateOutcome> {
+  const log = deps.logger.child({ op: 'aggregateSweep', sweepId });
+  const stamp = () => deps.clock.now().toISOString();
+  try {
+    await deps.state.updateSweep(
+      sweepId,
+      { status: 'aggregating', updatedAt: stamp() },
+      { expectStatus: ['running', 'aggregating'] },
+    );
+  } catch (error) {
+    if (error instanceof ConflictError) {
+      const existing = await deps.state.getSweep(sweepId);
+      return { status: 'skipped', reason: `sweep is ${existing?.status}: nothing to aggregate` };
+    }
+    throw error;
+  }
+  const plan = await loadPlan(deps, sweepId);
+  const leaderboard = buildLeaderboard(plan, await readTrialResults(deps, sweepId));
+  await deps.objects.put(leaderboardKey(sweepId), JSON.stringify(leaderboard, null, 1));
+  const best = leaderboard.rows.find((r) => r.variantId === leaderboard.bestVariantId);
+  if (!best || best.bestTrialIndex === null || best.mean === null) {
+    const reason =
+      'no variant completed every fold: see the failed trials\u2019 reasons in the leaderboard';
+    await finishSweep(deps, sweepId, { status: 'failed', error: reason, updatedAt: stamp() });
+    await deps.objects.put(reportKey(sweepId), renderReport(plan, leaderboard, undefined));
+    log.warn({ reason }, 'sweep failed');
+    return { status: 'failed', leaderboard, reason };
+  }
+  const existing = await deps.state.getChampion(sweepId);
+  let champion: ChampionRecord;
+  let promoted = false;
+  if (existing) {
+    champion = existing;
+  } else {
+    const prefix = championPrefix(sweepId);
+    const trial = plan.trials[best.bestTrialIndex];
+    const variant = plan.variants[trial.variantIndex];
+    await copyPrefix(deps.objects, trialModelPrefix(sweepId, trial.index), prefix);
+    const holdoutIdx = foldSplit(plan.foldOf, 0).holdout;
+    const holdout = holdoutIdx.length
+      ? await deps.evaluator.evaluate(prefix, plan.dataset, holdoutIdx)
+      : undefined;
+    const test = plan.testSet ? await deps.evaluator.evaluate(prefix, plan.testSet) : undefined;
+    const promotedAt = stamp();
+    const metadata: ChampionMetadata = {
+      format: 'foldsweep-champion/1',
+      classNames: plan.dataset.classes,
+      inputShape: plan.dataset.shape,
+      preprocessing: { ...PREPROCESSING },
+      lineage: {
+        sweepId,
+        sweepName: plan.spec.name,
+        variant,
+        trialIndex: trial.index,
+        fold: trial.fold,
+        datasetHash: plan.dataset.hash,
+        datasetSource: plan.dataset.source.uri,
+        baseModelHash: plan.baseModel.hash,
+        baseModelUri: plan.baseModel.uri,
+        promotedAt,
+      },
+      metrics: {
+        objective: leaderboard.objective,
+        cvMean: best.mean,
+        cvStd: best.std ?? 0,
+        folds: plan.folds,
+        holdout,
+        test,
+      },
+    };
+    await deps.objects.put(`${prefix}/metadata.json`, JSON.stringify(metadata, null, 2));
+    const outcome = await deps.state.promoteChampion({
+      sweepId,
+      variantId: variant.id,
+      trialIndex: trial.index,
+      modelPrefix: prefix,
+      objectiveMean: best.mean,
+      holdoutAccuracy: holdout?.accuracy,
+      testAccuracy: test?.accuracy,
+      promotedAt,
+    });
+    champion = outcome.champion;
+    promoted = outcome.created;
+  }
+  await deps.objects.put(reportKey(sweepId), renderReport(plan, leaderboard, champion));
+  await finishSweep(deps, sweepId, {
+    status: 'completed',
+    championVariantId: champion.variantId,
+    updatedAt: stamp(),
+  });
+  log.info(
+    { variant: best.description, cvMean: best.mean, test: champion.testAccuracy, promoted },
+    'champion promoted',
+  );
+  return { status: 'completed', leaderboard, champion, promoted };
+}
+
+async function finishSweep(
+  deps: ServiceDeps,
+  sweepId: string,
+  patch: Parameters<ServiceDeps['state']['updateSweep']>[1],
+) {
+  try {
+    await deps.state.updateSweep(sweepId, patch, { expectStatus: ['aggregating'] });
+  } catch (error) {
+    // A racing aggregation finished first: the stored outcome stands.
+    if (!(error instanceof ConflictError)) throw error;
+  }
+}
+
+function renderReport(
+  plan: Plan,
+  board: Leaderboard,
+  champion: ChampionRecord | undefined,
+): string {
+  const lines = [
+    `# Sweep ${plan.sweepId}${plan.spec.name ? ` (${plan.spec.name})` : ''}`,
+    '',
+    `- dataset: ${plan.dataset.source.uri} (${plan.dataset.count} samples, classes ${plan.dataset.classes.join(', ')}, hash ${plan.dataset.hash.slice(0, 12)})`,
+    `- base model: ${plan.baseModel.uri} (hash ${plan.baseModel.hash.slice(0, 12)})`,
+    `- ${plan.variants.length} variants x ${plan.folds} folds = ${plan.trials.length} trials, objective ${board.objective}`,
+    '',
+    '```',
+    formatLeaderboard(board),
+    '```',
+    '',
+  ];
+  if (champion) {
+    lines.push(
+      `Champion: variant ${champion.variantId} (trial ${champion.trialIndex}), CV mean ${champion.objectiveMean.toFixed(4)}`,
+    );
+    if (champion.holdoutAccuracy !== undefined) {
+      lines.push(`Holdout accuracy: ${champion.holdoutAccuracy.toFixed(4)}`);
+    }
+    if (champion.testAccuracy !== undefined) {
+      lines.push(`Test accuracy: ${champion.testAccuracy.toFixed(4)}`);
+    }
+  } else {
+    lines.push('No champion: no variant completed every fold.');
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,20 @@
+import type { DatasetPreparer, ModelEvaluator, ModelImporter } from '../ports/artifacts.js';
+import type { Clock } from '../ports/clock.js';
+import type { Executor } from '../ports/executor.js';
+import type { Logger } from '../ports/logger.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import type { StateStore } from '../ports/state-store.js';
+
+/** What the use cases need, built once per process by functions/deps/{local,aws}.ts. */
+export interface ServiceDeps {
+  state: StateStore;
+  objects: ObjectStore;
+  executor: Executor;
+  datasets: DatasetPreparer;
+  models: ModelImporter;
+  evaluator: ModelEvaluator;
+  clock: Clock;
+  logger: Logger;
+  /** Time-sortable unique ids (ULIDs by default). */
+  newId: () => string;
+}

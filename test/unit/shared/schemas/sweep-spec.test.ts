@@ -1,0 +1,348 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ValidationError } from '../../../../shared/errors.js';
+import { PreparedDatasetSchema } from '../../../../shared/schemas/dataset.js';
+import { parseOrThrow, toFieldIssues } from '../../../../shared/schemas/issues.js';
+import { BaseModelRefSchema } from '../../../../shared/schemas/plan.js';
+import { SweepSpecSchema } from '../../../../shared/schemas/sweep-spec.js';
+import {
+  baseModelRefFactory,
+  preparedDatasetFactory,
+  sweepSpecFactory,
+} from '../../../helpers/factories.js';
+
+const minimal = () => ({
+  baseModel: 'models/base/model.json',
+  dataset: { uri: '/data/train-images-idx3-ubyte.gz', format: 'idx' },
+});
+
+/** The field issues of an input the schema must reject. */
+function issuesOf(input: unknown) {
+  const result = SweepSpecSchema.safeParse(input);
+  if (result.success) throw new Error(`expected ${JSON.stringify(input)} to be rejected`);
+  return toFieldIssues(result.error);
+}
+
+describe('SweepSpecSchema', () => {
+  it('fills every default for a spec giving only baseModel and dataset', () => {
+    // Prepare
+    const input = minimal();
+
+    // Act
+    const spec = SweepSpecSchema.parse(input);
+
+    // Assess
+    expect(spec).toEqual({
+      baseModel: 'models/base/model.json',
+      dataset: { uri: '/data/train-images-idx3-ubyte.gz', format: 'idx' },
+      folds: 3,
+      seed: 0,
+      holdoutFraction: 0,
+      searchSpace: { strategy: ['finetune'], freezeDepth: [0], lrMultiplier: [0.1] },
+      training: {
+        learningRate: 0.001,
+        epochs: 10,
+        batchSize: 32,
+        patience: 3,
+        objective: 'val_accuracy',
+      },
+    });
+  });
+
+  it('fills the missing keys of a partly given searchSpace and training', () => {
+    // Prepare
+    const input = {
+      ...minimal(),
+      searchSpace: { strategy: ['finetune', 'scratch'] },
+      training: { epochs: 2, objective: 'val_loss' },
+      dataset: { ...minimal().dataset, subset: { classes: [5, 6] } },
+    };
+
+    // Act
+    const spec = SweepSpecSchema.parse(input);
+
+    // Assess
+    expect(spec.searchSpace).toEqual({
+      strategy: ['finetune', 'scratch'],
+      freezeDepth: [0],
+      lrMultiplier: [0.1],
+    });
+    expect(spec.training).toEqual({
+      learningRate: 0.001,
+      epochs: 2,
+      batchSize: 32,
+      patience: 3,
+      objective: 'val_loss',
+    });
+    expect(spec.dataset.subset).toEqual({ classes: [5, 6], seed: 0 });
+  });
+
+  it('keeps every value it is given', () => {
+    // Prepare
+    const input = {
+      name: 'fashion-5_9.v1',
+      ...minimal(),
+      testSet: { uri: '/data/t10k-images-idx3-ubyte.gz', format: 'idx' },
+      folds: 5,
+      seed: 42,
+      holdoutFraction: 0.5,
+      searchSpace: { strategy: ['scratch'], freezeDepth: [1, 3], lrMultiplier: [1, 100] },
+      training: { learningRate: 10, epochs: 1000, batchSize: 4096, patience: 0, objective: 'val_loss' },
+    };
+
+    // Act
+    const spec = SweepSpecSchema.parse(input);
+
+    // Assess
+    expect(spec).toEqual(input);
+  });
+
+  it('rejects an unknown top-level field, naming it in the message at the root path', () => {
+    // Prepare
+    const input = { ...minimal(), foldz: 3 };
+
+    // Act
+    const issues = issuesOf(input);
+
+    // Assess
+    expect(issues).toHaveLength(1);
+    expect(issues[0].path).toBe('(root)');
+    expect(issues[0].message).toContain('"foldz"');
+  });
+
+  it.each([
+    { where: 'training', input: { training: { lr: 0.01 } }, key: 'lr' },
+    { where: 'searchSpace', input: { searchSpace: { freeze: [1] } }, key: 'freeze' },
+    {
+      where: 'dataset',
+      input: { dataset: { ...minimal().dataset, label: 'x' } },
+      key: 'label',
+    },
+    {
+      where: 'dataset.subset',
+      input: { dataset: { ...minimal().dataset, subset: { perclass: 5 } } },
+      key: 'perclass',
+    },
+  ])('rejects an unknown field inside $where with the path of its object', ({ where, input, key }) => {
+    // Prepare
+    const spec = { ...minimal(), ...input };
+
+    // Act
+    const issues = issuesOf(spec);
+
+    // Assess
+    expect(issues).toHaveLength(1);
+    expect(issues[0].path).toBe(where);
+    expect(issues[0].message).toContain(`"${key}"`);
+  });
+
+  it.each([
+    { field: 'folds', patch: { folds: 1 }, path: 'folds', message: /at least 2/ },
+    { field: 'folds', patch: { folds: 21 }, path: 'folds' },
+    { field: 'folds', patch: { folds: 2.5 }, path: 'folds' },
+    { field: 'seed', patch: { seed: -1 }, path: 'seed' },
+    { field: 'holdoutFraction', patch: { holdoutFraction: -0.1 }, path: 'holdoutFraction' },
+    {
+      field: 'holdoutFraction',
+      patch: { holdoutFraction: 0.6 },
+      path: 'holdoutFraction',
+      message: /at most 0\.5/,
+    },
+    { field: 'name', patch: { name: 'my sweep' }, path: 'name', message: /letters, digits/ },
+    { field: 'name', patch: { name: '' }, path: 'name' },
+    { field: 'baseModel', patch: { baseModel: undefined }, path: 'baseModel' },
+    { field: 'baseModel', patch: { baseModel: '' }, path: 'baseModel', message: /model\.json/ },
+    { field: 'dataset', patch: { dataset: undefined }, path: 'dataset' },
+    { field: 'dataset.uri', patch: { dataset: { format: 'idx' } }, path: 'dataset.uri' },
+    {
+      field: 'dataset.uri',
+      patch: { dataset: { uri: '', format: 'idx' } },
+      path: 'dataset.uri',
+      message: /path of the dataset/,
+    },
+    { field: 'dataset.format', patch: { dataset: { uri: 'x', format: 'csv' } }, path: 'dataset.format' },
+    {
+      field: 'dataset.subset.classes',
+      patch: { dataset: { uri: 'x', format: 'idx', subset: { classes: [3] } } },
+      path: 'dataset.subset.classes',
+    },
+    {
+      field: 'dataset.subset.perClass',
+      patch: { dataset: { uri: 'x', format: 'idx', subset: { perClass: 0 } } },
+      path: 'dataset.subset.perClass',
+    },
+    {
+      field: 'dataset.classNames',
+      patch: { dataset: { uri: 'x', format: 'idx', classNames: ['only'] } },
+      path: 'dataset.classNames',
+    },
+    { field: 'testSet.uri', patch: { testSet: { format: 'idx' } }, path: 'testSet.uri' },
+    { field: 'searchSpace.strategy', patch: { searchSpace: { strategy: [] } }, path: 'searchSpace.strategy' },
+    {
+      field: 'searchSpace.strategy',
+      patch: { searchSpace: { strategy: ['finetune', 'distill'] } },
+      path: 'searchSpace.strategy.1',
+    },
+    {
+      field: 'searchSpace.freezeDepth',
+      patch: { searchSpace: { freezeDepth: [0, -1] } },
+      path: 'searchSpace.freezeDepth.1',
+    },
+    {
+      field: 'searchSpace.freezeDepth',
+      patch: { searchSpace: { freezeDepth: [1.5] } },
+      path: 'searchSpace.freezeDepth.0',
+    },
+    {
+      field: 'searchSpace.lrMultiplier',
+      patch: { searchSpace: { lrMultiplier: [-1] } },
+      path: 'searchSpace.lrMultiplier.0',
+      message: /lrMultiplier must be greater than 0/,
+    },
+    {
+      field: 'searchSpace.lrMultiplier',
+      patch: { searchSpace: { lrMultiplier: [0.1, 0] } },
+      path: 'searchSpace.lrMultiplier.1',
+    },
+    {
+      field: 'searchSpace.lrMultiplier',
+      patch: { searchSpace: { lrMultiplier: [101] } },
+      path: 'searchSpace.lrMultiplier.0',
+    },
+    {
+      field: 'searchSpace.lrMultiplier',
+      patch: { searchSpace: { lrMultiplier: ['0.1'] } },
+      path: 'searchSpace.lrMultiplier.0',
+      message: /lrMultiplier must be a number/,
+    },
+    { field: 'training.epochs', patch: { training: { epochs: 0 } }, path: 'training.epochs' },
+    { field: 'training.epochs', patch: { training: { epochs: 1001 } }, path: 'training.epochs' },
+    {
+      field: 'training.learningRate',
+      patch: { training: { learningRate: 0 } },
+      path: 'training.learningRate',
+      message: /learningRate must be greater than 0/,
+    },
+    { field: 'training.batchSize', patch: { training: { batchSize: 0 } }, path: 'training.batchSize' },
+    { field: 'training.patience', patch: { training: { patience: -1 } }, path: 'training.patience' },
+    {
+      field: 'training.objective',
+      patch: { training: { objective: 'accuracy' } },
+      path: 'training.objective',
+    },
+  ])('rejects a bad $field ($patch) with an issue on $path', ({ patch, path, message }) => {
+    // Prepare
+    const input = { ...minimal(), ...patch };
+
+    // Act
+    const issues = issuesOf(input);
+
+    // Assess
+    expect(issues.map((i) => i.path)).toEqual([path]);
+    if (message) expect(issues[0].message).toMatch(message);
+  });
+
+  it('reports every bad field at once', () => {
+    // Prepare
+    const input = {
+      dataset: { format: 'idx' },
+      folds: 1,
+      searchSpace: { lrMultiplier: [-1] },
+      training: { epochs: 0 },
+    };
+
+    // Act
+    const issues = issuesOf(input);
+
+    // Assess
+    expect(issues.map((i) => i.path).sort()).toEqual(
+      ['baseModel', 'dataset.uri', 'folds', 'searchSpace.lrMultiplier.0', 'training.epochs'].sort(),
+    );
+  });
+
+  it('rejects an input that is not an object on the root path', () => {
+    // Prepare
+    const inputs = [null, 'spec.json', [minimal()], 42];
+
+    // Act
+    const paths = inputs.map((input) => issuesOf(input).map((i) => i.path));
+
+    // Assess
+    for (const p of paths) expect(p).toEqual(['(root)']);
+  });
+});
+
+describe('parseOrThrow()', () => {
+  it('returns the parsed spec with defaults filled', () => {
+    // Prepare
+    const input = { ...minimal(), folds: 4 };
+
+    // Act
+    const spec = parseOrThrow(SweepSpecSchema, input, 'sweep spec');
+
+    // Assess
+    expect(spec.folds).toBe(4);
+    expect(spec.training.epochs).toBe(10);
+  });
+
+  it('throws a ValidationError with {path, message} issues and a message listing them', () => {
+    // Prepare
+    const input = { ...minimal(), folds: 1, training: { epochs: 0 } };
+
+    // Act
+    let caught: unknown;
+    try {
+      parseOrThrow(SweepSpecSchema, input, 'sweep spec');
+    } catch (err) {
+      caught = err;
+    }
+
+    // Assess
+    expect(caught).toBeInstanceOf(ValidationError);
+    const err = caught as ValidationError;
+    expect(err.name).toBe('ValidationError');
+    expect(err.issues).toEqual([
+      { path: 'folds', message: 'folds must be at least 2' },
+      { path: 'training.epochs', message: expect.any(String) },
+    ]);
+    expect(err.message).toBe(
+      `invalid sweep spec: folds: folds must be at least 2; training.epochs: ${err.issues[1].message}`,
+    );
+    expect(err.cause).toBeInstanceOf(z.ZodError);
+  });
+
+  it("names the root as '(root)' when the whole input is wrong", () => {
+    // Prepare
+    const input = 'not a spec';
+
+    // Act
+    const act = () => parseOrThrow(SweepSpecSchema, input, 'sweep spec');
+
+    // Assess
+    expect(act).toThrow(/^invalid sweep spec: \(root\): /);
+  });
+});
+
+describe('factories', () => {
+  it('produce inputs that pass their schemas', () => {
+    // Prepare
+    const spec = sweepSpecFactory({ folds: 4 });
+    const dataset = preparedDatasetFactory({ countsPerClass: [3, 4] });
+    const baseModel = baseModelRefFactory();
+
+    // Act
+    const parsed = {
+      spec: SweepSpecSchema.safeParse(spec),
+      dataset: PreparedDatasetSchema.safeParse(dataset),
+      baseModel: BaseModelRefSchema.safeParse(baseModel),
+    };
+
+    // Assess
+    expect(parsed.spec.success).toBe(true);
+    expect(parsed.dataset.success).toBe(true);
+    expect(parsed.baseModel.success).toBe(true);
+    expect(spec.folds).toBe(4);
+    expect(dataset.count).toBe(7);
+    expect(dataset.classes).toEqual(['class-0', 'class-1']);
+  });
+});

@@ -1,0 +1,397 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { selectBackend } from '../../../trainer/backend.js';
+import {
+  registerWasmGradientKernels,
+  WASM_GRADIENT_KERNELS,
+  wasmGradientKernelsRegistered,
+} from '../../../trainer/wasm-kernels.js';
+
+type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
+type Strides = number | [number, number];
+
+/** Deterministic values in [-1, 1) (an LCG), so both backends see identical inputs. */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** max |a - b| relative to the largest magnitude of the reference (at least 1). */
+function relErr(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let scale = 1;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / scale;
+}
+
+interface GradCase {
+  op: 'conv2d' | 'depthwise';
+  x: [number, number, number, number];
+  /** conv2d: [fh, fw, in, out]; depthwise: [fh, fw, in, multiplier]. */
+  f: [number, number, number, number];
+  strides: Strides;
+  pad: Pad;
+}
+
+/** Gradients of sum(y * w) with respect to input and filter, on one backend. */
+async function gradsOn(backend: string, c: GradCase): Promise<[Float32Array, Float32Array]> {
+  await tf.setBackend(backend);
+  return tf.tidy(() => {
+    const x = tf.tensor4d(values(size(c.x), 11), c.x);
+    const f = tf.tensor4d(values(size(c.f), 23), c.f);
+    const conv = (a: tf.Tensor4D, b: tf.Tensor4D) =>
+      c.op === 'conv2d'
+        ? tf.conv2d(a, b, c.strides, c.pad)
+        : tf.depthwiseConv2d(a, b, c.strides, c.pad);
+    const yShape = conv(x, f).shape;
+    const w = tf.tensor(values(size(yShape), 37), yShape);
+    const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(conv(a as tf.Tensor4D, b as tf.Tensor4D), w)),
+    )([x, f]);
+    return [gx.dataSync() as Float32Array, gf.dataSync() as Float32Array] as const;
+  }) as [Float32Array, Float32Array];
+}
+
+const TOL = 1e-4;
+
+const cases: GradCase[] = [
+  { op: 'conv2d', x: [1, 5, 5, 1], f: [3, 3, 1, 1], strides: 1, pad: 'same' },
+  { op: 'conv2d', x: [1, 5, 5, 1], f: [3, 3, 1, 1], strides: 1, pad: 'valid' },
+  { op: 'conv2d', x: [3, 8, 6, 3], f: [3, 3, 3, 8], strides: 1, pad: 'same' },
+  { op: 'conv2d', x: [3, 8, 6, 3], f: [2, 2, 3, 4], strides: 1, pad: 'same' },
+  { op: 'conv2d', x: [1, 9, 7, 2], f: [4, 4, 2, 5], strides: 1, pad: 'valid' },
+  { op: 'conv2d', x: [3, 8, 8, 4], f: [3, 3, 4, 6], strides: 2, pad: 'same' },
+  { op: 'conv2d', x: [3, 9, 7, 4], f: [3, 3, 4, 6], strides: 2, pad: 'same' },
+  { op: 'conv2d', x: [1, 9, 7, 2], f: [3, 3, 2, 3], strides: 2, pad: 'valid' },
+  { op: 'conv2d', x: [1, 8, 8, 2], f: [2, 2, 2, 3], strides: 2, pad: 'valid' },
+  { op: 'conv2d', x: [3, 10, 8, 1], f: [4, 2, 1, 7], strides: 2, pad: 'same' },
+  { op: 'conv2d', x: [1, 11, 9, 5], f: [3, 3, 5, 2], strides: 3, pad: 'same' },
+  { op: 'conv2d', x: [3, 11, 10, 2], f: [5, 3, 2, 4], strides: 3, pad: 'valid' },
+  { op: 'conv2d', x: [1, 9, 7, 3], f: [3, 2, 3, 4], strides: [2, 1], pad: 'same' },
+  { op: 'conv2d', x: [1, 6, 6, 2], f: [3, 3, 2, 3], strides: 2, pad: 1 },
+  {
+    op: 'conv2d',
+    x: [1, 7, 6, 2],
+    f: [3, 2, 2, 3],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+  },
+  { op: 'conv2d', x: [3, 16, 16, 8], f: [3, 3, 8, 8], strides: 1, pad: 'same' },
+  { op: 'depthwise', x: [1, 5, 5, 1], f: [3, 3, 1, 1], strides: 1, pad: 'same' },
+  { op: 'depthwise', x: [3, 8, 6, 3], f: [3, 3, 3, 1], strides: 1, pad: 'valid' },
+  { op: 'depthwise', x: [3, 8, 6, 3], f: [3, 3, 3, 2], strides: 1, pad: 'same' },
+  { op: 'depthwise', x: [1, 8, 8, 4], f: [2, 2, 4, 2], strides: 1, pad: 'same' },
+  { op: 'depthwise', x: [3, 9, 7, 4], f: [3, 3, 4, 1], strides: 2, pad: 'same' },
+  { op: 'depthwise', x: [3, 8, 8, 2], f: [3, 3, 2, 2], strides: 2, pad: 'same' },
+  { op: 'depthwise', x: [1, 9, 7, 5], f: [4, 2, 5, 2], strides: 2, pad: 'valid' },
+  { op: 'depthwise', x: [3, 11, 10, 2], f: [3, 3, 2, 2], strides: 3, pad: 'same' },
+  { op: 'depthwise', x: [1, 10, 9, 3], f: [5, 3, 3, 1], strides: 3, pad: 'valid' },
+  { op: 'depthwise', x: [1, 9, 7, 2], f: [3, 2, 2, 2], strides: [1, 2], pad: 'same' },
+  { op: 'depthwise', x: [1, 6, 6, 2], f: [3, 3, 2, 2], strides: 2, pad: 1 },
+  {
+    op: 'depthwise',
+    x: [3, 7, 6, 2],
+    f: [3, 3, 2, 2],
+    strides: 1,
+    pad: [
+      [0, 0],
+      [2, 0],
+      [1, 1],
+      [0, 0],
+    ],
+  },
+];
+
+const name = (c: GradCase) =>
+  `${c.op} x=[${c.x}] f=[${c.f}] strides=${JSON.stringify(c.strides)} pad=${JSON.stringify(c.pad)}`;
+
+beforeAll(async () => {
+  const selected = await selectBackend({ prefer: 'wasm' });
+  expect(selected.name).toBe('wasm');
+  await tf.setBackend('cpu');
+  await tf.setBackend('wasm');
+});
+
+describe('wasm gradient kernels', () => {
+  it('registers the kernels wasm lacks, idempotently', () => {
+    registerWasmGradientKernels();
+    registerWasmGradientKernels();
+    expect(wasmGradientKernelsRegistered()).toBe(true);
+    for (const k of WASM_GRADIENT_KERNELS) expect(tf.getKernel(k, 'wasm')).toBeDefined();
+    expect(tf.getKernel('Conv2DBackpropFilter', 'cpu')).toBeDefined();
+  });
+
+  it.each(cases.map((c) => [name(c), c] as const))(
+    'matches the cpu backend: %s',
+    async (_label, c) => {
+      const [wx, wf] = await gradsOn('wasm', c);
+      const [cx, cf] = await gradsOn('cpu', c);
+      expect(relErr(wx, cx)).toBeLessThan(TOL);
+      expect(relErr(wf, cf)).toBeLessThan(TOL);
+    },
+  );
+
+  it("matches cpu with wasm's built-in Conv2DBackpropInput too, and can switch back and forth", async () => {
+    const c: GradCase = { op: 'conv2d', x: [3, 9, 7, 4], f: [3, 3, 4, 6], strides: 2, pad: 'same' };
+    const fast = await gradsOn('wasm', c);
+    registerWasmGradientKernels({ fastConv2DBackpropInput: false });
+    try {
+      const builtin = await gradsOn('wasm', c);
+      expect(relErr(builtin[0], fast[0])).toBeLessThan(TOL);
+    } finally {
+      registerWasmGradientKernels();
+    }
+    const again = await gradsOn('wasm', c);
+    expect(relErr(again[0], fast[0])).toBe(0);
+  });
+
+  /** Runs one kernel directly with the same inputs on both backends. */
+  async function kernelOn(
+    backend: string,
+    kernel: string,
+    inputs: Record<string, number[]>,
+    attrs: object,
+  ): Promise<{ data: Float32Array; shape: number[] }> {
+    await tf.setBackend(backend);
+    const ins: Record<string, tf.Tensor> = {};
+    let seed = 5;
+    for (const [k, shape] of Object.entries(inputs)) {
+      ins[k] = tf.tensor(values(size(shape), seed++), shape);
+    }
+    try {
+      const out = tf.engine().runKernel(kernel, ins as tf.NamedTensorMap, attrs as tf.NamedAttrMap);
+      const res = out as tf.Tensor;
+      const data = res.dataSync() as Float32Array;
+      res.dispose();
+      return { data, shape: res.shape };
+    } finally {
+      tf.dispose(Object.values(ins));
+    }
+  }
+
+  it.each([
+    [
+      'Conv2DBackpropFilter',
+      { x: [2, 10, 9, 3], dy: [2, 4, 4, 4] },
+      {
+        strides: 3,
+        pad: 1,
+        dataFormat: 'NHWC',
+        dimRoundingMode: 'ceil',
+        filterShape: [3, 3, 3, 4],
+      },
+    ],
+    [
+      'Conv2DBackpropInput',
+      { dy: [2, 4, 4, 4], filter: [3, 3, 3, 4] },
+      {
+        strides: 3,
+        pad: 1,
+        dataFormat: 'NHWC',
+        dimRoundingMode: 'ceil',
+        inputShape: [2, 10, 9, 3],
+      },
+    ],
+    [
+      'DepthwiseConv2dNativeBackpropFilter',
+      { x: [1, 9, 7, 2], dy: [1, 5, 4, 4] },
+      { strides: [2, 1], pad: 1, dilations: 1, filterShape: [2, 3, 2, 2] },
+    ],
+    [
+      'DepthwiseConv2dNativeBackpropInput',
+      { dy: [1, 5, 4, 4], filter: [2, 3, 2, 2] },
+      { strides: [2, 1], pad: 1, dilations: [1, 1], inputShape: [1, 9, 7, 2] },
+    ],
+    [
+      'DepthwiseConv2dNativeBackpropInput',
+      { dy: [2, 3, 3, 6], filter: [4, 4, 3, 2] },
+      { strides: 2, pad: 'valid', dilations: 1, inputShape: [2, 9, 8, 3] },
+    ],
+  ])('runs %s directly like cpu (numeric pads, rounding)', async (kernel, inputs, attrs) => {
+    const w = await kernelOn('wasm', kernel, inputs, attrs);
+    const c = await kernelOn('cpu', kernel, inputs, attrs);
+    expect(w.shape).toEqual(c.shape);
+    expect(relErr(w.data, c.data)).toBeLessThan(TOL);
+  });
+
+  it.each([
+    [
+      'Conv2DBackpropFilter',
+      { x: [1, 6, 6, 2], dy: [1, 6, 6, 3] },
+      { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 2, filterShape: [3, 3, 2, 3] },
+      /dilations \[2,2\] are not supported/,
+    ],
+    [
+      'Conv2DBackpropFilter',
+      { x: [1, 2, 6, 6], dy: [1, 3, 6, 6] },
+      { strides: 1, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 2, 3] },
+      /dataFormat 'NCHW' is not supported/,
+    ],
+    [
+      'DepthwiseConv2dNativeBackpropInput',
+      { dy: [1, 3, 3, 2], filter: [3, 3, 2, 1] },
+      { strides: 2, pad: 'same', dilations: [2, 2], inputShape: [1, 6, 6, 2] },
+      /dilations \[2,2\] are not supported/,
+    ],
+    [
+      'DepthwiseConv2dNativeBackpropFilter',
+      { x: [1, 6, 6, 2], dy: [1, 5, 5, 2] },
+      { strides: 1, pad: 'same', dilations: 1, filterShape: [3, 3, 2, 1] },
+      /dy has shape \[1,5,5,2\], expected \[1,6,6,2\]/,
+    ],
+  ])('rejects unsupported %s attributes clearly', async (kernel, inputs, attrs, message) => {
+    await expect(kernelOn('wasm', kernel, inputs, attrs)).rejects.toThrow(message);
+  });
+
+  it('frees every intermediate: backend data count is unchanged after gradients', async () => {
+    await tf.setBackend('wasm');
+    const c: GradCase = {
+      op: 'depthwise',
+      x: [3, 9, 7, 4],
+      f: [3, 3, 4, 2],
+      strides: 2,
+      pad: 'same',
+    };
+    await gradsOn('wasm', c);
+    const before = tf.engine().backend.numDataIds();
+    const tensorsBefore = tf.memory().numTensors;
+    await gradsOn('wasm', c);
+    await gradsOn('wasm', { ...c, op: 'conv2d', f: [3, 3, 4, 5] });
+    expect(tf.engine().backend.numDataIds()).toBe(before);
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+  });
+});
+
+describe('training on wasm', () => {
+  /** 4 classes: which quadrant of the image is bright. Learnable in a few steps. */
+  function quadrantData(n: number, hw: number, channels: number) {
+    const xs = new Float32Array(n * hw * hw * channels);
+    const ys = new Int32Array(n);
+    const noise = values(xs.length, 99);
+    const half = hw / 2;
+    for (let i = 0; i < n; i++) {
+      const cls = i % 4;
+      ys[i] = cls;
+      for (let r = 0; r < hw; r++) {
+        for (let col = 0; col < hw; col++) {
+          const q = (r < half ? 0 : 2) + (col < half ? 0 : 1);
+          for (let ch = 0; ch < channels; ch++) {
+            const idx = ((i * hw + r) * hw + col) * channels + ch;
+            xs[idx] = (q === cls ? 1 : 0) + 0.2 * noise[idx];
+          }
+        }
+      }
+    }
+    return {
+      x: tf.tensor4d(xs, [n, hw, hw, channels]),
+      y: tf.oneHot(tf.tensor1d(ys, 'int32'), 4),
+    };
+  }
+
+  async function fitTwoEpochs(model: tf.Sequential, hw: number, channels: number) {
+    await tf.setBackend('wasm');
+    model.compile({
+      optimizer: tf.train.adam(0.01),
+      loss: 'categoricalCrossentropy',
+      metrics: ['accuracy'],
+    });
+    const { x, y } = quadrantData(96, hw, channels);
+    const tensorsAtEpochEnd: number[] = [];
+    const dataIdsAtEpochEnd: number[] = [];
+    const history = await model.fit(x, y, {
+      epochs: 2,
+      batchSize: 16,
+      shuffle: true,
+      verbose: 0,
+      callbacks: {
+        onEpochEnd: async () => {
+          tensorsAtEpochEnd.push(tf.memory().numTensors);
+          dataIdsAtEpochEnd.push(tf.engine().backend.numDataIds());
+        },
+      },
+    });
+    tf.dispose([x, y]);
+    return { losses: history.history.loss as number[], tensorsAtEpochEnd, dataIdsAtEpochEnd };
+  }
+
+  it('fits a small CNN (conv+relu, batchnorm, maxpool, dropout, GAP, dense, Adam): loss falls, no leak', async () => {
+    const model = tf.sequential();
+    model.add(
+      tf.layers.conv2d({
+        inputShape: [16, 16, 3],
+        filters: 8,
+        kernelSize: 3,
+        activation: 'relu',
+        padding: 'same',
+      }),
+    );
+    model.add(tf.layers.batchNormalization());
+    model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+    model.add(
+      tf.layers.conv2d({
+        filters: 16,
+        kernelSize: 3,
+        activation: 'relu',
+        padding: 'same',
+        strides: 2,
+      }),
+    );
+    model.add(tf.layers.dropout({ rate: 0.1 }));
+    model.add(tf.layers.globalAveragePooling2d({}));
+    model.add(tf.layers.dense({ units: 16, activation: 'relu' }));
+    model.add(tf.layers.dense({ units: 4, activation: 'softmax' }));
+    const r = await fitTwoEpochs(model, 16, 3);
+    expect(r.losses.every(Number.isFinite)).toBe(true);
+    expect(r.losses[1]).toBeLessThan(r.losses[0]);
+    expect(r.tensorsAtEpochEnd[1]).toBe(r.tensorsAtEpochEnd[0]);
+    expect(r.dataIdsAtEpochEnd[1]).toBe(r.dataIdsAtEpochEnd[0]);
+    model.dispose();
+  });
+
+  it('fits a depthwise/separable CNN with flatten: loss falls, no leak', async () => {
+    const model = tf.sequential();
+    model.add(
+      tf.layers.conv2d({
+        inputShape: [12, 12, 1],
+        filters: 4,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+      }),
+    );
+    model.add(
+      tf.layers.depthwiseConv2d({
+        kernelSize: 3,
+        depthMultiplier: 2,
+        strides: 2,
+        padding: 'same',
+      }),
+    );
+    model.add(tf.layers.reLU({ maxValue: 6 }));
+    model.add(tf.layers.separableConv2d({ filters: 8, kernelSize: 3, padding: 'same' }));
+    model.add(tf.layers.flatten());
+    model.add(tf.layers.dense({ units: 4, activation: 'softmax' }));
+    const r = await fitTwoEpochs(model, 12, 1);
+    expect(r.losses.every(Number.isFinite)).toBe(true);
+    expect(r.losses[1]).toBeLessThan(r.losses[0]);
+    expect(r.tensorsAtEpochEnd[1]).toBe(r.tensorsAtEpochEnd[0]);
+    expect(r.dataIdsAtEpochEnd[1]).toBe(r.dataIdsAtEpochEnd[0]);
+    model.dispose();
+  });
+});

@@ -1,0 +1,68 @@
+import { loadPreparedDataset } from '../shared/data/load.js';
+import type { ModelEvaluator } from '../shared/ports/artifacts.js';
+import type { ObjectStore } from '../shared/ports/object-store.js';
+import type { PreparedDataset } from '../shared/schemas/dataset.js';
+import { selectBackend } from './backend.js';
+import { toTensors } from './data.js';
+import { loadModelFromStore } from './model-io.js';
+import type { Tf } from './tf.js';
+
+const EVAL_BATCH = 512;
+
+/**
+ * Accuracy and mean cross-entropy of a stored model on (some samples of) a prepared dataset,
+ * evaluated in batches so memory stays bounded for the 10,000-image test split.
+ */
+export async function evaluateStoredModel(
+  tf: Tf,
+  objects: ObjectStore,
+  modelPrefix: string,
+  dataset: PreparedDataset,
+  indices?: number[],
+): Promise<{ accuracy: number; loss: number; samples: number }> {
+  const { pixels, labels } = await loadPreparedDataset(objects, dataset);
+  const all = indices ?? Array.from({ length: dataset.count }, (_, i) => i);
+  const model = await loadModelFromStore(tf, objects, modelPrefix);
+  let correct = 0;
+  let lossSum = 0;
+  try {
+    for (let start = 0; start < all.length; start += EVAL_BATCH) {
+      const batch = all.slice(start, start + EVAL_BATCH);
+      const { xs, ys } = toTensors(
+        tf,
+        pixels,
+        labels,
+        dataset.shape,
+        dataset.classes.length,
+        batch,
+      );
+      const [hits, loss] = tf.tidy(() => {
+        const probs = model.predict(xs) as import('@tensorflow/tfjs').Tensor;
+        const h = probs.argMax(-1).equal(ys.argMax(-1)).sum();
+        const l = tf.losses.softmaxCrossEntropy(
+          ys,
+          probs.clipByValue(1e-7, 1).log(),
+          undefined,
+          tf.Reduction.SUM,
+        );
+        return [h, l];
+      });
+      correct += (await hits.data())[0];
+      lossSum += (await loss.data())[0];
+      tf.dispose([xs, ys, hits, loss]);
+    }
+  } finally {
+    model.dispose();
+  }
+  return { accuracy: correct / all.length, loss: lossSum / all.length, samples: all.length };
+}
+
+/** The local ModelEvaluator: runs in the calling process on the best backend present. */
+export class TfModelEvaluator implements ModelEvaluator {
+  constructor(private readonly objects: ObjectStore) {}
+
+  async evaluate(modelPrefix: string, dataset: PreparedDataset, indices?: number[]) {
+    const { tf } = await selectBackend();
+    return evaluateStoredModel(tf, this.objects, modelPrefix, dataset, indices);
+  }
+}
