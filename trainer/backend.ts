@@ -72,10 +72,23 @@ export class BackendUnavailableError extends Error {
 }
 
 async function activate(tf: Tf, engineName: string): Promise<void> {
-  if (tf.getBackend() === engineName) return;
-  const ok = await tf.setBackend(engineName);
-  if (!ok) throw new Error(`tf.setBackend('${engineName}') returned false`);
-  await tf.ready();
+  const previous = tf.getBackend();
+  if (previous === engineName && tf.engine().registry[engineName]) return;
+  let failure: unknown;
+  try {
+    if (await tf.setBackend(engineName)) {
+      await tf.ready();
+      return;
+    }
+    failure = new Error(`tf.setBackend('${engineName}') returned false (initialisation failed)`);
+  } catch (err) {
+    failure = err;
+  }
+  // A failed setBackend leaves the engine pointing at a backend with no instance: go back.
+  if (previous && previous !== engineName && tf.engine().registry[previous]) {
+    await tf.setBackend(previous).catch(() => false);
+  }
+  throw failure;
 }
 
 async function loadNode(name: 'tensorflow-gpu' | 'tensorflow'): Promise<SelectedBackend> {
@@ -134,9 +147,8 @@ async function loadWasm(): Promise<SelectedBackend> {
   try {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     const dir = wasmDistDir();
-    if (tf.getBackend() !== 'wasm' && !tf.engine().registry.wasm) {
-      wasm.setWasmPaths(dir);
-    }
+    // Only possible (and only needed) before the wasm backend is first initialised.
+    if (!tf.engine().registry.wasm) wasm.setWasmPaths(dir);
     const isNode = typeof process !== 'undefined' && !!process.versions?.node;
     simd = wasmSimdSupported();
     tf.env().set('WASM_HAS_SIMD_SUPPORT', simd);

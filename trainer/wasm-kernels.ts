@@ -26,7 +26,10 @@
  * Supported: NHWC, any strides, padding 'valid' | 'same' | number | explicit, dimRoundingMode,
  * non-square kernels/inputs, any batch, channel multiplier >= 1. Not supported (clear Error):
  * dilations > 1 (tfjs-core's own gradients refuse them too) and NCHW (wasm's forward Conv2D
- * refuses it).
+ * refuses it). Beware (a tfjs 4.22 bug, not ours): a NUMERIC pad with a non-square filter or
+ * unequal strides makes tfjs size the output with the filter height/stride for both dimensions,
+ * and wasm's forward Conv2D then writes past its output buffer, corrupting the wasm heap. The
+ * layers API only uses 'same'/'valid'; the kernels here handle numeric pads like the cpu backend.
  *
  * Everything else a small CNN needs (Conv2D+Relu, MaxPool/MaxPoolGrad, AvgPool/AvgPoolGrad,
  * Dense/_FusedMatMul, Softmax, cross-entropy, Adam, Flatten, Dropout, BatchNormalization,

@@ -41,8 +41,8 @@ export interface Leaderboard {
  * complete ones (among themselves by mean) and can never be picked as best. If no variant is
  * complete, `bestVariantId` is null and the sweep fails.
  * Ties on the mean break by lower std, then by variant index (plan order).
- * Results for trials not in the plan, or duplicates of one trial, are ignored after the first
- * (latest attempt wins), so a duplicate delivery cannot count a fold twice.
+ * Results for trials not in the plan are ignored; of several results for one trial only the
+ * highest attempt counts (the later-read one on a tie), so a duplicate cannot count a fold twice.
  */
 export function buildLeaderboard(plan: Plan, results: readonly TrialResult[]): Leaderboard {
   const objective = plan.spec.training.objective;

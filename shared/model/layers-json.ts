@@ -90,6 +90,11 @@ export function summarizeLayersModel(modelJson: unknown): LayersModelSummary {
     );
   }
   const body = layers.filter((l) => l.className !== 'InputLayer');
+  if (body.length === 0) {
+    throw new LayersModelFormatError(
+      'the model has no layers besides its input: nothing to fine-tune',
+    );
+  }
   const last = body[body.length - 1];
   let head: typeof body;
   let units: unknown;
@@ -107,6 +112,11 @@ export function summarizeLayersModel(modelJson: unknown): LayersModelSummary {
     throw new LayersModelFormatError(
       `the last layer '${last.name}' (${last.className}, activation ${String(last.config.activation)}) ` +
         'is not a softmax classifier: foldsweep replaces a Dense softmax head',
+    );
+  }
+  if (!Number.isInteger(units) || (units as number) < 2) {
+    throw new LayersModelFormatError(
+      `the softmax head '${head[0].name}' has units ${JSON.stringify(units)}: expected an integer >= 2`,
     );
   }
   const weightPaths: string[] = [];

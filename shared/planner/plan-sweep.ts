@@ -28,8 +28,10 @@ export function checkSpecAgainstArtifacts(
 ): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const depth = baseModel.layers.length;
+  // scratch trains every layer: freezeDepth only matters when some variant fine-tunes.
+  const finetunes = spec.searchSpace.strategy.some((s) => s !== 'scratch');
   spec.searchSpace.freezeDepth.forEach((d, i) => {
-    if (d > depth) {
+    if (finetunes && d > depth) {
       issues.push({
         path: `searchSpace.freezeDepth.${i}`,
         message:

@@ -3,10 +3,17 @@ import { type FieldIssue, ValidationError } from '../errors.js';
 
 /** Turns zod issues into `{ path, message }` pairs with dotted paths (`(root)` for the top). */
 export function toFieldIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.length > 0 ? issue.path.map(String).join('.') : '(root)',
-    message: issue.message,
-  }));
+  const join = (path: readonly PropertyKey[]) =>
+    path.length > 0 ? path.map(String).join('.') : '(root)';
+  return error.issues.flatMap((issue) =>
+    // One issue per unknown key, at the key's own path, so the caller sees which field to drop.
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({
+          path: join([...issue.path, key]),
+          message: `unknown field '${key}': remove it or check its spelling`,
+        }))
+      : [{ path: join(issue.path), message: issue.message }],
+  );
 }
 
 /** Parses `input` with `schema` or throws a ValidationError naming every bad field. */

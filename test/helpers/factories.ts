@@ -7,11 +7,16 @@
  * - a plan built by the real planSweep,
  * - a succeeded trial result.
  */
+
+import { planSweep } from '../../shared/planner/plan-sweep.js';
 import type { PreparedDataset } from '../../shared/schemas/dataset.js';
 import type { BaseModelRef, Plan } from '../../shared/schemas/plan.js';
-import { type SweepSpec, type SweepSpecInput, SweepSpecSchema } from '../../shared/schemas/sweep-spec.js';
+import {
+  type SweepSpec,
+  type SweepSpecInput,
+  SweepSpecSchema,
+} from '../../shared/schemas/sweep-spec.js';
 import type { TrialResult } from '../../shared/schemas/trial-result.js';
-import { planSweep } from '../../shared/planner/plan-sweep.js';
 
 export const TEST_SWEEP_ID = 'sweep-test';
 export const TEST_CREATED_AT = '2024-01-01T00:00:00.000Z';

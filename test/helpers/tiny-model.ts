@@ -6,9 +6,26 @@ import type { LayersModel, Tf } from '../../trainer/tf.js';
  */
 export function tinyCnn(tf: Tf, numClasses = 3): LayersModel {
   const model = tf.sequential({ name: 'tiny_cnn' });
-  model.add(tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1' }));
+  model.add(
+    tf.layers.conv2d({
+      inputShape: [8, 8, 1],
+      filters: 4,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv1',
+    }),
+  );
   model.add(tf.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }));
-  model.add(tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv2' }));
+  model.add(
+    tf.layers.conv2d({
+      filters: 8,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv2',
+    }),
+  );
   model.add(tf.layers.globalAveragePooling2d({ name: 'gap' }));
   model.add(tf.layers.dense({ units: 8, activation: 'relu', name: 'fc1' }));
   model.add(tf.layers.dense({ units: numClasses, activation: 'softmax', name: 'predictions' }));

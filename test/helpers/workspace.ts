@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { FsObjectStore } from '../../shared/adapters/local/fs-object-store.js';
 import { SqliteStateStore } from '../../shared/adapters/local/sqlite-state-store.js';
+import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
 import type { Executor, ExecutorDescription } from '../../shared/ports/executor.js';
 import type { Plan } from '../../shared/schemas/plan.js';
 import type { SweepSpecInput } from '../../shared/schemas/sweep-spec.js';
@@ -32,10 +32,17 @@ export async function writeTinyModel(dir: string, numClasses = 4) {
   await mkdir(dir, { recursive: true });
   await model.save(
     tf.io.withSaveHandler(async (a) => {
-      await writeFile(join(dir, 'weights.bin'), new Uint8Array(tf.io.CompositeArrayBuffer.join(a.weightData ?? new ArrayBuffer(0))));
+      await writeFile(
+        join(dir, 'weights.bin'),
+        new Uint8Array(tf.io.CompositeArrayBuffer.join(a.weightData ?? new ArrayBuffer(0))),
+      );
       await writeFile(
         join(dir, 'model.json'),
-        JSON.stringify({ format: 'layers-model', modelTopology: a.modelTopology, weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }] }),
+        JSON.stringify({
+          format: 'layers-model',
+          modelTopology: a.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
+        }),
       );
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
     }),
@@ -52,7 +59,12 @@ export async function makeWorkspace(options: { samples?: number; executor?: Exec
   const tmp = await makeTempDir();
   const modelPath = await writeTinyModel(join(tmp.path, 'model'));
   const { pixels, labels } = bandImages(options.samples ?? 60, 3);
-  const idx = await writeIdxPair(join(tmp.path, 'data'), { labels: Array.from(labels), rows: 8, cols: 8, pixels });
+  const idx = await writeIdxPair(join(tmp.path, 'data'), {
+    labels: Array.from(labels),
+    rows: 8,
+    cols: 8,
+    pixels,
+  });
   const home = join(tmp.path, 'home');
   const objects = new FsObjectStore(join(home, 'objects'));
   const state = new SqliteStateStore(join(home, 'state.db'));
@@ -77,7 +89,13 @@ export async function makeWorkspace(options: { samples?: number; executor?: Exec
     folds: 3,
     seed: 1,
     searchSpace: { strategy: ['finetune', 'scratch'], freezeDepth: [0, 2], lrMultiplier: [1] },
-    training: { learningRate: 0.02, epochs: 3, batchSize: 8, patience: 2, objective: 'val_accuracy' },
+    training: {
+      learningRate: 0.02,
+      epochs: 3,
+      batchSize: 8,
+      patience: 2,
+      objective: 'val_accuracy',
+    },
     ...overrides,
   });
   return {

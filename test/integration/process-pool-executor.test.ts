@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProcessPoolExecutor } from '../../shared/adapters/local/process-pool-executor.js';
-import { getJson } from '../../shared/ports/object-store.js';
 import type { ExecutorEvent } from '../../shared/ports/executor.js';
+import { getJson } from '../../shared/ports/object-store.js';
 import { ChampionMetadataSchema } from '../../shared/schemas/champion.js';
 import { aggregateSweep, getLeaderboard } from '../../shared/service/aggregate.js';
 import { createSweep, getSweep } from '../../shared/service/sweeps.js';
@@ -48,7 +48,9 @@ describe('ProcessPoolExecutor', () => {
       plan.trials.map((t) => (t.index === 4 ? 'failed' : 'succeeded')),
     );
     const crashed = trials[4];
-    expect(crashed.reason).toMatch(/killed by SIGKILL without writing a result: about to be killed/);
+    expect(crashed.reason).toMatch(
+      /killed by SIGKILL without writing a result: about to be killed/,
+    );
 
     // Progress came from the trainer processes, epoch by epoch.
     expect(events.filter((e) => e.type === 'epoch').length).toBeGreaterThanOrEqual(8 * 2);

@@ -104,18 +104,22 @@ describe('selectBackend with the native packages present (mocked)', () => {
   afterEach(() => {
     vi.doUnmock('@tensorflow/tfjs-node');
     vi.doUnmock('@tensorflow/tfjs-node-gpu');
+    vi.doUnmock('@tensorflow/tfjs-backend-wasm');
     vi.resetModules();
   });
 
   /** A stand-in for tfjs-node's tf namespace: only what selectBackend touches. */
   function fakeTf(version: string) {
     let backend = 'cpu';
+    const registry: Record<string, object> = { cpu: {} };
     return {
       getBackend: () => backend,
       setBackend: async (name: string) => {
         backend = name;
+        registry[name] = {};
         return true;
       },
+      engine: () => ({ registry }),
       ready: async () => {},
       version: { 'tfjs-node': version },
     };
@@ -152,5 +156,27 @@ describe('selectBackend with the native packages present (mocked)', () => {
     expect(r.name).toBe('tensorflow-gpu');
     expect(r.tf).toBe(gpuTf);
     expect(await fresh.selectBackend()).toBe(r);
+  });
+
+  it('falls back to cpu when nothing faster loads, and names every failure', async () => {
+    vi.resetModules();
+    const broken = (what: string) => () => {
+      throw new Error(`${what} is broken`);
+    };
+    vi.doMock('@tensorflow/tfjs-node-gpu', broken('gpu'));
+    vi.doMock('@tensorflow/tfjs-node', broken('node'));
+    vi.doMock('@tensorflow/tfjs-backend-wasm', broken('wasm'));
+    const fresh = await import('../../../trainer/backend.js');
+    const logged: string[] = [];
+    const r = await fresh.selectBackend({
+      logger: { info: (o: object) => logged.push(String((o as { backend?: string }).backend)) },
+    });
+    expect(r.name).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect(logged.slice(0, 3)).toEqual(['tensorflow-gpu', 'tensorflow', 'wasm']);
+    await expect(fresh.selectBackend({ prefer: 'wasm' })).rejects.toThrow(
+      /backend 'wasm' \(@tensorflow\/tfjs-backend-wasm\) is unavailable/,
+    );
+    expect(tf.getBackend()).toBe('cpu');
   });
 });

@@ -14,8 +14,22 @@ beforeAll(async () => {
 function splits(n = 90) {
   const { pixels, labels } = bandImages(n, 3);
   const idx = Array.from({ length: n }, (_, i) => i);
-  const train = toTensors(tf, pixels, labels, [8, 8, 1], 3, idx.filter((i) => i % 3 !== 0));
-  const val = toTensors(tf, pixels, labels, [8, 8, 1], 3, idx.filter((i) => i % 3 === 0));
+  const train = toTensors(
+    tf,
+    pixels,
+    labels,
+    [8, 8, 1],
+    3,
+    idx.filter((i) => i % 3 !== 0),
+  );
+  const val = toTensors(
+    tf,
+    pixels,
+    labels,
+    [8, 8, 1],
+    3,
+    idx.filter((i) => i % 3 === 0),
+  );
   return { xTrain: train.xs, yTrain: train.ys, xVal: val.xs, yVal: val.ys };
 }
 
@@ -26,7 +40,10 @@ describe('toTensors()', () => {
     const { xs, ys } = toTensors(tf, pixels, labels, [1, 1, 1], 3, [1, 2]);
     expect(xs.shape).toEqual([2, 1, 1, 1]);
     expect(Array.from(xs.dataSync())).toEqual([1, 0.2].map((v) => Math.fround(v)));
-    expect(ys.arraySync()).toEqual([[1, 0, 0], [0, 1, 0]]);
+    expect(ys.arraySync()).toEqual([
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
     tf.dispose([xs, ys]);
   });
 });
@@ -34,7 +51,12 @@ describe('toTensors()', () => {
 describe('trainWithEarlyStopping()', () => {
   it('learns, reports every epoch and keeps the tensor count flat across epochs', async () => {
     const data = splits();
-    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), { strategy: 'finetune', numClasses: 3, freezeDepth: 0, learningRate: 0.02 });
+    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 0,
+      learningRate: 0.02,
+    });
     const seen: number[] = [];
     const outcome = await trainWithEarlyStopping(tf, model, data, {
       epochs: 6,
@@ -56,8 +78,18 @@ describe('trainWithEarlyStopping()', () => {
   it('stops after `patience` epochs without improvement and restores the best epoch', async () => {
     const data = splits();
     // A learning rate of 0 never improves after epoch 0: training must stop at epoch `patience`.
-    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), { strategy: 'finetune', numClasses: 3, freezeDepth: 0, learningRate: 1e-12 });
-    const outcome = await trainWithEarlyStopping(tf, model, data, { epochs: 20, batchSize: 30, patience: 2, objective: 'val_loss' });
+    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 0,
+      learningRate: 1e-12,
+    });
+    const outcome = await trainWithEarlyStopping(tf, model, data, {
+      epochs: 20,
+      batchSize: 30,
+      patience: 2,
+      objective: 'val_loss',
+    });
     expect(outcome.stoppedEarly).toBe(true);
     expect(outcome.epochs.length).toBeLessThan(20);
     const best = outcome.epochs[outcome.bestEpoch];

@@ -87,7 +87,13 @@ describe('SweepSpecSchema', () => {
       seed: 42,
       holdoutFraction: 0.5,
       searchSpace: { strategy: ['scratch'], freezeDepth: [1, 3], lrMultiplier: [1, 100] },
-      training: { learningRate: 10, epochs: 1000, batchSize: 4096, patience: 0, objective: 'val_loss' },
+      training: {
+        learningRate: 10,
+        epochs: 1000,
+        batchSize: 4096,
+        patience: 0,
+        objective: 'val_loss',
+      },
     };
 
     // Act
@@ -97,7 +103,7 @@ describe('SweepSpecSchema', () => {
     expect(spec).toEqual(input);
   });
 
-  it('rejects an unknown top-level field, naming it in the message at the root path', () => {
+  it('rejects an unknown top-level field at its own path', () => {
     // Prepare
     const input = { ...minimal(), foldz: 3 };
 
@@ -106,8 +112,8 @@ describe('SweepSpecSchema', () => {
 
     // Assess
     expect(issues).toHaveLength(1);
-    expect(issues[0].path).toBe('(root)');
-    expect(issues[0].message).toContain('"foldz"');
+    expect(issues[0].path).toBe('foldz');
+    expect(issues[0].message).toBe("unknown field 'foldz': remove it or check its spelling");
   });
 
   it.each([
@@ -123,7 +129,7 @@ describe('SweepSpecSchema', () => {
       input: { dataset: { ...minimal().dataset, subset: { perclass: 5 } } },
       key: 'perclass',
     },
-  ])('rejects an unknown field inside $where with the path of its object', ({ where, input, key }) => {
+  ])('rejects an unknown field inside $where at the path of the field', ({ where, input, key }) => {
     // Prepare
     const spec = { ...minimal(), ...input };
 
@@ -132,105 +138,91 @@ describe('SweepSpecSchema', () => {
 
     // Assess
     expect(issues).toHaveLength(1);
-    expect(issues[0].path).toBe(where);
-    expect(issues[0].message).toContain(`"${key}"`);
+    expect(issues[0].path).toBe(`${where}.${key}`);
+    expect(issues[0].message).toContain(`'${key}'`);
   });
 
   it.each([
-    { field: 'folds', patch: { folds: 1 }, path: 'folds', message: /at least 2/ },
-    { field: 'folds', patch: { folds: 21 }, path: 'folds' },
-    { field: 'folds', patch: { folds: 2.5 }, path: 'folds' },
-    { field: 'seed', patch: { seed: -1 }, path: 'seed' },
-    { field: 'holdoutFraction', patch: { holdoutFraction: -0.1 }, path: 'holdoutFraction' },
+    { patch: { folds: 1 }, path: 'folds', message: /at least 2/ },
+    { patch: { folds: 21 }, path: 'folds' },
+    { patch: { folds: 2.5 }, path: 'folds' },
+    { patch: { seed: -1 }, path: 'seed' },
+    { patch: { holdoutFraction: -0.1 }, path: 'holdoutFraction' },
     {
-      field: 'holdoutFraction',
       patch: { holdoutFraction: 0.6 },
       path: 'holdoutFraction',
       message: /at most 0\.5/,
     },
-    { field: 'name', patch: { name: 'my sweep' }, path: 'name', message: /letters, digits/ },
-    { field: 'name', patch: { name: '' }, path: 'name' },
-    { field: 'baseModel', patch: { baseModel: undefined }, path: 'baseModel' },
-    { field: 'baseModel', patch: { baseModel: '' }, path: 'baseModel', message: /model\.json/ },
-    { field: 'dataset', patch: { dataset: undefined }, path: 'dataset' },
-    { field: 'dataset.uri', patch: { dataset: { format: 'idx' } }, path: 'dataset.uri' },
+    { patch: { name: 'my sweep' }, path: 'name', message: /letters, digits/ },
+    { patch: { name: '' }, path: 'name' },
+    { patch: { baseModel: undefined }, path: 'baseModel' },
+    { patch: { baseModel: '' }, path: 'baseModel', message: /model\.json/ },
+    { patch: { dataset: undefined }, path: 'dataset' },
+    { patch: { dataset: { format: 'idx' } }, path: 'dataset.uri' },
     {
-      field: 'dataset.uri',
       patch: { dataset: { uri: '', format: 'idx' } },
       path: 'dataset.uri',
       message: /path of the dataset/,
     },
-    { field: 'dataset.format', patch: { dataset: { uri: 'x', format: 'csv' } }, path: 'dataset.format' },
+    { patch: { dataset: { uri: 'x', format: 'csv' } }, path: 'dataset.format' },
     {
-      field: 'dataset.subset.classes',
       patch: { dataset: { uri: 'x', format: 'idx', subset: { classes: [3] } } },
       path: 'dataset.subset.classes',
     },
     {
-      field: 'dataset.subset.perClass',
       patch: { dataset: { uri: 'x', format: 'idx', subset: { perClass: 0 } } },
       path: 'dataset.subset.perClass',
     },
     {
-      field: 'dataset.classNames',
       patch: { dataset: { uri: 'x', format: 'idx', classNames: ['only'] } },
       path: 'dataset.classNames',
     },
-    { field: 'testSet.uri', patch: { testSet: { format: 'idx' } }, path: 'testSet.uri' },
-    { field: 'searchSpace.strategy', patch: { searchSpace: { strategy: [] } }, path: 'searchSpace.strategy' },
+    { patch: { testSet: { format: 'idx' } }, path: 'testSet.uri' },
+    { patch: { searchSpace: { strategy: [] } }, path: 'searchSpace.strategy' },
     {
-      field: 'searchSpace.strategy',
       patch: { searchSpace: { strategy: ['finetune', 'distill'] } },
       path: 'searchSpace.strategy.1',
     },
     {
-      field: 'searchSpace.freezeDepth',
       patch: { searchSpace: { freezeDepth: [0, -1] } },
       path: 'searchSpace.freezeDepth.1',
     },
     {
-      field: 'searchSpace.freezeDepth',
       patch: { searchSpace: { freezeDepth: [1.5] } },
       path: 'searchSpace.freezeDepth.0',
     },
     {
-      field: 'searchSpace.lrMultiplier',
       patch: { searchSpace: { lrMultiplier: [-1] } },
       path: 'searchSpace.lrMultiplier.0',
       message: /lrMultiplier must be greater than 0/,
     },
     {
-      field: 'searchSpace.lrMultiplier',
       patch: { searchSpace: { lrMultiplier: [0.1, 0] } },
       path: 'searchSpace.lrMultiplier.1',
     },
     {
-      field: 'searchSpace.lrMultiplier',
       patch: { searchSpace: { lrMultiplier: [101] } },
       path: 'searchSpace.lrMultiplier.0',
     },
     {
-      field: 'searchSpace.lrMultiplier',
       patch: { searchSpace: { lrMultiplier: ['0.1'] } },
       path: 'searchSpace.lrMultiplier.0',
       message: /lrMultiplier must be a number/,
     },
-    { field: 'training.epochs', patch: { training: { epochs: 0 } }, path: 'training.epochs' },
-    { field: 'training.epochs', patch: { training: { epochs: 1001 } }, path: 'training.epochs' },
+    { patch: { training: { epochs: 0 } }, path: 'training.epochs' },
+    { patch: { training: { epochs: 1001 } }, path: 'training.epochs' },
     {
-      field: 'training.learningRate',
       patch: { training: { learningRate: 0 } },
       path: 'training.learningRate',
       message: /learningRate must be greater than 0/,
     },
-    { field: 'training.batchSize', patch: { training: { batchSize: 0 } }, path: 'training.batchSize' },
-    { field: 'training.patience', patch: { training: { patience: -1 } }, path: 'training.patience' },
+    { patch: { training: { batchSize: 0 } }, path: 'training.batchSize' },
+    { patch: { training: { patience: -1 } }, path: 'training.patience' },
     {
-      field: 'training.objective',
       patch: { training: { objective: 'accuracy' } },
       path: 'training.objective',
     },
-  ])('rejects a bad $field ($patch) with an issue on $path', ({ patch, path, message }) => {
+  ])('rejects $patch with an issue on $path', ({ patch, path, message }) => {
     // Prepare
     const input = { ...minimal(), ...patch };
 
@@ -238,7 +230,7 @@ describe('SweepSpecSchema', () => {
     const issues = issuesOf(input);
 
     // Assess
-    expect(issues.map((i) => i.path)).toEqual([path]);
+    expect([...new Set(issues.map((i) => i.path))]).toEqual([path]);
     if (message) expect(issues[0].message).toMatch(message);
   });
 

@@ -23,7 +23,9 @@ async function expectRejected(input: unknown, path: string | RegExp, message?: R
   );
   expect(error).toBeInstanceOf(ValidationError);
   const issues = (error as ValidationError).issues;
-  expect(issues.some((i) => (typeof path === 'string' ? i.path === path : path.test(i.path)))).toBe(true);
+  expect(issues.some((i) => (typeof path === 'string' ? i.path === path : path.test(i.path)))).toBe(
+    true,
+  );
   if (message) expect((error as Error).message).toMatch(message);
   expect(await ws.state.listSweeps()).toEqual([]);
   expect(await ws.objects.list('sweeps/')).toEqual(before);
@@ -51,7 +53,7 @@ describe('createSweep()', () => {
   });
 
   it('rejects an unknown field', async () => {
-    await expectRejected({ ...ws.spec(), learning_rate: 0.1 }, '(root)', /learning_rate/);
+    await expectRejected({ ...ws.spec(), learning_rate: 0.1 }, 'learning_rate', /unknown field/);
   });
 
   it('rejects negative and missing values, naming each field', async () => {
@@ -100,21 +102,34 @@ describe('createSweep()', () => {
   it('rejects a model file that is not a layers model', async () => {
     const dir = join(ws.dir, 'graph-model');
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'model.json'), JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [] }));
-    await expectRejected(ws.spec({ baseModel: join(dir, 'model.json') }), 'baseModel', /layers-model|layers model/);
+    await writeFile(
+      join(dir, 'model.json'),
+      JSON.stringify({ format: 'graph-model', modelTopology: { node: [] }, weightsManifest: [] }),
+    );
+    await expectRejected(
+      ws.spec({ baseModel: join(dir, 'model.json') }),
+      'baseModel',
+      /layers-model|layers model/,
+    );
   });
 
   it('rejects a model whose weights file is missing', async () => {
     const dir = join(ws.dir, 'no-weights');
     await mkdir(dir, { recursive: true });
     await copyFile(ws.modelPath, join(dir, 'model.json'));
-    await expectRejected(ws.spec({ baseModel: join(dir, 'model.json') }), 'baseModel', /weights\.bin/);
+    await expectRejected(
+      ws.spec({ baseModel: join(dir, 'model.json') }),
+      'baseModel',
+      /weights\.bin/,
+    );
   });
 
   it('leaves earlier sweeps untouched when a later spec is bad', async () => {
     const { sweep } = await createSweep(ws.deps, ws.spec());
     const planBefore = await ws.objects.get(`sweeps/${sweep.id}/plan.json`);
-    await expect(createSweep(ws.deps, ws.spec({ folds: 1 }))).rejects.toBeInstanceOf(ValidationError);
+    await expect(createSweep(ws.deps, ws.spec({ folds: 1 }))).rejects.toBeInstanceOf(
+      ValidationError,
+    );
     expect((await ws.state.listSweeps()).map((s) => s.id)).toEqual([sweep.id]);
     expect(await ws.objects.get(`sweeps/${sweep.id}/plan.json`)).toEqual(planBefore);
   });

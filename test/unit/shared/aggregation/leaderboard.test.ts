@@ -1,0 +1,490 @@
+import { describe, expect, it } from 'vitest';
+import { buildLeaderboard, formatLeaderboard } from '../../../../shared/aggregation/leaderboard.js';
+import type { Plan } from '../../../../shared/schemas/plan.js';
+import type { TrialResult } from '../../../../shared/schemas/trial-result.js';
+import { planFactory, trialResultFactory, trialResultFor } from '../../../helpers/factories.js';
+
+/** k = 3 folds, variants 0..n-1 = finetune at freezeDepth 0..n-1, lr×1. */
+function planWith(variants: number, objective: 'val_accuracy' | 'val_loss' = 'val_accuracy'): Plan {
+  return planFactory({
+    spec: {
+      folds: 3,
+      searchSpace: {
+        freezeDepth: Array.from({ length: variants }, (_, i) => i),
+        lrMultiplier: [1],
+      },
+      training: { objective },
+    },
+  });
+}
+
+/** A fold outcome: an objective value, 'failed', or undefined for no result yet. */
+type Outcome = number | 'failed' | undefined;
+
+/** One result per given outcome; table[v][f] is the outcome of variant v, fold f. */
+function resultsFor(plan: Plan, table: Outcome[][]): TrialResult[] {
+  return table.flatMap((folds, v) =>
+    folds.flatMap((outcome, f) =>
+      outcome === undefined
+        ? []
+        : [
+            outcome === 'failed'
+              ? trialResultFor(plan, v, f, { status: 'failed', reason: 'OOM', objective: null })
+              : trialResultFor(plan, v, f, { objective: outcome }),
+          ],
+    ),
+  );
+}
+
+const rowOf = (board: ReturnType<typeof buildLeaderboard>, plan: Plan, variantIndex: number) => {
+  const row = board.rows.find((r) => r.variantId === plan.variants[variantIndex].id);
+  if (!row) throw new Error(`no row for variant ${variantIndex}`);
+  return row;
+};
+
+describe('buildLeaderboard()', () => {
+  it('computes mean, sample std, min and max over the folds', () => {
+    // Prepare
+    const plan = planWith(2);
+    const results = resultsFor(plan, [
+      [0.6, 0.7, 0.8],
+      [0.5, 0.5, 0.5],
+    ]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    const row = rowOf(board, plan, 0);
+    expect(row.mean).toBeCloseTo(0.7, 12);
+    // Sample std: sqrt((0.01 + 0 + 0.01) / (3 - 1)) = 0.1 (the population std would be 0.0816).
+    expect(row.std).toBeCloseTo(0.1, 12);
+    expect(row.min).toBe(0.6);
+    expect(row.max).toBe(0.8);
+    expect(row).toMatchObject({
+      foldsCompleted: 3,
+      foldsFailed: 0,
+      foldsPending: 0,
+      complete: true,
+    });
+    expect(rowOf(board, plan, 1)).toMatchObject({ mean: 0.5, std: 0 });
+  });
+
+  it('gives std 0 for one succeeded fold and null statistics for none', () => {
+    // Prepare
+    const plan = planWith(2);
+    const results = resultsFor(plan, [[0.9], ['failed', 'failed']]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(rowOf(board, plan, 0)).toMatchObject({
+      mean: 0.9,
+      std: 0,
+      foldsCompleted: 1,
+      foldsPending: 2,
+    });
+    expect(rowOf(board, plan, 1)).toMatchObject({
+      mean: null,
+      std: null,
+      min: null,
+      max: null,
+      foldsFailed: 2,
+      foldsPending: 1,
+      bestTrialIndex: null,
+    });
+  });
+
+  it('ranks val_accuracy descending and picks the highest mean as best', () => {
+    // Prepare
+    const plan = planWith(3);
+    const results = resultsFor(plan, [
+      [0.7, 0.7, 0.7],
+      [0.9, 0.9, 0.9],
+      [0.8, 0.8, 0.8],
+    ]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(board.rows.map((r) => r.variantId)).toEqual([1, 2, 0].map((v) => plan.variants[v].id));
+    expect(board.rows.map((r) => r.rank)).toEqual([1, 2, 3]);
+    expect(board.bestVariantId).toBe(plan.variants[1].id);
+    expect(board).toMatchObject({ sweepId: plan.sweepId, objective: 'val_accuracy', folds: 3 });
+  });
+
+  it('ranks val_loss ascending and takes the lowest-loss fold as bestTrialIndex', () => {
+    // Prepare
+    const plan = planWith(3, 'val_loss');
+    const results = resultsFor(plan, [
+      [0.5, 0.4, 0.6],
+      [0.3, 0.2, 0.4],
+      [0.9, 0.8, 0.7],
+    ]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(board.objective).toBe('val_loss');
+    expect(board.rows.map((r) => r.variantId)).toEqual([1, 0, 2].map((v) => plan.variants[v].id));
+    expect(board.bestVariantId).toBe(plan.variants[1].id);
+    expect(board.rows[0].bestTrialIndex).toBe(1 * 3 + 1);
+    expect(rowOf(board, plan, 2).bestTrialIndex).toBe(2 * 3 + 2);
+  });
+
+  it('takes the highest-accuracy fold as bestTrialIndex', () => {
+    // Prepare
+    const plan = planWith(2);
+    const results = resultsFor(plan, [
+      [0.9, 0.6, 0.7],
+      [0.6, 0.7, 0.95],
+    ]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(rowOf(board, plan, 0).bestTrialIndex).toBe(0);
+    expect(rowOf(board, plan, 1).bestTrialIndex).toBe(5);
+  });
+
+  it('ranks a variant with a failed fold after complete ones, even with a higher mean, and never picks it', () => {
+    // Prepare
+    const plan = planWith(3);
+    const results = resultsFor(plan, [
+      [0.99, 0.98, 'failed'],
+      [0.6, 0.6, 0.6],
+      [0.7, 0.7, 0.7],
+    ]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    const incomplete = rowOf(board, plan, 0);
+    expect(incomplete).toMatchObject({
+      complete: false,
+      foldsCompleted: 2,
+      foldsFailed: 1,
+      foldsPending: 0,
+      rank: 3,
+    });
+    expect(incomplete.mean).toBeCloseTo(0.985, 12);
+    expect(board.rows.map((r) => r.variantId)).toEqual([2, 1, 0].map((v) => plan.variants[v].id));
+    expect(board.bestVariantId).toBe(plan.variants[2].id);
+  });
+
+  it('counts a succeeded result without a finite objective as a failed fold', () => {
+    // Prepare
+    const plan = planWith(2);
+    const results = [
+      ...resultsFor(plan, [
+        [0.9, 0.9],
+        [0.5, 0.5, 0.5],
+      ]),
+      trialResultFor(plan, 0, 2, { objective: Number.NaN }),
+    ];
+    const withNull = [...results.slice(0, -1), trialResultFor(plan, 0, 2, { objective: null })];
+
+    // Act
+    const boards = [buildLeaderboard(plan, results), buildLeaderboard(plan, withNull)];
+
+    // Assess
+    for (const board of boards) {
+      expect(rowOf(board, plan, 0)).toMatchObject({ complete: false, foldsFailed: 1, rank: 2 });
+      expect(board.bestVariantId).toBe(plan.variants[1].id);
+    }
+  });
+
+  it('treats a missing fold as pending: the variant is incomplete', () => {
+    // Prepare
+    const plan = planWith(2);
+    const results = resultsFor(plan, [
+      [0.9, undefined, 0.9],
+      [0.5, 0.5, 0.5],
+    ]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(rowOf(board, plan, 0)).toMatchObject({
+      complete: false,
+      foldsPending: 1,
+      foldsFailed: 0,
+      rank: 2,
+    });
+    expect(board.bestVariantId).toBe(plan.variants[1].id);
+  });
+
+  it('has no best variant when no variant completed every fold', () => {
+    // Prepare
+    const plan = planWith(3);
+    const results = resultsFor(plan, [[0.9, 0.9, 'failed'], [0.8, 'failed', 0.8], [0.7]]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(board.bestVariantId).toBeNull();
+    expect(board.rows.every((r) => !r.complete)).toBe(true);
+    // Incomplete variants still rank among themselves by mean.
+    expect(board.rows.map((r) => r.variantId)).toEqual([0, 1, 2].map((v) => plan.variants[v].id));
+  });
+
+  it('has no best variant before any result arrives', () => {
+    // Prepare
+    const plan = planWith(2);
+
+    // Act
+    const board = buildLeaderboard(plan, []);
+
+    // Assess
+    expect(board.bestVariantId).toBeNull();
+    expect(board.rows.map((r) => r.foldsPending)).toEqual([3, 3]);
+  });
+
+  it('ranks incomplete variants without any succeeded fold last', () => {
+    // Prepare
+    const plan = planWith(3, 'val_loss');
+    const results = resultsFor(plan, [['failed'], [5, 'failed'], [0.1, 0.1, 0.1]]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(board.rows.map((r) => r.variantId)).toEqual([2, 1, 0].map((v) => plan.variants[v].id));
+  });
+
+  it('counts a retried trial once, with its latest attempt, whatever the delivery order', () => {
+    // Prepare
+    const plan = planWith(2);
+    const base = resultsFor(plan, [
+      [0.8, 0.8],
+      [0.7, 0.7, 0.7],
+    ]);
+    const failedFirst = trialResultFor(plan, 0, 2, {
+      status: 'failed',
+      reason: 'spot interruption',
+      objective: null,
+      attempt: 1,
+    });
+    const retried = trialResultFor(plan, 0, 2, { objective: 0.8, attempt: 2 });
+
+    for (const results of [
+      [...base, failedFirst, retried],
+      [...base, retried, failedFirst],
+    ]) {
+      // Act
+      const board = buildLeaderboard(plan, results);
+
+      // Assess
+      expect(rowOf(board, plan, 0)).toMatchObject({
+        complete: true,
+        foldsCompleted: 3,
+        foldsFailed: 0,
+        rank: 1,
+      });
+      expect(board.bestVariantId).toBe(plan.variants[0].id);
+    }
+  });
+
+  it('lets a failed later attempt replace an earlier success', () => {
+    // Prepare
+    const plan = planWith(2);
+    const results = [
+      ...resultsFor(plan, [
+        [0.9, 0.9, 0.9],
+        [0.5, 0.5, 0.5],
+      ]),
+      trialResultFor(plan, 0, 1, { status: 'failed', objective: null, attempt: 2 }),
+    ];
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(rowOf(board, plan, 0)).toMatchObject({
+      complete: false,
+      foldsCompleted: 2,
+      foldsFailed: 1,
+    });
+    expect(board.bestVariantId).toBe(plan.variants[1].id);
+  });
+
+  it('does not count a duplicate delivery of one result twice', () => {
+    // Prepare
+    const plan = planWith(1);
+    const results = resultsFor(plan, [[0.6, 0.7, 0.8]]);
+    const duplicated = [...results, { ...results[0] }, { ...results[0] }];
+
+    // Act
+    const board = buildLeaderboard(plan, duplicated);
+
+    // Assess
+    expect(board.rows[0].foldsCompleted).toBe(3);
+    expect(board.rows[0].mean).toBeCloseTo(0.7, 12);
+  });
+
+  it('ignores results from another sweep and for trial indices not in the plan', () => {
+    // Prepare
+    const plan = planWith(2);
+    const results = [
+      ...resultsFor(plan, [
+        [0.5, 0.5, 0.5],
+        [0.6, 0.6],
+      ]),
+      trialResultFor(plan, 1, 2, { sweepId: 'another-sweep', objective: 1 }),
+      trialResultFor(plan, 0, 0, { sweepId: 'another-sweep', objective: 1, attempt: 5 }),
+      trialResultFactory({ sweepId: plan.sweepId, trialIndex: 6, objective: 1 }),
+      trialResultFactory({ sweepId: plan.sweepId, trialIndex: 99, objective: 1 }),
+    ];
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(rowOf(board, plan, 0)).toMatchObject({ mean: 0.5, foldsCompleted: 3 });
+    expect(rowOf(board, plan, 1)).toMatchObject({ mean: 0.6, foldsCompleted: 2, complete: false });
+    expect(board.rows).toHaveLength(2);
+    expect(board.bestVariantId).toBe(plan.variants[0].id);
+  });
+
+  it('breaks a tie on the mean by lower std', () => {
+    // Prepare
+    const plan = planWith(2);
+    const results = resultsFor(plan, [
+      [0.25, 0.5, 0.75],
+      [0.5, 0.5, 0.5],
+    ]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(board.rows[0].mean).toBe(board.rows[1].mean);
+    expect(board.rows.map((r) => r.variantId)).toEqual([1, 0].map((v) => plan.variants[v].id));
+    expect(board.bestVariantId).toBe(plan.variants[1].id);
+  });
+
+  it('breaks a tie on mean and std by variant order', () => {
+    // Prepare
+    const plan = planWith(3, 'val_loss');
+    const results = resultsFor(plan, [
+      [0.75, 0.5, 0.25],
+      [0.5, 0.5, 0.5],
+      [0.25, 0.5, 0.75],
+    ]);
+
+    // Act
+    const board = buildLeaderboard(plan, results);
+
+    // Assess
+    expect(board.rows.map((r) => r.variantId)).toEqual([1, 0, 2].map((v) => plan.variants[v].id));
+  });
+
+  it('copies the variant parameters into each row', () => {
+    // Prepare
+    const plan = planFactory({
+      spec: {
+        searchSpace: { strategy: ['finetune', 'scratch'], freezeDepth: [2], lrMultiplier: [0.5] },
+        training: { learningRate: 0.002 },
+      },
+    });
+
+    // Act
+    const board = buildLeaderboard(plan, []);
+
+    // Assess
+    expect(
+      board.rows.map(({ description, strategy, freezeDepth, lrMultiplier, learningRate }) => ({
+        description,
+        strategy,
+        freezeDepth,
+        lrMultiplier,
+        learningRate,
+      })),
+    ).toEqual([
+      {
+        description: 'finetune freeze=2 lr×0.5',
+        strategy: 'finetune',
+        freezeDepth: 2,
+        lrMultiplier: 0.5,
+        learningRate: 0.001,
+      },
+      {
+        description: 'scratch',
+        strategy: 'scratch',
+        freezeDepth: 0,
+        lrMultiplier: 1,
+        learningRate: 0.002,
+      },
+    ]);
+  });
+});
+
+describe('formatLeaderboard()', () => {
+  it('marks the best row, and only it, as champion', () => {
+    // Prepare
+    const plan = planWith(3);
+    const board = buildLeaderboard(
+      plan,
+      resultsFor(plan, [
+        [0.7, 0.7, 0.7],
+        [0.9, 0.8, 0.85],
+        [0.6, 0.6, 0.6],
+      ]),
+    );
+
+    // Act
+    const text = formatLeaderboard(board);
+
+    // Assess
+    const lines = text.split('\n');
+    const champions = lines.filter((l) => l.includes('champion'));
+    expect(champions).toHaveLength(1);
+    expect(champions[0]).toContain(plan.variants[1].id);
+    expect(champions[0]).toMatch(/^1\s+finetune freeze=1 lr×1\s/);
+    expect(champions[0]).toContain('0.8500');
+    expect(champions[0]).toContain('0.0500');
+    expect(champions[0]).toContain('3/3');
+    expect(lines[0]).toContain('val_accuracy mean');
+    expect(lines.filter((l) => /\sok$/.test(l))).toHaveLength(2);
+  });
+
+  it('shows running and failed variants, and no champion when none is complete', () => {
+    // Prepare
+    const plan = planWith(3);
+    const board = buildLeaderboard(plan, resultsFor(plan, [[0.9], [0.8, 'failed', 'failed'], []]));
+
+    // Act
+    const text = formatLeaderboard(board);
+
+    // Assess
+    expect(text).not.toContain('champion');
+    const lineOf = (v: number) => text.split('\n').find((l) => l.includes(plan.variants[v].id));
+    expect(lineOf(0)).toMatch(/1\/3\s+running$/);
+    expect(lineOf(1)).toMatch(/1\/3\s+incomplete \(2 failed\)$/);
+    expect(lineOf(2)).toMatch(/\s-\s+-\s+0\/3\s+running$/);
+  });
+
+  it('aligns every row to the header columns', () => {
+    // Prepare
+    const plan = planWith(2);
+    const board = buildLeaderboard(plan, resultsFor(plan, [[0.5, 0.5, 0.5], [0.25]]));
+
+    // Act
+    const lines = formatLeaderboard(board).split('\n');
+
+    // Assess
+    expect(lines).toHaveLength(2 + 2);
+    expect(lines[1]).toMatch(/^[- ]+$/);
+    const idColumn = lines[0].indexOf('id');
+    for (const line of lines.slice(2)) {
+      expect(line.slice(idColumn, idColumn + 8)).toMatch(/^[0-9a-f]{8}$/);
+    }
+  });
+});
