@@ -1,0 +1,90 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { contentHash } from '../../../shared/data/load.js';
+import type { PreparedDataset } from '../../../shared/schemas/dataset.js';
+import { selectBackend } from '../../../trainer/backend.js';
+import { toTensors } from '../../../trainer/data.js';
+import { evaluateStoredModel } from '../../../trainer/evaluate.js';
+import { buildFineTuneModel } from '../../../trainer/model.js';
+import { loadModelFromStore, saveModelToStore } from '../../../trainer/model-io.js';
+import type { Tf } from '../../../trainer/tf.js';
+import { MemoryObjectStore } from '../../helpers/memory-object-store.js';
+import { bandImages, tinyCnn } from '../../helpers/tiny-model.js';
+
+let tf: Tf;
+beforeAll(async () => {
+  tf = (await selectBackend({ prefer: 'wasm' })).tf;
+});
+
+async function storedDataset(objects: MemoryObjectStore, n: number): Promise<PreparedDataset> {
+  const { pixels, labels } = bandImages(n, 3, 9);
+  const classes = ['a', 'b', 'c'];
+  const hash = contentHash([8, 8, 1], classes, pixels, labels);
+  await objects.put(`datasets/${hash}/pixels.u8`, pixels);
+  await objects.put(`datasets/${hash}/labels.u8`, labels);
+  return {
+    hash,
+    source: { uri: '/x', format: 'idx' },
+    classes,
+    shape: [8, 8, 1],
+    count: n,
+    countsPerClass: [0, 1, 2].map((c) => labels.filter((l) => l === c).length),
+    dataKey: `datasets/${hash}/pixels.u8`,
+    labelsKey: `datasets/${hash}/labels.u8`,
+    manifestKey: `datasets/${hash}/manifest.json`,
+    preparedAt: new Date(0).toISOString(),
+  };
+}
+
+describe('saveModelToStore() / loadModelFromStore()', () => {
+  it('round-trips a fine-tuned model with identical predictions', async () => {
+    const objects = new MemoryObjectStore();
+    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 1,
+      learningRate: 0.01,
+    });
+    await saveModelToStore(tf, model, objects, 'm');
+    expect(await objects.list('m/')).toEqual(['m/model.json', 'm/weights.bin']);
+    const loaded = await loadModelFromStore(tf, objects, 'm');
+    const x = tf.randomUniform([4, 8, 8, 1]);
+    const a = (model.predict(x) as import('@tensorflow/tfjs').Tensor).arraySync();
+    const b = (loaded.predict(x) as import('@tensorflow/tfjs').Tensor).arraySync();
+    expect(b).toEqual(a);
+    expect(loaded.outputs[0].shape).toEqual([null, 3]);
+    tf.dispose(x);
+    model.dispose();
+    loaded.dispose();
+  });
+});
+
+describe('evaluateStoredModel()', () => {
+  it('agrees with model.evaluate on accuracy and mean cross-entropy, in batches', async () => {
+    const objects = new MemoryObjectStore();
+    const dataset = await storedDataset(objects, 1100); // more than one 512-sample batch
+    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 0,
+      learningRate: 0.01,
+    });
+    const all = Array.from({ length: 1100 }, (_, i) => i);
+    const { pixels, labels } = bandImages(1100, 3, 9);
+    const { xs, ys } = toTensors(tf, pixels, labels, [8, 8, 1], 3, all);
+    await model.fit(xs, ys, { epochs: 1, batchSize: 64, verbose: 0 });
+    await saveModelToStore(tf, model, objects, 'm');
+    const [loss, acc] = (model.evaluate(xs, ys) as import('@tensorflow/tfjs').Scalar[]).map(
+      (t) => t.dataSync()[0],
+    );
+
+    const result = await evaluateStoredModel(tf, objects, 'm', dataset);
+
+    expect(result.samples).toBe(1100);
+    expect(result.accuracy).toBeCloseTo(acc, 5);
+    expect(result.loss).toBeCloseTo(loss, 3);
+    const some = await evaluateStoredModel(tf, objects, 'm', dataset, [0, 1, 2, 3]);
+    expect(some.samples).toBe(4);
+    tf.dispose([xs, ys]);
+    model.dispose();
+  });
+});
