@@ -17,7 +17,10 @@ import { registerWasmGradientKernels } from './wasm-kernels.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = 'auto' | BackendName;
-export type Tf = typeof import('@tensorflow/tfjs');
+
+import type { Tf } from './tf.js';
+
+export type { Tf };
 
 export interface SelectedBackend {
   name: BackendName;

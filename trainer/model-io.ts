@@ -36,30 +36,44 @@ export async function loadModelFromStore(
 }
 
 /**
- * Saves a model in the standard tfjs layers layout (model.json + weights.bin) under `prefix`,
- * loadable by stock `tf.loadLayersModel` from files or HTTP.
+ * Serialises a model in the standard tfjs layers layout: `model.json` (topology + a manifest
+ * naming one `weights.bin`) and the weights, loadable by stock `tf.loadLayersModel`.
  */
+export async function serializeModel(
+  tf: Tf,
+  model: LayersModel,
+): Promise<{ modelJson: string; weights: Uint8Array }> {
+  let out: { modelJson: string; weights: Uint8Array } | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weightData = artifacts.weightData
+        ? tf.io.CompositeArrayBuffer.join(artifacts.weightData)
+        : new ArrayBuffer(0);
+      out = {
+        weights: new Uint8Array(weightData),
+        modelJson: JSON.stringify({
+          format: 'layers-model',
+          generatedBy: artifacts.generatedBy,
+          convertedBy: null,
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+        }),
+      };
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    }),
+  );
+  if (!out) throw new Error('tfjs did not hand over the model artifacts');
+  return out;
+}
+
+/** Saves a model under `prefix` (weights first, so a model.json never names missing weights). */
 export async function saveModelToStore(
   tf: Tf,
   model: LayersModel,
   objects: ObjectStore,
   prefix: string,
 ): Promise<void> {
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      const weightData = artifacts.weightData
-        ? tf.io.CompositeArrayBuffer.join(artifacts.weightData)
-        : new ArrayBuffer(0);
-      await objects.put(`${prefix}/weights.bin`, new Uint8Array(weightData));
-      const modelJson = {
-        format: 'layers-model',
-        generatedBy: artifacts.generatedBy,
-        convertedBy: null,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
-      };
-      await objects.put(`${prefix}/model.json`, JSON.stringify(modelJson));
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-    }),
-  );
+  const { modelJson, weights } = await serializeModel(tf, model);
+  await objects.put(`${prefix}/weights.bin`, weights);
+  await objects.put(`${prefix}/model.json`, modelJson);
 }

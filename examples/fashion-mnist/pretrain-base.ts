@@ -12,6 +12,7 @@ import { readIdxDataset } from '../../shared/data/idx.js';
 import { selectSubset } from '../../shared/data/subset.js';
 import { selectBackend } from '../../trainer/backend.js';
 import { toTensors } from '../../trainer/data.js';
+import { serializeModel } from '../../trainer/model-io.js';
 import { FASHION_MNIST_CLASSES, FASHION_MNIST_DIR } from './classes.js';
 
 const { values } = parseArgs({
@@ -119,23 +120,9 @@ const [, acc] = model.evaluate(te.xs, te.ys) as import('@tensorflow/tfjs').Scala
 const testAccuracy = (await acc.data())[0];
 const out = resolve(values.out);
 await mkdir(out, { recursive: true });
-await model.save(
-  tf.io.withSaveHandler(async (artifacts) => {
-    const weights = tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0));
-    await writeFile(join(out, 'weights.bin'), new Uint8Array(weights));
-    await writeFile(
-      join(out, 'model.json'),
-      JSON.stringify({
-        format: 'layers-model',
-        generatedBy: artifacts.generatedBy,
-        convertedBy: null,
-        modelTopology: artifacts.modelTopology,
-        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
-      }),
-    );
-    return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
-  }),
-);
+const { modelJson, weights } = await serializeModel(tf, model);
+await writeFile(join(out, 'weights.bin'), weights);
+await writeFile(join(out, 'model.json'), modelJson);
 const info = {
   classes: SOURCE_CLASSES.map((c) => FASHION_MNIST_CLASSES[c]),
   trainImages: train.indices.length,
