@@ -11,7 +11,7 @@ import { championPrefix, reportKey } from '../../shared/schemas/plan.js';
 import { getLeaderboard } from '../../shared/service/aggregate.js';
 import { createSweep, getSweep } from '../../shared/service/sweeps.js';
 import { startServer } from '../api/node.js';
-import { localDeps } from '../deps/local.js';
+import { localDeps, resumeInterruptedSweeps } from '../deps/local.js';
 import { SweepProgressView } from './progress.js';
 
 const USAGE = `foldsweep: cross-validated fine-tuning sweeps
@@ -155,6 +155,10 @@ async function serveCommand(args: string[]): Promise<number> {
   process.stdout.write(
     `foldsweep API on http://${values.host}:${server.port} (home ${deps.home})\n`,
   );
+  const resumed = await resumeInterruptedSweeps(deps);
+  if (resumed.length > 0) {
+    process.stdout.write(`resumed ${resumed.length} interrupted sweep(s): ${resumed.join(', ')}\n`);
+  }
   await new Promise<void>((done) => {
     const stop = () => done();
     process.once('SIGINT', stop);

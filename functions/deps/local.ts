@@ -12,6 +12,7 @@ import type { ExecutorEvent } from '../../shared/ports/executor.js';
 import type { Logger } from '../../shared/ports/logger.js';
 import { aggregateSweep } from '../../shared/service/aggregate.js';
 import type { ServiceDeps } from '../../shared/service/deps.js';
+import { findInterruptedSweeps } from '../../shared/service/sweeps.js';
 import { TfModelEvaluator } from '../../trainer/evaluate.js';
 
 export interface LocalDepsOptions {
@@ -74,4 +75,21 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     await state.close?.();
   };
   return deps as LocalDeps;
+}
+
+/**
+ * Picks up sweeps that an earlier process left running (it was stopped or crashed): runs only
+ * their unfinished trials, then aggregates as usual. Returns the ids it resumed.
+ */
+export async function resumeInterruptedSweeps(deps: LocalDeps): Promise<string[]> {
+  const resumed: string[] = [];
+  for (const { sweep, plan, finished } of await findInterruptedSweeps(deps)) {
+    deps.logger.info(
+      { sweepId: sweep.id, finished: finished.size, total: plan.trials.length },
+      'resuming an interrupted sweep',
+    );
+    await deps.executor.submit(plan, { finished });
+    resumed.push(sweep.id);
+  }
+  return resumed;
 }

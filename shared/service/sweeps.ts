@@ -135,9 +135,35 @@ export async function listSweeps(
   return deps.state.listSweeps({ limit: options.limit ?? 50, status: options.status });
 }
 
-export async function loadPlan(deps: ServiceDeps, sweepId: string): Promise<Plan> {
+export async function loadPlan(
+  deps: Pick<ServiceDeps, 'state' | 'objects'>,
+  sweepId: string,
+): Promise<Plan> {
   const sweep = await deps.state.getSweep(sweepId);
   if (!sweep) throw new NotFoundError('sweep', sweepId);
   if (!sweep.planKey) throw new ValidationError(`sweep ${sweepId} has no plan`, []);
   return PlanSchema.parse(await getJson(deps.objects, sweep.planKey));
+}
+
+/**
+ * Sweeps a previous process left unfinished (it stopped while trials ran or while aggregating).
+ * For each: the plan and which trials the state store records as finished, so the caller can run
+ * only the rest (a trial whose process died before its state was recorded runs again and
+ * overwrites its result). Nothing is changed here.
+ */
+export async function findInterruptedSweeps(
+  deps: Pick<ServiceDeps, 'state' | 'objects'>,
+): Promise<{ sweep: SweepRecord; plan: Plan; finished: Map<number, 'succeeded' | 'failed'> }[]> {
+  const out = [];
+  for (const status of ['running', 'aggregating'] as const) {
+    for (const sweep of await deps.state.listSweeps({ status, limit: 10_000 })) {
+      const plan = await loadPlan(deps, sweep.id);
+      const finished = new Map<number, 'succeeded' | 'failed'>();
+      for (const t of await deps.state.listTrials(sweep.id)) {
+        if (t.status === 'succeeded' || t.status === 'failed') finished.set(t.trialIndex, t.status);
+      }
+      out.push({ sweep, plan, finished });
+    }
+  }
+  return out;
 }

@@ -65,14 +65,22 @@ export class ProcessPoolExecutor implements Executor {
     this.concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   }
 
-  async submit(plan: Plan): Promise<void> {
+  /**
+   * Queues the plan's trials. `finished` maps trials that already ended (e.g. before a restart)
+   * to their status: they are not run again.
+   */
+  async submit(
+    plan: Plan,
+    options: { finished?: ReadonlyMap<number, 'succeeded' | 'failed'> } = {},
+  ): Promise<void> {
     if (this.runs.has(plan.sweepId)) throw new Error(`sweep ${plan.sweepId} was already submitted`);
     let resolveDone = () => {};
     const done = new Promise<void>((r) => {
       resolveDone = r;
     });
+    const finished = options.finished ?? new Map();
     this.runs.set(plan.sweepId, {
-      statuses: plan.trials.map(() => 'pending'),
+      statuses: plan.trials.map((t) => finished.get(t.index) ?? 'pending'),
       children: new Map(),
       cancelled: false,
       drained: false,
@@ -80,6 +88,7 @@ export class ProcessPoolExecutor implements Executor {
       resolveDone,
     });
     for (const t of plan.trials) {
+      if (finished.has(t.index)) continue;
       this.queue.push({
         sweepId: plan.sweepId,
         trialIndex: t.index,
@@ -89,6 +98,7 @@ export class ProcessPoolExecutor implements Executor {
       });
     }
     this.pump();
+    await this.maybeDrained(plan.sweepId);
   }
 
   /** Resolves when every trial of the sweep is terminal and onDrained has returned. */
