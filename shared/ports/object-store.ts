@@ -1,3 +1,5 @@
+import { ValidationError } from '../errors.js';
+
 /**
  * Blob storage by key (`a/b/c.json`, forward slashes, no `..`).
  * Local: a folder under FOLDSWEEP_HOME; AWS: an S3 bucket.
@@ -34,4 +36,26 @@ export async function copyPrefix(
     await objects.put(`${toPrefix}/${key.slice(fromPrefix.length + 1)}`, await objects.get(key));
   }
   return keys;
+}
+
+/** Marks the local store's temporary files; no key may contain it, so keys stay portable. */
+export const OBJECT_KEY_TEMP_MARKER = '.foldsweep-tmp-';
+
+/**
+ * Throws a ValidationError on `field` unless `key` is relative, uses `/` and has no empty, `.`
+ * or `..` segment: the key rules every ObjectStore adapter enforces.
+ */
+export function assertValidKey(key: string, field: string): void {
+  const fail = (why: string) => ValidationError.single(field, `'${key}' ${why}`);
+  if (typeof key !== 'string' || key === '') throw fail('must be a non-empty string');
+  if (key.includes('\\')) throw fail('must use forward slashes, not backslashes');
+  if (key.includes('\0')) throw fail('must not contain NUL characters');
+  if (key.startsWith('/')) throw fail('must be relative (no leading "/")');
+  for (const segment of key.split('/')) {
+    if (segment === '') throw fail('must not have empty segments ("//" or a trailing "/")');
+    if (segment === '.' || segment === '..') throw fail('must not have "." or ".." segments');
+    if (segment.includes(OBJECT_KEY_TEMP_MARKER)) {
+      throw fail(`must not contain "${OBJECT_KEY_TEMP_MARKER}"`);
+    }
+  }
 }

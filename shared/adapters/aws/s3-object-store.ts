@@ -11,7 +11,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { FoldsweepError, ObjectNotFoundError, ValidationError } from '../../errors.js';
-import type { ObjectStore } from '../../ports/object-store.js';
+import { assertValidKey, type ObjectStore } from '../../ports/object-store.js';
 
 /** Bodies larger than this go up in parts of this size (S3 allows 5 MiB to 5 GiB per part). */
 export const MULTIPART_PART_SIZE = 8 * 1024 * 1024;
@@ -20,7 +20,6 @@ const PART_CONCURRENCY = 4;
 /** S3's limit on the UTF-8 length of a whole key, store prefix included. */
 const MAX_KEY_BYTES = 1024;
 /** FsObjectStore reserves this for its temp files; rejected here too so keys stay portable. */
-const FS_TEMP_MARKER = '.foldsweep-tmp-';
 
 export interface S3ObjectStoreOptions {
   client: S3Client;
@@ -58,7 +57,7 @@ export class S3ObjectStore implements ObjectStore {
       throw ValidationError.single('bucket', 'give the name of the S3 bucket');
     }
     const folder = prefix.replace(/\/+$/, '');
-    if (folder !== '') checkKey(folder, 'prefix');
+    if (folder !== '') assertValidKey(folder, 'prefix');
     if (
       listPageSize !== undefined &&
       !(Number.isInteger(listPageSize) && listPageSize >= 1 && listPageSize <= 1000)
@@ -121,7 +120,7 @@ export class S3ObjectStore implements ObjectStore {
     }
     // FsObjectStore's rule: the folder part of the prefix must be a valid key.
     const slash = prefix.lastIndexOf('/');
-    if (slash > 0) checkKey(prefix.slice(0, slash), 'prefix');
+    if (slash > 0) assertValidKey(prefix.slice(0, slash), 'prefix');
     const keys: string[] = [];
     let ContinuationToken: string | undefined;
     do {
@@ -149,7 +148,7 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private objectKey(key: string): string {
-    checkKey(key, 'key');
+    assertValidKey(key, 'key');
     const full = this.keyPrefix + key;
     if (Buffer.byteLength(full, 'utf8') > MAX_KEY_BYTES) {
       throw ValidationError.single(
@@ -201,23 +200,6 @@ export class S3ObjectStore implements ObjectStore {
         .catch(() => undefined);
       throw error;
     }
-  }
-}
-
-/**
- * Throws a ValidationError unless `key` is relative, uses `/` and has no empty, `.` or `..` part
- * (FsObjectStore's rules; its `checkKey` is not exported, so this repeats it).
- */
-function checkKey(key: string, field: string): void {
-  const fail = (why: string) => ValidationError.single(field, `'${key}' ${why}`);
-  if (typeof key !== 'string' || key === '') throw fail('must be a non-empty string');
-  if (key.includes('\\')) throw fail('must use forward slashes, not backslashes');
-  if (key.includes('\0')) throw fail('must not contain NUL characters');
-  if (key.startsWith('/')) throw fail('must be relative (no leading "/")');
-  for (const segment of key.split('/')) {
-    if (segment === '') throw fail('must not have empty segments ("//" or a trailing "/")');
-    if (segment === '.' || segment === '..') throw fail('must not have "." or ".." segments');
-    if (segment.includes(FS_TEMP_MARKER)) throw fail(`must not contain "${FS_TEMP_MARKER}"`);
   }
 }
 

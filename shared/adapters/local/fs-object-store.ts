@@ -3,10 +3,14 @@ import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { FoldsweepError, ObjectNotFoundError, ValidationError } from '../../errors.js';
-import type { ObjectStore } from '../../ports/object-store.js';
+import {
+  assertValidKey,
+  OBJECT_KEY_TEMP_MARKER,
+  type ObjectStore,
+} from '../../ports/object-store.js';
 
 /** Marks in-flight temp files; `list` skips them and keys may not contain it. */
-const TEMP_MARKER = '.foldsweep-tmp-';
+const TEMP_MARKER = OBJECT_KEY_TEMP_MARKER;
 
 /**
  * ObjectStore over a folder: key `a/b/c.json` is the file `<root>/a/b/c.json`.
@@ -79,7 +83,7 @@ export class FsObjectStore implements ObjectStore {
     }
     const slash = prefix.lastIndexOf('/');
     const dirKey = slash === -1 ? '' : prefix.slice(0, slash);
-    if (dirKey !== '') checkKey(dirKey, 'prefix');
+    if (dirKey !== '') assertValidKey(dirKey, 'prefix');
     const keys: string[] = [];
     await this.walk(dirKey, keys);
     return keys.filter((key) => key.startsWith(prefix)).sort();
@@ -104,7 +108,7 @@ export class FsObjectStore implements ObjectStore {
   }
 
   private fileOf(key: string): string {
-    checkKey(key, 'key');
+    assertValidKey(key, 'key');
     return path.join(this.root, ...key.split('/'));
   }
 
@@ -135,20 +139,6 @@ export class FsObjectStore implements ObjectStore {
       }
       current = path.dirname(current);
     }
-  }
-}
-
-/** Throws a ValidationError unless `key` is relative, uses `/` and has no empty, `.` or `..` part. */
-function checkKey(key: string, field: string): void {
-  const fail = (why: string) => ValidationError.single(field, `'${key}' ${why}`);
-  if (typeof key !== 'string' || key === '') throw fail('must be a non-empty string');
-  if (key.includes('\\')) throw fail('must use forward slashes, not backslashes');
-  if (key.includes('\0')) throw fail('must not contain NUL characters');
-  if (key.startsWith('/') || path.isAbsolute(key)) throw fail('must be relative (no leading "/")');
-  for (const segment of key.split('/')) {
-    if (segment === '') throw fail('must not have empty segments ("//" or a trailing "/")');
-    if (segment === '.' || segment === '..') throw fail('must not have "." or ".." segments');
-    if (segment.includes(TEMP_MARKER)) throw fail(`must not contain "${TEMP_MARKER}"`);
   }
 }
 
