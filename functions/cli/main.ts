@@ -12,13 +12,17 @@ import { getLeaderboard } from '../../shared/service/aggregate.js';
 import { createSweep, getSweep } from '../../shared/service/sweeps.js';
 import { startServer } from '../api/node.js';
 import { localDeps, resumeInterruptedSweeps } from '../deps/local.js';
+import { modelsCommand } from './models.js';
 import { SweepProgressView } from './progress.js';
+import { scheduleCommand, startScheduler } from './schedule.js';
 
 const USAGE = `foldsweep: cross-validated fine-tuning sweeps
 
 Usage:
   foldsweep run <spec.json> [--home DIR] [--concurrency N] [--backend auto|wasm|cpu|tensorflow|tensorflow-gpu]
   foldsweep serve [--home DIR] [--port 8080] [--host 127.0.0.1] [--concurrency N]
+  foldsweep schedule add|list|show|rm|run-now ...   (scheduled retraining; see docs/retraining.md)
+  foldsweep models list|show|rollback ...           (the model registry)
 
 Relative paths inside a spec file resolve against the spec file's folder.
 FOLDSWEEP_HOME (default ./.foldsweep) holds objects/, state.db and logs/foldsweep.log.
@@ -155,6 +159,7 @@ async function serveCommand(args: string[]): Promise<number> {
   process.stdout.write(
     `foldsweep API on http://${values.host}:${server.port} (home ${deps.home})\n`,
   );
+  const stopScheduler = await startScheduler(deps);
   const resumed = await resumeInterruptedSweeps(deps);
   if (resumed.length > 0) {
     process.stdout.write(`resumed ${resumed.length} interrupted sweep(s): ${resumed.join(', ')}\n`);
@@ -164,6 +169,7 @@ async function serveCommand(args: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  await stopScheduler();
   await server.close();
   await deps.close();
   return 0;
@@ -174,6 +180,16 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'run') return await run(rest);
     if (command === 'serve') return await serveCommand(rest);
+    if (command === 'schedule') {
+      return await scheduleCommand(rest, (o) =>
+        localDeps({ home: o.home, concurrency: o.concurrency }),
+      );
+    }
+    if (command === 'models') {
+      return await modelsCommand(rest, (o) =>
+        localDeps({ home: o.home, concurrency: o.concurrency }),
+      );
+    }
     process.stdout.write(USAGE);
     return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
   } catch (error) {

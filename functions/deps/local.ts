@@ -2,16 +2,23 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { ulid } from 'ulid';
+import { CronScheduler } from '../../shared/adapters/local/cron-scheduler.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { FsObjectStore } from '../../shared/adapters/local/fs-object-store.js';
 import { ProcessPoolExecutor } from '../../shared/adapters/local/process-pool-executor.js';
+import { SqliteModelRegistry } from '../../shared/adapters/local/sqlite-model-registry.js';
+import { SqliteScheduleStore } from '../../shared/adapters/local/sqlite-schedule-store.js';
 import { SqliteStateStore } from '../../shared/adapters/local/sqlite-state-store.js';
 import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import type { ExecutorEvent } from '../../shared/ports/executor.js';
 import type { Logger } from '../../shared/ports/logger.js';
 import { aggregateSweep } from '../../shared/service/aggregate.js';
-import type { ServiceDeps } from '../../shared/service/deps.js';
+import {
+  completeScheduledRun,
+  type RetrainDeps,
+  runSchedule,
+} from '../../shared/service/schedules.js';
 import { findInterruptedSweeps } from '../../shared/service/sweeps.js';
 import { TfModelEvaluator } from '../../trainer/evaluate.js';
 
@@ -26,15 +33,17 @@ export interface LocalDepsOptions {
   onEvent?: (event: ExecutorEvent) => void;
 }
 
-export interface LocalDeps extends ServiceDeps {
+export interface LocalDeps extends RetrainDeps {
   home: string;
   executor: ProcessPoolExecutor;
+  scheduler: CronScheduler;
   close(): Promise<void>;
 }
 
 /**
- * Wires the embedded default: filesystem objects, SQLite state, a process pool of trainers that
- * aggregates each sweep in this process when its trials drain.
+ * Wires the embedded default: filesystem objects, SQLite state (sweeps, schedules, model
+ * registry in one file), a process pool of trainers that aggregates each sweep in this process
+ * when its trials drain, and cron triggers for scheduled retraining (started by `serve`).
  */
 export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
   const home = resolve(options.home ?? process.env.FOLDSWEEP_HOME ?? '.foldsweep');
@@ -47,6 +56,14 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     );
   const objects = new FsObjectStore(join(home, 'objects'));
   const state = new SqliteStateStore(join(home, 'state.db'));
+  const schedules = new SqliteScheduleStore(join(home, 'state.db'));
+  const registry = new SqliteModelRegistry(join(home, 'state.db'));
+  const scheduler = new CronScheduler({
+    onFire: (fire) => runSchedule(deps as LocalDeps, fire.scheduleId, fire),
+    missedRuns: 'run-once',
+    logger,
+    unref: true,
+  });
   const deps = {
     home,
     state,
@@ -57,6 +74,9 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     clock: systemClock,
     logger,
     newId: () => ulid(),
+    schedules,
+    registry,
+    scheduler,
   } as Omit<LocalDeps, 'executor' | 'close'> & Partial<LocalDeps>;
   const executor = new ProcessPoolExecutor({
     home,
@@ -68,11 +88,13 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     onEvent: options.onEvent,
     onDrained: async (sweepId) => {
       await aggregateSweep(deps as LocalDeps, sweepId);
+      await completeScheduledRun(deps as LocalDeps, sweepId);
     },
   });
   deps.executor = executor;
   deps.close = async () => {
-    await state.close?.();
+    await scheduler.stop();
+    await Promise.all([state.close?.(), schedules.close(), registry.close()]);
   };
   return deps as LocalDeps;
 }

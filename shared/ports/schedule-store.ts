@@ -1,0 +1,53 @@
+import type { FrozenHoldout, RunStatus, ScheduleRecord, ScheduleRun } from '../schemas/schedule.js';
+
+/** What `createRun` did: stored it, or found the same slot (duplicate) or another active run. */
+export type CreateRunOutcome =
+  | { created: true; run: ScheduleRun }
+  | { created: false; reason: 'duplicate'; run: ScheduleRun }
+  | { created: false; reason: 'overlap'; run: ScheduleRun };
+
+export type RunPatch = Partial<
+  Omit<ScheduleRun, 'scheduleId' | 'firedAt' | 'trigger' | 'startedAt'>
+>;
+
+/**
+ * Schedules and their run history, with the conditional writes that make duplicate and
+ * overlapping fires safe. Local: SQLite; AWS: DynamoDB.
+ * Contract:
+ * - `createSchedule` is create-once: an existing id throws ConflictError and changes nothing.
+ * - `setFrozenHoldout` is set-once: the first call stores it (`created: true`), later calls
+ *   return the stored holdout with `created: false`; a missing schedule throws NotFoundError.
+ * - `deleteSchedule` removes the schedule and its runs; it returns false when there was none.
+ * - `createRun` is create-once per (scheduleId, firedAt), and keeps at most one `running` run
+ *   per schedule: creating a `running` run while another one is running stores nothing and
+ *   returns that other run with `reason: 'overlap'`; the same slot again returns the stored run
+ *   with `reason: 'duplicate'`. Both checks are atomic with the write.
+ * - `updateRun` is compare-and-set when `expectStatus` is given (ConflictError otherwise, nothing
+ *   written); a missing run throws NotFoundError. It returns the stored run after the write.
+ * - `listRuns` is newest first (by firedAt); `findRunBySweep` finds the run that started a sweep.
+ * @example
+ * const outcome = await schedules.createRun({ scheduleId, firedAt, status: 'running', ... });
+ * if (!outcome.created && outcome.reason === 'overlap') { ... }
+ */
+export interface ScheduleStore {
+  createSchedule(schedule: ScheduleRecord): Promise<void>;
+  getSchedule(id: string): Promise<ScheduleRecord | undefined>;
+  /** Ordered by id. */
+  listSchedules(): Promise<ScheduleRecord[]>;
+  setFrozenHoldout(
+    id: string,
+    holdout: FrozenHoldout,
+  ): Promise<{ created: boolean; holdout: FrozenHoldout }>;
+  deleteSchedule(id: string): Promise<boolean>;
+  createRun(run: ScheduleRun): Promise<CreateRunOutcome>;
+  updateRun(
+    scheduleId: string,
+    firedAt: string,
+    patch: RunPatch,
+    options?: { expectStatus?: readonly RunStatus[] },
+  ): Promise<ScheduleRun>;
+  getRun(scheduleId: string, firedAt: string): Promise<ScheduleRun | undefined>;
+  findRunBySweep(sweepId: string): Promise<ScheduleRun | undefined>;
+  listRuns(scheduleId: string, options?: { limit?: number }): Promise<ScheduleRun[]>;
+  close?(): Promise<void>;
+}
