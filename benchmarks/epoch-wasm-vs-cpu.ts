@@ -12,16 +12,26 @@
  * one warm-up epoch. The cpu backend is far too slow for that: it is timed on `--cpu-batches`
  * batches (after one warm-up batch) and extrapolated to a full epoch, and marked as such.
  */
-import { execSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../trainer/backend.js';
-import { registerWasmGradientKernels } from '../trainer/wasm-kernels.js';
+import { registerWasmGradientKernels, type WasmKernelSet } from '../trainer/wasm-kernels.js';
+import {
+  biomeFormat,
+  type Dataset,
+  fashionCnn,
+  fashionMnist,
+  fmt,
+  issueCnn,
+  loadAverage,
+  machine,
+  median,
+  randomData,
+  tensors,
+} from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,17 +46,6 @@ const EPOCHS = Number(args.epochs);
 const CPU_BATCHES = Number(args['cpu-batches']);
 const CPU_RUNS = Number(args['cpu-runs']);
 const BATCH = 32;
-const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
-
-interface Dataset {
-  x: Float32Array;
-  /** class ids */
-  y: Int32Array;
-  shape: [number, number, number];
-  classes: number;
-  source: string;
-}
-
 interface ModelSpec {
   key: string;
   title: string;
@@ -54,107 +53,38 @@ interface ModelSpec {
   data: Dataset;
 }
 
-function readIdx(file: string): { dims: number[]; data: Uint8Array } {
-  const buf = gunzipSync(readFileSync(file));
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const ndim = view.getUint8(3);
-  const dims = Array.from({ length: ndim }, (_, i) => view.getUint32(4 + 4 * i, false));
-  return { dims, data: buf.subarray(4 + 4 * ndim) };
-}
-
-/** The first n Fashion-MNIST training images of classes 0-4, scaled to [0, 1]. */
-function fashionMnist(n: number): Dataset {
-  const shape: [number, number, number] = [28, 28, 1];
-  try {
-    const images = readIdx(path.join(FASHION_DIR, 'train-images-idx3-ubyte.gz'));
-    const labels = readIdx(path.join(FASHION_DIR, 'train-labels-idx1-ubyte.gz'));
-    const px = 28 * 28;
-    const x = new Float32Array(n * px);
-    const y = new Int32Array(n);
-    let k = 0;
-    for (let i = 0; i < labels.dims[0] && k < n; i++) {
-      const label = labels.data[i];
-      if (label >= 5) continue;
-      for (let p = 0; p < px; p++) x[k * px + p] = images.data[i * px + p] / 255;
-      y[k++] = label;
-    }
-    if (k < n) throw new Error(`only ${k} images of classes 0-4`);
-    return { x, y, shape, classes: 5, source: `real Fashion-MNIST (${FASHION_DIR})` };
-  } catch (err) {
-    console.error(`Fashion-MNIST unavailable (${(err as Error).message}); using random data`);
-    return { ...randomData(n, shape, 5, 1), source: 'random (Fashion-MNIST not found)' };
-  }
-}
-
-function randomData(
-  n: number,
-  shape: [number, number, number],
-  classes: number,
-  seed: number,
-): Dataset {
-  let s = seed;
-  const next = () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-  const x = new Float32Array(n * shape[0] * shape[1] * shape[2]);
-  for (let i = 0; i < x.length; i++) x[i] = next();
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) y[i] = Math.floor(next() * classes);
-  return { x, y, shape, classes, source: 'random uniform [0,1)' };
-}
-
-const conv = (filters: number, extra: Partial<Parameters<typeof tf.layers.conv2d>[0]> = {}) =>
-  tf.layers.conv2d({ filters, kernelSize: 3, activation: 'relu', padding: 'same', ...extra });
-
 const MODELS: ModelSpec[] = [
   {
     key: 'a',
     title: '(a) Fashion-MNIST CNN, 1024 x 28x28x1, batch 32',
     data: fashionMnist(1024),
-    build() {
-      const m = tf.sequential();
-      m.add(conv(16, { inputShape: [28, 28, 1] }));
-      m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-      m.add(conv(32));
-      m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-      m.add(conv(64));
-      m.add(tf.layers.globalAveragePooling2d({}));
-      m.add(tf.layers.dense({ units: 64, activation: 'relu' }));
-      m.add(tf.layers.dense({ units: 5, activation: 'softmax' }));
-      return m;
-    },
+    build: () => fashionCnn([28, 28, 1], 5),
   },
   {
     key: 'b',
     title: '(b) issue CNN, 512 x 32x32x3 random, batch 32',
     data: randomData(512, [32, 32, 3], 10, 42),
-    build() {
-      const m = tf.sequential();
-      m.add(conv(16, { inputShape: [32, 32, 3] }));
-      m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-      m.add(conv(32));
-      m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-      m.add(conv(64, { strides: 2 }));
-      m.add(tf.layers.globalAveragePooling2d({}));
-      m.add(tf.layers.dense({ units: 10, activation: 'softmax' }));
-      return m;
-    },
+    build: () => issueCnn([32, 32, 3], 10),
   },
 ];
 
 interface Variant {
   label: string;
   backend: 'wasm' | 'cpu';
-  fastInput?: boolean;
+  set?: WasmKernelSet;
 }
 
 const VARIANTS: Variant[] = [
-  { label: 'wasm + added kernels, XNNPACK Conv2DBackpropInput', backend: 'wasm', fastInput: true },
+  { label: "wasm, 'fast' kernels", backend: 'wasm', set: 'fast' },
   {
-    label: "wasm + added kernels, wasm's built-in Conv2DBackpropInput",
+    label: "wasm, 'baseline' kernels (XNNPACK Conv2DBackpropInput)",
     backend: 'wasm',
-    fastInput: false,
+    set: 'baseline',
+  },
+  {
+    label: "wasm, 'minimal' kernels (wasm's own Conv2DBackpropInput)",
+    backend: 'wasm',
+    set: 'minimal',
   },
   { label: 'cpu (pure JS)', backend: 'cpu' },
 ];
@@ -170,14 +100,6 @@ interface Result {
   finalLoss: number;
 }
 
-function tensors(d: Dataset, n = d.y.length) {
-  const px = d.shape[0] * d.shape[1] * d.shape[2];
-  return tf.tidy(() => ({
-    x: tf.tensor4d(d.x.subarray(0, n * px), [n, ...d.shape]),
-    y: tf.oneHot(tf.tensor1d(d.y.subarray(0, n), 'int32'), d.classes).toFloat(),
-  }));
-}
-
 function compiled(spec: ModelSpec): tf.LayersModel {
   const model = spec.build();
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
@@ -187,7 +109,7 @@ function compiled(spec: ModelSpec): tf.LayersModel {
 async function activate(v: Variant): Promise<void> {
   if (v.backend === 'wasm') {
     await selectBackend({ prefer: 'wasm' });
-    registerWasmGradientKernels({ fastConv2DBackpropInput: v.fastInput ?? true });
+    registerWasmGradientKernels({ set: v.set ?? 'fast' });
   } else {
     await selectBackend({ prefer: 'cpu' });
   }
@@ -305,26 +227,6 @@ async function profileStep(
   return { total, rows: [...byName.values()].sort((a, b) => b.ms - a.ms).slice(0, 10) };
 }
 
-const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-function machine(): string {
-  let cpu = os.cpus()[0]?.model ?? 'unknown cpu';
-  cpu = cpu.replace(/\s+/g, ' ').trim();
-  let nproc = String(os.availableParallelism?.() ?? os.cpus().length);
-  try {
-    nproc = execSync('nproc', { encoding: 'utf8' }).trim();
-  } catch {
-    // keep os value
-  }
-  return `${cpu}, nproc ${nproc}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}`;
-}
-
 async function main(): Promise<void> {
   const lines: string[] = [];
   const out = (s = '') => {
@@ -342,12 +244,7 @@ async function main(): Promise<void> {
   out(
     '- one process, one thread (wasm threads are off in Node; the cpu backend is single-threaded)',
   );
-  out(
-    `- load average at start: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  out(`- load average at start: ${loadAverage()}`);
   for (const spec of MODELS) out(`- ${spec.title}: data ${spec.data.source}`);
   out(
     '- model (a) uses globalAveragePooling2d (its gradient works on wasm); both use Adam(1e-3) ' +
@@ -390,12 +287,7 @@ async function main(): Promise<void> {
       'affected by other processes competing for the cores). A load average above nproc means ' +
       'other work shared the cores during the run: then trust CPU-time over wall clock.',
   );
-  out(
-    `- load average after the timings: ${os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  out(`- load average after the timings: ${loadAverage()}`);
   out();
 
   out('## Per-kernel profile of one training step on wasm (tf.profile, batch 32)');
@@ -419,12 +311,7 @@ async function main(): Promise<void> {
   if (args.out) {
     mkdirSync(path.dirname(args.out), { recursive: true });
     writeFileSync(args.out, `${lines.join('\n')}\n`);
-    try {
-      // The repo's `biome check .` also formats markdown (aligned table columns).
-      execSync(`npx biome format --write ${JSON.stringify(args.out)}`, { stdio: 'ignore' });
-    } catch {
-      console.error(`could not run biome format on ${args.out}`);
-    }
+    biomeFormat(args.out);
     console.error(`wrote ${args.out}`);
   }
 }

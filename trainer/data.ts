@@ -2,6 +2,37 @@ import { PREPROCESSING } from '../shared/model/preprocessing.js';
 import type { Tensor, Tf } from './tf.js';
 
 /**
+ * Gathers images of a prepared dataset into one tensor, preprocessed.
+ * @returns [n, H, W, C] float32 in [0, 1]
+ */
+export function imagesTensor(
+  tf: Tf,
+  pixels: Uint8Array,
+  shape: readonly [number, number, number],
+  indices: readonly number[],
+): Tensor {
+  const size = shape[0] * shape[1] * shape[2];
+  const x = new Float32Array(indices.length * size);
+  indices.forEach((idx, row) => {
+    const src = pixels.subarray(idx * size, (idx + 1) * size);
+    const off = row * size;
+    for (let j = 0; j < size; j++) x[off + j] = src[j] * PREPROCESSING.scale + PREPROCESSING.offset;
+  });
+  return tf.tensor4d(x, [indices.length, shape[0], shape[1], shape[2]], 'float32');
+}
+
+/** @returns [n, numClasses] one-hot float32 of the labels at `indices`. */
+export function oneHotTensor(
+  tf: Tf,
+  labels: Uint8Array,
+  numClasses: number,
+  indices: readonly number[],
+): Tensor {
+  const y = Int32Array.from(indices, (idx) => labels[idx]);
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(y, 'int32'), numClasses).toFloat());
+}
+
+/**
  * Gathers samples of a prepared dataset into tensors.
  * @returns xs: [n, H, W, C] float32 in [0, 1]; ys: [n, numClasses] one-hot float32.
  */
@@ -13,16 +44,26 @@ export function toTensors(
   numClasses: number,
   indices: readonly number[],
 ): { xs: Tensor; ys: Tensor } {
-  const size = shape[0] * shape[1] * shape[2];
-  const x = new Float32Array(indices.length * size);
-  const y = new Int32Array(indices.length);
+  return {
+    xs: imagesTensor(tf, pixels, shape, indices),
+    ys: oneHotTensor(tf, labels, numClasses, indices),
+  };
+}
+
+/**
+ * Gathers rows of a row-major float32 table (e.g. bottleneck features, one row per sample).
+ * @returns [n, ...rowShape] float32
+ */
+export function rowsTensor(
+  tf: Tf,
+  table: Float32Array,
+  rowShape: readonly number[],
+  indices: readonly number[],
+): Tensor {
+  const size = rowShape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(indices.length * size);
   indices.forEach((idx, row) => {
-    const src = pixels.subarray(idx * size, (idx + 1) * size);
-    const off = row * size;
-    for (let j = 0; j < size; j++) x[off + j] = src[j] * PREPROCESSING.scale + PREPROCESSING.offset;
-    y[row] = labels[idx];
+    out.set(table.subarray(idx * size, (idx + 1) * size), row * size);
   });
-  const xs = tf.tensor4d(x, [indices.length, shape[0], shape[1], shape[2]], 'float32');
-  const ys = tf.tidy(() => tf.oneHot(tf.tensor1d(y, 'int32'), numClasses).toFloat());
-  return { xs, ys };
+  return tf.tensor(out, [indices.length, ...rowShape], 'float32');
 }

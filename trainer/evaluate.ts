@@ -4,14 +4,18 @@ import type { ObjectStore } from '../shared/ports/object-store.js';
 import type { PreparedDataset } from '../shared/schemas/dataset.js';
 import { selectBackend } from './backend.js';
 import { toTensors } from './data.js';
+import { outputKind } from './model.js';
 import { loadModelFromStore } from './model-io.js';
 import type { Tf } from './tf.js';
+import { crossEntropyPerSample, ovrHingePerSample } from './train.js';
 
 const EVAL_BATCH = 512;
 
 /**
- * Accuracy and mean cross-entropy of a stored model on (some samples of) a prepared dataset,
- * evaluated in batches so memory stays bounded for the 10,000-image test split.
+ * Accuracy (argmax) and mean loss of a stored model on (some samples of) a prepared dataset,
+ * evaluated in batches so memory stays bounded for the 10,000-image test split. The loss is the
+ * categorical cross-entropy for a softmax model, the one-vs-rest hinge loss for a model that
+ * outputs class scores (bottleneck-linear's SVM): see ChampionMetadata `outputs`.
  */
 export async function evaluateStoredModel(
   tf: Tf,
@@ -23,6 +27,7 @@ export async function evaluateStoredModel(
   const { pixels, labels } = await loadPreparedDataset(objects, dataset);
   const all = indices ?? Array.from({ length: dataset.count }, (_, i) => i);
   const model = await loadModelFromStore(tf, objects, modelPrefix);
+  const scores = outputKind(model) === 'scores';
   let correct = 0;
   let lossSum = 0;
   try {
@@ -37,10 +42,11 @@ export async function evaluateStoredModel(
         batch,
       );
       const [hits, loss] = tf.tidy(() => {
-        const probs = model.predict(xs) as import('@tensorflow/tfjs').Tensor;
-        const h = probs.argMax(-1).equal(ys.argMax(-1)).sum();
-        // Summed cross-entropy: -sum(y * log p), with p clipped away from 0.
-        const l = ys.mul(probs.clipByValue(1e-7, 1).log()).sum().neg();
+        const outputs = model.predict(xs) as import('@tensorflow/tfjs').Tensor;
+        const h = outputs.argMax(-1).equal(ys.argMax(-1)).sum();
+        const l = (
+          scores ? ovrHingePerSample(tf, ys, outputs) : crossEntropyPerSample(tf, ys, outputs)
+        ).sum();
         return [h, l];
       });
       correct += (await hits.data())[0];

@@ -3,11 +3,10 @@ import { foldSplit } from '../shared/planner/folds.js';
 import type { ObjectStore } from '../shared/ports/object-store.js';
 import { type Plan, trialModelPrefix, trialResultKey } from '../shared/schemas/plan.js';
 import type { BackendName, EpochMetrics, TrialResult } from '../shared/schemas/trial-result.js';
-import { toTensors } from './data.js';
-import { buildFineTuneModel, reinitialized } from './model.js';
-import { loadModelFromStore, saveModelToStore } from './model-io.js';
+import { saveModelToStore } from './model-io.js';
+import { STRATEGY_RUNNERS, type StrategyResult } from './strategies/index.js';
 import type { Tf } from './tf.js';
-import { trainWithEarlyStopping } from './train.js';
+import type { TrainingCheckpoints } from './train.js';
 
 export interface RunTrialDeps {
   tf: Tf;
@@ -15,11 +14,14 @@ export interface RunTrialDeps {
   objects: ObjectStore;
   clock?: () => Date;
   onEpoch?: (metrics: EpochMetrics, totalEpochs: number) => void | Promise<void>;
+  /** Per-epoch checkpoints of this trial (a trainer/checkpoint.ts Checkpointer): resume, save. */
+  checkpoints?: TrainingCheckpoints;
 }
 
 /**
- * Runs one trial of a plan: load data and base model, surgery, train on the fold's train split
- * with early stopping on its validation split, save the model, write the TrialResult.
+ * Runs one trial of a plan: load the data, let the variant's strategy (trainer/strategies/)
+ * build and train its model on the fold's train split with early stopping on its validation
+ * split, save the model, write the TrialResult.
  * Failures are caught and written as `status: 'failed'` with the reason, then rethrown so the
  * process exits non-zero.
  */
@@ -52,44 +54,26 @@ export async function runTrial(
     return result;
   };
   const tensorsBefore = tf.memory().numTensors;
-  const owned: import('@tensorflow/tfjs').Tensor[] = [];
-  let model: import('@tensorflow/tfjs').LayersModel | undefined;
-  let baseModel: import('@tensorflow/tfjs').LayersModel | undefined;
+  let trained: StrategyResult | undefined;
   try {
     const { pixels, labels } = await loadPreparedDataset(objects, plan.dataset);
     const split = foldSplit(plan.foldOf, trial.fold);
-    const numClasses = plan.dataset.classes.length;
-    const shape = plan.dataset.shape;
-    const train = toTensors(tf, pixels, labels, shape, numClasses, split.train);
-    const val = toTensors(tf, pixels, labels, shape, numClasses, split.validation);
-    owned.push(train.xs, train.ys, val.xs, val.ys);
-    baseModel = await loadModelFromStore(tf, objects, plan.baseModel.prefix);
-    const source = variant.strategy === 'scratch' ? await reinitialized(tf, baseModel) : baseModel;
-    if (source !== baseModel) {
-      baseModel.dispose();
-      baseModel = source;
-    }
-    model = buildFineTuneModel(tf, source, {
-      strategy: variant.strategy,
-      numClasses,
-      freezeDepth: variant.freezeDepth,
-      learningRate: variant.learningRate,
-    });
     const settings = plan.spec.training;
-    const outcome = await trainWithEarlyStopping(
+    trained = await STRATEGY_RUNNERS[variant.strategy].train({
       tf,
-      model,
-      { xTrain: train.xs, yTrain: train.ys, xVal: val.xs, yVal: val.ys },
-      {
-        epochs: settings.epochs,
-        batchSize: settings.batchSize,
-        patience: settings.patience,
-        objective: settings.objective,
-        onEpoch: (m) => deps.onEpoch?.(m, settings.epochs),
-      },
-    );
+      objects,
+      plan,
+      variant,
+      fold: trial.fold,
+      pixels,
+      labels,
+      split,
+      onEpoch: (m) => deps.onEpoch?.(m, settings.epochs),
+      checkpoints: deps.checkpoints,
+    });
+    const { outcome } = trained;
     const modelPrefix = trialModelPrefix(plan.sweepId, trialIndex);
-    await saveModelToStore(tf, model, objects, modelPrefix);
+    await saveModelToStore(tf, trained.model, objects, modelPrefix);
     const finishedAt = now();
     return await finish({
       ...base,
@@ -103,6 +87,8 @@ export async function runTrial(
       stoppedEarly: outcome.stoppedEarly,
       objective: outcome.objective,
       modelPrefix,
+      bottleneckCache: trained.bottleneckCache,
+      featuresMs: trained.featuresMs,
     });
   } catch (error) {
     const finishedAt = now();
@@ -116,10 +102,7 @@ export async function runTrial(
     });
     throw error;
   } finally {
-    tf.dispose(owned);
-    // The fine-tune model shares the base's layers; disposing it frees both.
-    if (model) model.dispose();
-    else baseModel?.dispose();
+    trained?.release();
     const leaked = tf.memory().numTensors - tensorsBefore;
     if (leaked > 0 && process.env.FOLDSWEEP_DEBUG_TENSORS) {
       process.stderr.write(`trial ${trialIndex}: ${leaked} tensors left after the trial\n`);

@@ -1,5 +1,93 @@
+import { mulberry32, shuffleInPlace } from '../shared/random.js';
 import type { EpochMetrics } from '../shared/schemas/trial-result.js';
+import { HEAD_PREFIX } from './model.js';
 import type { LayersModel, Tensor, Tf } from './tf.js';
+
+type Scalar = import('@tensorflow/tfjs').Scalar;
+type Variable = import('@tensorflow/tfjs').Variable;
+type NamedTensorMap = Record<string, Tensor>;
+type Optimizer = import('@tensorflow/tfjs').Optimizer;
+
+/** What a training loop minimises, and what it reports as `loss` / `valLoss`. */
+export interface TrainingLoss {
+  /** The scalar minimised on a training batch: mean loss plus any regularisation. */
+  minimise(yTrue: Tensor, yPred: Tensor): Scalar;
+  /** Per-sample loss reported in the metrics: [batch]. */
+  perSample(yTrue: Tensor, yPred: Tensor): Tensor;
+}
+
+const EPSILON = 1e-7;
+
+/**
+ * Categorical cross-entropy of softmax outputs, as tfjs-layers computes it (outputs renormalised,
+ * clipped to [1e-7, 1 - 1e-7]).
+ * @param yTrue [batch, numClasses] one-hot; yPred [batch, numClasses] probabilities
+ * @returns [batch]
+ */
+export function crossEntropyPerSample(tf: Tf, yTrue: Tensor, yPred: Tensor): Tensor {
+  return tf.tidy(() => {
+    const p = yPred.div(yPred.sum(-1, true)).clipByValue(EPSILON, 1 - EPSILON);
+    return yTrue.mul(p.log()).sum(-1).neg();
+  });
+}
+
+/**
+ * One-vs-rest hinge loss of class scores: sum over classes of max(0, 1 - y * score) with y = +1
+ * for the true class and -1 for the others; squared: the same terms squared.
+ * @param yTrue [batch, numClasses] one-hot; scores [batch, numClasses]
+ * @returns [batch]
+ */
+export function ovrHingePerSample(tf: Tf, yTrue: Tensor, scores: Tensor, squared = false): Tensor {
+  return tf.tidy(() => {
+    const signs = yTrue.mul(2).sub(1);
+    const hinge = tf.relu(tf.sub(1, signs.mul(scores)));
+    return (squared ? hinge.square() : hinge).sum(-1);
+  });
+}
+
+/** Cross-entropy on softmax outputs: the loss of finetune and scratch models. */
+export function crossEntropyLoss(tf: Tf): TrainingLoss {
+  return {
+    minimise: (y, p) => crossEntropyPerSample(tf, y, p).mean() as Scalar,
+    perSample: (y, p) => crossEntropyPerSample(tf, y, p),
+  };
+}
+
+/**
+ * Per-epoch checkpoints, so a retried attempt resumes instead of restarting: trainer/checkpoint.ts
+ * `Checkpointer` has this shape. `restore` loads the model's and the optimizers' weights of the
+ * latest checkpoint (or returns undefined: start at epoch 0); `save` runs after every epoch.
+ */
+export interface TrainingCheckpoints {
+  restore(parts: {
+    model: LayersModel;
+    optimizers: Record<string, Optimizer | undefined>;
+  }): Promise<
+    | {
+        epoch: number;
+        epochs: EpochMetrics[];
+        bestEpoch: number;
+        bestValue: number;
+        sinceBest: number;
+        bestWeights: Tensor[];
+      }
+    | undefined
+  >;
+  save(
+    progress: {
+      epoch: number;
+      epochs: EpochMetrics[];
+      bestEpoch: number;
+      bestValue: number;
+      sinceBest: number;
+    },
+    parts: {
+      model: LayersModel;
+      optimizers: Record<string, Optimizer | undefined>;
+      bestWeights?: Tensor[];
+    },
+  ): Promise<void>;
+}
 
 export interface TrainOptions {
   epochs: number;
@@ -7,6 +95,21 @@ export interface TrainOptions {
   patience: number;
   objective: 'val_accuracy' | 'val_loss';
   onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
+  /**
+   * Seeds the batch order and `augment`'s random numbers, per epoch: epoch e's batches depend
+   * only on (seed, e), so a resumed run sees the batches an uninterrupted one would. Default 0.
+   */
+  seed?: number;
+  /** Transforms each training batch (never validation data): [b, ...] -> [b, ...]. */
+  augment?: (xs: Tensor, random: () => number) => Tensor;
+  /**
+   * Learning rate (Adam) of the new head's layers (`foldsweep_head*`); the other layers train
+   * with the model's compiled optimizer. Default: the compiled optimizer trains every layer.
+   */
+  headLearningRate?: number;
+  /** Default: crossEntropyLoss. */
+  loss?: TrainingLoss;
+  checkpoints?: TrainingCheckpoints;
 }
 
 export interface TrainOutcome {
@@ -16,14 +119,18 @@ export interface TrainOutcome {
   stoppedEarly: boolean;
 }
 
-const num = (v: unknown) => (typeof v === 'number' ? v : Number(v));
+const EVAL_BATCH = 256;
 
 /**
  * Trains epoch by epoch with early stopping on the validation objective and restores the best
- * epoch's weights at the end. Tensor count stays flat: one copy of the best weights is kept and
- * the previous copy disposed whenever it improves.
+ * epoch's weights at the end. A custom loop over seeded shuffled mini-batches (instead of
+ * model.fit) so that training batches can be augmented and the head can have its own learning
+ * rate. Layers run in training mode (dropout on, trainable BatchNormalization on batch
+ * statistics); frozen layers run in inference mode (see freezeLayers). Tensor count stays flat:
+ * per-batch work is tidied and one copy of the best weights is kept.
  *
- * @param data xs [n, H, W, C] float32 in [0, 1], ys [n, numClasses] one-hot; both splits
+ * @param data xs [n, ...inputShape] float32 (images in [0, 1], or bottleneck features), ys
+ *   [n, numClasses] one-hot; both splits. The model must be compiled: its optimizer trains it.
  */
 export async function trainWithEarlyStopping(
   tf: Tf,
@@ -31,37 +138,103 @@ export async function trainWithEarlyStopping(
   data: { xTrain: Tensor; yTrain: Tensor; xVal: Tensor; yVal: Tensor },
   options: TrainOptions,
 ): Promise<TrainOutcome> {
+  const bodyOptimizer = model.optimizer;
+  if (!bodyOptimizer) throw new Error('compile the model first: its optimizer trains it');
+  const loss = options.loss ?? crossEntropyLoss(tf);
+  const variables = model.trainableWeights.map((w) => w.read() as Variable);
+  const headVariables = new Set(
+    model.layers
+      .filter((l) => l.name.startsWith(HEAD_PREFIX))
+      .flatMap((l) => l.trainableWeights.map((w) => (w.read() as Variable).name)),
+  );
+  const headOptimizer =
+    options.headLearningRate !== undefined ? tf.train.adam(options.headLearningRate) : undefined;
+  const optimizers = { body: bodyOptimizer, head: headOptimizer };
+  const n = data.xTrain.shape[0];
+
+  const trainStep = async (batch: number[], random: () => number) => {
+    const indices = tf.tensor1d(batch, 'int32');
+    const ys = tf.gather(data.yTrain, indices);
+    const xs = tf.tidy(() => {
+      const x = tf.gather(data.xTrain, indices);
+      return options.augment ? options.augment(x, random) : x;
+    });
+    const kept: { hits?: Tensor; loss?: Tensor } = {};
+    const { value, grads } = tf.variableGrads(() => {
+      const yPred = model.apply(xs, { training: true }) as Tensor;
+      kept.hits = tf.keep(yPred.argMax(-1).equal(ys.argMax(-1)).sum());
+      kept.loss = tf.keep(loss.perSample(ys, yPred).sum());
+      const regularisation = model.calculateLosses();
+      const objective = loss.minimise(ys, yPred);
+      return regularisation.length
+        ? (tf.addN([objective, ...regularisation]) as Scalar)
+        : objective;
+    }, variables);
+    const bodyGrads: NamedTensorMap = {};
+    const headGrads: NamedTensorMap = {};
+    for (const [name, grad] of Object.entries(grads)) {
+      (headOptimizer && headVariables.has(name) ? headGrads : bodyGrads)[name] = grad;
+    }
+    // tfjs-layers types model.optimizer's gradients as variables; they are gradient tensors.
+    bodyOptimizer.applyGradients(bodyGrads as never);
+    if (headOptimizer && Object.keys(headGrads).length) {
+      headOptimizer.applyGradients(headGrads as never);
+    }
+    const [hits, lossSum] = await Promise.all([kept.hits?.data(), kept.loss?.data()]);
+    tf.dispose([indices, xs, ys, value, kept.hits, kept.loss, ...Object.values(grads)]);
+    return { hits: hits?.[0] ?? 0, loss: lossSum?.[0] ?? 0 };
+  };
+
   const higherIsBetter = options.objective === 'val_accuracy';
   const epochs: EpochMetrics[] = [];
   let best: { epoch: number; value: number; weights: Tensor[] } | null = null;
   let sinceBest = 0;
   let stoppedEarly = false;
+  let first = 0;
   try {
-    for (let epoch = 0; epoch < options.epochs; epoch++) {
+    const resumed = await options.checkpoints?.restore({ model, optimizers });
+    if (resumed) {
+      epochs.push(...resumed.epochs);
+      best = { epoch: resumed.bestEpoch, value: resumed.bestValue, weights: resumed.bestWeights };
+      sinceBest = resumed.sinceBest;
+      first = resumed.epoch + 1;
+      if (sinceBest > 0 && sinceBest >= options.patience) {
+        // The interrupted attempt had already decided to stop after its last epoch.
+        stoppedEarly = resumed.epoch < options.epochs - 1;
+        first = options.epochs;
+      }
+    }
+    for (let epoch = first; epoch < options.epochs; epoch++) {
       const started = performance.now();
-      const history = await model.fit(data.xTrain, data.yTrain, {
-        epochs: 1,
-        batchSize: options.batchSize,
-        shuffle: true,
-        verbose: 0,
-        validationData: [data.xVal, data.yVal],
-      });
-      const h = history.history;
+      const random = mulberry32((options.seed ?? 0) ^ Math.imul(epoch + 1, 0x9e3779b1));
+      const order = shuffleInPlace(
+        Array.from({ length: n }, (_, i) => i),
+        random,
+      );
+      let hits = 0;
+      let lossSum = 0;
+      for (let start = 0; start < n; start += options.batchSize) {
+        const step = await trainStep(order.slice(start, start + options.batchSize), random);
+        hits += step.hits;
+        lossSum += step.loss;
+      }
+      const val = await evaluateSplit(tf, model, data.xVal, data.yVal, loss);
       const metrics: EpochMetrics = {
         epoch,
-        loss: num(h.loss?.[0]),
-        accuracy: num((h.acc ?? h.accuracy)?.[0]),
-        valLoss: num(h.val_loss?.[0]),
-        valAccuracy: num((h.val_acc ?? h.val_accuracy)?.[0]),
+        loss: lossSum / n,
+        accuracy: hits / n,
+        valLoss: val.loss,
+        valAccuracy: val.accuracy,
         durationMs: Math.round(performance.now() - started),
         numTensors: 0,
       };
       const value = higherIsBetter ? metrics.valAccuracy : metrics.valLoss;
-      if (!Number.isFinite(value)) {
-        throw new Error(`epoch ${epoch}: ${options.objective} is ${value} (training diverged)`);
+      if (!Number.isFinite(value) || !Number.isFinite(metrics.loss)) {
+        throw new Error(
+          `epoch ${epoch}: ${options.objective} is ${value}, loss ${metrics.loss} (training diverged)`,
+        );
       }
-      const improved = !best || (higherIsBetter ? value > best.value : value < best.value);
-      if (improved) {
+      if (!best || (higherIsBetter ? value > best.value : value < best.value)) {
         const weights = model.getWeights().map((w) => w.clone());
         if (best) tf.dispose(best.weights);
         best = { epoch, value, weights };
@@ -71,6 +244,11 @@ export async function trainWithEarlyStopping(
       }
       metrics.numTensors = tf.memory().numTensors;
       epochs.push(metrics);
+      const kept: { epoch: number; value: number; weights: Tensor[] } = best;
+      await options.checkpoints?.save(
+        { epoch, epochs, bestEpoch: kept.epoch, bestValue: kept.value, sinceBest },
+        { model, optimizers, bestWeights: kept.epoch === epoch ? undefined : kept.weights },
+      );
       await options.onEpoch?.(metrics);
       if (sinceBest > 0 && sinceBest >= options.patience) {
         stoppedEarly = epoch < options.epochs - 1;
@@ -82,5 +260,34 @@ export async function trainWithEarlyStopping(
     return { epochs, bestEpoch: best.epoch, objective: best.value, stoppedEarly };
   } finally {
     if (best) tf.dispose(best.weights);
+    headOptimizer?.dispose();
   }
+}
+
+/**
+ * Mean loss and accuracy (argmax) of `model` in inference mode on xs/ys, in batches.
+ */
+export async function evaluateSplit(
+  tf: Tf,
+  model: LayersModel,
+  xs: Tensor,
+  ys: Tensor,
+  loss: TrainingLoss,
+): Promise<{ loss: number; accuracy: number }> {
+  const n = xs.shape[0];
+  let hits = 0;
+  let lossSum = 0;
+  for (let start = 0; start < n; start += EVAL_BATCH) {
+    const size = Math.min(EVAL_BATCH, n - start);
+    const [h, l] = tf.tidy(() => {
+      const y = ys.slice(start, size);
+      const p = model.predict(xs.slice(start, size)) as Tensor;
+      return [p.argMax(-1).equal(y.argMax(-1)).sum(), loss.perSample(y, p).sum()];
+    });
+    const [hv, lv] = await Promise.all([h.data(), l.data()]);
+    hits += hv[0];
+    lossSum += lv[0];
+    tf.dispose([h, l]);
+  }
+  return { loss: n ? lossSum / n : Number.NaN, accuracy: n ? hits / n : Number.NaN };
 }

@@ -139,3 +139,14 @@ export function summarizeLayersModel(modelJson: unknown): LayersModelSummary {
     weightPaths,
   };
 }
+
+/**
+ * The position in `layers` of a layer given by name or by index (0-based), or -1 when it names
+ * no layer. Used for `model.cutLayer` (over the layers below the softmax head) and for a
+ * `freezeDepth` given as a name (over the layers up to the cut).
+ */
+export function findLayer(layers: readonly LayerSummary[], ref: string | number): number {
+  if (typeof ref === 'number')
+    return Number.isInteger(ref) && ref >= 0 && ref < layers.length ? ref : -1;
+  return layers.findIndex((l) => l.name === ref);
+}

@@ -1,9 +1,10 @@
 import { type FieldIssue, ValidationError } from '../errors.js';
+import { findLayer } from '../model/layers-json.js';
 import type { PreparedDataset } from '../schemas/dataset.js';
 import type { BaseModelRef, Plan, Trial } from '../schemas/plan.js';
 import type { SweepSpec } from '../schemas/sweep-spec.js';
 import { assignFolds } from './folds.js';
-import { expandVariants } from './variants.js';
+import { expandVariants, resolveFreezeDepth } from './variants.js';
 
 export interface PlanInput {
   sweepId: string;
@@ -14,6 +15,51 @@ export interface PlanInput {
   labels: ArrayLike<number>;
   baseModel: BaseModelRef;
   testSet?: PreparedDataset;
+}
+
+/** Where the base model is cut: the cut layer and every base layer up to it. */
+export interface ResolvedCut {
+  /** Position of the cut layer in baseModel.layers. */
+  index: number;
+  name: string;
+  /** Names of baseModel.layers[0..index]: what freezeDepth counts. */
+  bodyLayers: string[];
+}
+
+/**
+ * Resolves spec.model.cutLayer (a name or an index into the layers below the softmax head;
+ * default the last of them) against the base model.
+ * @returns the cut, or the issue on `model.cutLayer` (or `baseModel`) saying what to use instead
+ */
+export function resolveCut(
+  spec: SweepSpec,
+  baseModel: BaseModelRef,
+): { cut: ResolvedCut } | { issue: FieldIssue } {
+  const layers = baseModel.layers;
+  const names = layers.map((l) => l.name);
+  if (layers.length === 0) {
+    return {
+      issue: {
+        path: 'baseModel',
+        message: 'the base model has no layers below its softmax head: nothing to fine-tune',
+      },
+    };
+  }
+  const ref = spec.model?.cutLayer ?? layers.length - 1;
+  const index = findLayer(layers, ref);
+  if (index < 0) {
+    const what =
+      typeof ref === 'number'
+        ? `index ${ref} is out of range: the base model has ${layers.length} layers below its softmax head`
+        : `'${ref}' names no layer below the base model's softmax head`;
+    return {
+      issue: {
+        path: 'model.cutLayer',
+        message: `${what}: use one of ${names.join(', ')} (or an index 0..${layers.length - 1})`,
+      },
+    };
+  }
+  return { cut: { index, name: names[index], bodyLayers: names.slice(0, index + 1) } };
 }
 
 /**
@@ -27,19 +73,28 @@ export function checkSpecAgainstArtifacts(
   testSet?: PreparedDataset,
 ): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  const depth = baseModel.layers.length;
-  // scratch trains every layer: freezeDepth only matters when some variant fine-tunes.
-  const finetunes = spec.searchSpace.strategy.some((s) => s !== 'scratch');
-  spec.searchSpace.freezeDepth.forEach((d, i) => {
-    if (finetunes && d > depth) {
-      issues.push({
-        path: `searchSpace.freezeDepth.${i}`,
-        message:
-          `freezeDepth ${d} is beyond the base model's ${depth} layers below its softmax head ` +
-          `(${baseModel.layers.map((l) => l.name).join(', ')}): use 0..${depth}`,
-      });
-    }
-  });
+  const resolved = resolveCut(spec, baseModel);
+  if ('issue' in resolved) issues.push(resolved.issue);
+  // freezeDepth only matters when some variant fine-tunes; it counts the layers up to the cut.
+  const finetunes = spec.searchSpace.strategy.includes('finetune');
+  if (finetunes && 'cut' in resolved) {
+    const { bodyLayers, name } = resolved.cut;
+    const depth = bodyLayers.length;
+    const upToCut = `the base model's ${depth} layers up to the cut layer '${name}' (${bodyLayers.join(', ')})`;
+    spec.searchSpace.freezeDepth.forEach((d, i) => {
+      if (typeof d === 'number' && d > depth) {
+        issues.push({
+          path: `searchSpace.freezeDepth.${i}`,
+          message: `freezeDepth ${d} is beyond ${upToCut}: use 0..${depth} or one of those names`,
+        });
+      } else if (typeof d === 'string' && resolveFreezeDepth(d, bodyLayers) < 0) {
+        issues.push({
+          path: `searchSpace.freezeDepth.${i}`,
+          message: `freezeDepth '${d}' names none of ${upToCut}: use one of those names or 0..${depth}`,
+        });
+      }
+    });
+  }
   const [h, w, c] = baseModel.inputShape;
   const [dh, dw, dc] = dataset.shape;
   if (dh !== h || dw !== w || dc !== c) {
@@ -72,7 +127,8 @@ export function checkSpecAgainstArtifacts(
 
 /**
  * Expands a validated spec into the immutable plan: variants x folds as trials
- * (trialIndex = variantIndex * folds + fold) and a stratified, seeded fold assignment.
+ * (trialIndex = variantIndex * folds + fold), a stratified, seeded fold assignment and the
+ * resolved cut layer.
  * @throws ValidationError listing every field that does not fit the model or the data
  * @example
  * const plan = planSweep({ sweepId, createdAt, spec, dataset, labels, baseModel });
@@ -99,7 +155,9 @@ export function planSweep(input: PlanInput): Plan {
     spec.seed,
     spec.holdoutFraction,
   );
-  const variants = expandVariants(spec);
+  // checkSpecAgainstArtifacts passed, so the cut resolves.
+  const { cut } = resolveCut(spec, baseModel) as { cut: ResolvedCut };
+  const variants = expandVariants(spec, cut.bodyLayers);
   const trials: Trial[] = [];
   for (const v of variants) {
     for (let fold = 0; fold < spec.folds; fold++) {
@@ -121,6 +179,7 @@ export function planSweep(input: PlanInput): Plan {
     baseModel,
     folds: spec.folds,
     foldOf,
+    cutLayer: cut.name,
     variants,
     trials,
   };

@@ -2,6 +2,11 @@ import { z } from 'zod';
 import { ImageShapeSchema } from './dataset.js';
 import { VariantSchema } from './plan.js';
 
+/**
+ * Accuracy = argmax of the outputs vs the label. `loss` follows `outputs`: mean categorical
+ * cross-entropy for probabilities, mean one-vs-rest hinge loss (sum over classes of
+ * max(0, 1 - y·score), y = +1 for the true class, -1 otherwise) for scores.
+ */
 const EvalSchema = z.object({
   accuracy: z.number(),
   loss: z.number(),
@@ -9,16 +14,25 @@ const EvalSchema = z.object({
 });
 
 /**
+ * What `model.predict` returns: softmax class probabilities (finetune, scratch), or raw class
+ * scores of a linear SVM (bottleneck-linear), which are not probabilities: take the argmax.
+ */
+export const ModelOutputsSchema = z.enum(['probabilities', 'scores']);
+export type ModelOutputs = z.infer<typeof ModelOutputsSchema>;
+
+/**
  * `metadata.json` beside the champion's model.json: everything a client needs to use the model
  * correctly, and where it came from.
  * @example
  * { "format": "foldsweep-champion/1", "classNames": ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
- *   "inputShape": [28, 28, 1], "preprocessing": { "scale": 0.00392156862745098, "offset": 0, "layout": "NHWC" },
+ *   "outputs": "probabilities", "inputShape": [28, 28, 1], "preprocessing": { "scale": 0.00392156862745098, "offset": 0, "layout": "NHWC" },
  *   "lineage": { "sweepId": "01JD…", "variant": { "strategy": "finetune", "freezeDepth": 2, … } }, … }
  */
 export const ChampionMetadataSchema = z.object({
   format: z.literal('foldsweep-champion/1'),
   classNames: z.array(z.string()).min(2),
+  /** Absent in metadata written before bottleneck-linear existed: those are probabilities. */
+  outputs: ModelOutputsSchema.default('probabilities'),
   inputShape: ImageShapeSchema,
   preprocessing: z.object({
     description: z.string(),
@@ -30,6 +44,8 @@ export const ChampionMetadataSchema = z.object({
     sweepId: z.string(),
     sweepName: z.string().optional(),
     variant: VariantSchema,
+    /** The last base layer kept (absent before cut points existed: just below the softmax head). */
+    cutLayer: z.string().optional(),
     trialIndex: z.number().int().nonnegative(),
     fold: z.number().int().nonnegative(),
     datasetHash: z.string(),

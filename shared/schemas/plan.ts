@@ -1,16 +1,33 @@
 import { z } from 'zod';
 import { ImageShapeSchema, PreparedDatasetSchema } from './dataset.js';
-import { StrategySchema, SweepSpecSchema } from './sweep-spec.js';
+import { StrategySchema, SvmLossSchema, SweepSpecSchema } from './sweep-spec.js';
 
-/** One point of the search space. `id` is a short stable hash of its parameters. */
+/**
+ * One point of the search space. `id` is a short stable hash of its parameters (the parameters
+ * at their defaults are left out of the hash, so ids of plain finetune/scratch variants are the
+ * same as before the strategy-specific parameters existed).
+ * - finetune: all fields but svmC/svmLoss;
+ * - scratch: freezeDepth 0, lrMultiplier 1, augment;
+ * - bottleneck-linear: freezeDepth = every layer up to the cut (all frozen), svmC, svmLoss,
+ *   learningRate = the SVM optimiser's rate = training.learningRate x lrMultiplier, with
+ *   lrMultiplier fixed at SVM_LR_MULTIPLIER (10; not a grid dimension for this strategy).
+ * The optional fields are absent in plans written before they existed.
+ */
 export const VariantSchema = z.object({
   id: z.string(),
   index: z.number().int().nonnegative(),
   strategy: StrategySchema,
   freezeDepth: z.number().int().nonnegative(),
   lrMultiplier: z.number().positive(),
-  /** Effective learning rate: training.learningRate x lrMultiplier. */
+  /** Effective (body) learning rate: training.learningRate x lrMultiplier. */
   learningRate: z.number().positive(),
+  headLrMultiplier: z.number().positive().optional(),
+  /** Learning rate of the new head's layers: learningRate x headLrMultiplier. */
+  headLearningRate: z.number().positive().optional(),
+  /** Train on augmented batches (spec.augmentation, or DEFAULT_AUGMENTATION). */
+  augment: z.boolean().optional(),
+  svmC: z.number().positive().optional(),
+  svmLoss: SvmLossSchema.optional(),
 });
 export type Variant = z.infer<typeof VariantSchema>;
 
@@ -49,10 +66,21 @@ export const PlanSchema = z.object({
   baseModel: BaseModelRefSchema,
   folds: z.number().int().min(2),
   foldOf: z.array(z.number().int().min(-1)),
+  /**
+   * The cut layer, resolved from spec.model.cutLayer: the last base layer kept. Absent in plans
+   * written before cut points existed, which cut just below the softmax head.
+   */
+  cutLayer: z.string().optional(),
   variants: z.array(VariantSchema).min(1),
   trials: z.array(TrialSchema).min(1),
 });
 export type Plan = z.infer<typeof PlanSchema>;
+
+/** The name of the plan's cut layer (default: the base layer just below the softmax head). */
+export function planCutLayer(plan: Pick<Plan, 'cutLayer' | 'baseModel'>): string {
+  const layers = plan.baseModel.layers;
+  return plan.cutLayer ?? layers[layers.length - 1]?.name ?? '';
+}
 
 export const planKey = (sweepId: string) => `sweeps/${sweepId}/plan.json`;
 export const trialPrefix = (sweepId: string, trialIndex: number) =>

@@ -1,28 +1,201 @@
 import { z } from 'zod';
 import { DatasetRefSchema } from './dataset.js';
 
-export const STRATEGIES = ['finetune', 'scratch'] as const;
+/**
+ * How a variant turns the base model into a classifier for the new classes (docs/strategies.md):
+ * - `finetune`: new softmax head on the base cut at `model.cutLayer`, first `freezeDepth` layers
+ *   frozen, the rest trained at learningRate x lrMultiplier (the head x headLrMultiplier);
+ * - `bottleneck-linear`: the whole base up to the cut is frozen; a one-vs-rest linear SVM is
+ *   trained on its outputs (bottleneck features); the champion outputs class scores;
+ * - `scratch`: the same architecture with fresh weights, every layer trained at learningRate.
+ */
+export const STRATEGIES = ['finetune', 'bottleneck-linear', 'scratch'] as const;
 export const StrategySchema = z.enum(STRATEGIES);
 export type Strategy = z.infer<typeof StrategySchema>;
+
+export const SVM_LOSSES = ['hinge', 'squared-hinge'] as const;
+export const SvmLossSchema = z.enum(SVM_LOSSES);
+export type SvmLoss = z.infer<typeof SvmLossSchema>;
 
 const positive = (what: string) =>
   z.number({ error: `${what} must be a number` }).positive(`${what} must be greater than 0`);
 
+const between = (what: string, min: number, max: number) =>
+  z
+    .number({ error: `${what} must be a number` })
+    .min(min, `${what} must be between ${min} and ${max}`)
+    .max(max, `${what} must be between ${min} and ${max}`);
+
 /**
- * The grid searched by a sweep. Every combination of the lists is one variant, except that
- * `scratch` ignores freezeDepth and lrMultiplier (it trains every layer at the scratch rate), so a
- * grid with `scratch` adds exactly one scratch variant.
+ * Which strategies each strategy-specific grid dimension applies to. A dimension only multiplies
+ * the variants of these strategies; giving it when none of them is listed is an error.
+ */
+export const APPLIES_TO = {
+  freezeDepth: ['finetune'],
+  lrMultiplier: ['finetune'],
+  headLrMultiplier: ['finetune'],
+  augment: ['finetune', 'scratch'],
+  svmC: ['bottleneck-linear'],
+  svmLoss: ['bottleneck-linear'],
+} as const satisfies Record<string, readonly Strategy[]>;
+
+/** Defaults of the grid dimensions; strategy-specific ones apply only to their strategies. */
+export const SEARCH_SPACE_DEFAULTS: {
+  readonly strategy: readonly Strategy[];
+  readonly freezeDepth: readonly (number | string)[];
+  readonly lrMultiplier: readonly number[];
+  readonly headLrMultiplier: readonly number[];
+  readonly augment: readonly boolean[];
+  readonly svmC: readonly number[];
+  readonly svmLoss: readonly SvmLoss[];
+} = {
+  strategy: ['finetune'],
+  freezeDepth: [0],
+  lrMultiplier: [0.1],
+  headLrMultiplier: [1],
+  augment: [false],
+  svmC: [1],
+  svmLoss: ['squared-hinge'],
+};
+
+/** Layers frozen from the front: a count (input layer not counted), or a layer name (frozen through it). */
+const FREEZE_DEPTH = 'freezeDepth must be a layer count (integer >= 0) or a layer name';
+const FreezeDepthSchema = z.union(
+  [z.number().int(FREEZE_DEPTH).min(0, FREEZE_DEPTH), z.string().min(1, FREEZE_DEPTH)],
+  { error: FREEZE_DEPTH },
+);
+
+const listsOnly = (strategies: readonly Strategy[]) =>
+  strategies.length === 1
+    ? strategies[0]
+    : `${strategies.slice(0, -1).join(', ')} or ${strategies.at(-1)}`;
+
+/**
+ * The grid searched by a sweep. Every combination of the dimensions that apply to a strategy is
+ * one variant of that strategy: finetune = freezeDepth x lrMultiplier x headLrMultiplier x augment,
+ * bottleneck-linear = svmC x svmLoss, scratch = augment. A dimension given when no listed strategy
+ * uses it is an error (`freezeDepth` and `lrMultiplier` keep their old defaults, [0] and [0.1],
+ * so those two values are accepted with any strategy).
  */
 export const SearchSpaceSchema = z
   .object({
-    strategy: z.array(StrategySchema).min(1).default(['finetune']),
-    /** Number of leading layers (input layer not counted) of the truncated base kept frozen. */
-    freezeDepth: z.array(z.number().int().nonnegative()).min(1).default([0]),
-    /** Fine-tuning learning rate = training.learningRate x lrMultiplier. */
-    lrMultiplier: z.array(positive('lrMultiplier').max(100)).min(1).default([0.1]),
+    strategy: z
+      .array(StrategySchema)
+      .min(1)
+      .default(() => [...SEARCH_SPACE_DEFAULTS.strategy]),
+    /** finetune: leading layers of the cut base kept frozen: a count, or a layer name (frozen through it). */
+    freezeDepth: z
+      .array(FreezeDepthSchema)
+      .min(1)
+      .default(() => [...SEARCH_SPACE_DEFAULTS.freezeDepth]),
+    /** finetune: body learning rate = training.learningRate x lrMultiplier. */
+    lrMultiplier: z
+      .array(positive('lrMultiplier').max(100))
+      .min(1)
+      .default(() => [...SEARCH_SPACE_DEFAULTS.lrMultiplier]),
+    /** finetune: new-head learning rate = body learning rate x headLrMultiplier. Default [1]. */
+    headLrMultiplier: z.array(positive('headLrMultiplier').max(1000)).min(1).optional(),
+    /** finetune, scratch: train with (true) and/or without (false) `augmentation`. Default [false]. */
+    augment: z
+      .array(z.boolean({ error: 'augment values must be true or false' }))
+      .min(1)
+      .optional(),
+    /** bottleneck-linear: the SVM's C (larger = weaker L2 regularisation). Default [1]. */
+    svmC: z.array(positive('svmC').max(1e6)).min(1).optional(),
+    /** bottleneck-linear: one-vs-rest hinge or squared hinge. Default ['squared-hinge']. */
+    svmLoss: z.array(SvmLossSchema).min(1).optional(),
+  })
+  .strict()
+  .superRefine((space, ctx) => {
+    const listed = new Set(space.strategy);
+    for (const [field, strategies] of Object.entries(APPLIES_TO) as [
+      keyof typeof APPLIES_TO,
+      readonly Strategy[],
+    ][]) {
+      const value = space[field];
+      if (value === undefined || strategies.some((s) => listed.has(s))) continue;
+      const fallback = SEARCH_SPACE_DEFAULTS[field] as readonly unknown[];
+      // Earlier versions filled these two defaults for every spec: keep accepting them.
+      if (
+        (field === 'freezeDepth' || field === 'lrMultiplier') &&
+        JSON.stringify(value) === JSON.stringify(fallback)
+      ) {
+        continue;
+      }
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message:
+          `applies only to ${listsOnly(strategies)}, which searchSpace.strategy does not list: ` +
+          `remove searchSpace.${field} or add ${listsOnly(strategies)} to searchSpace.strategy`,
+      });
+    }
+  });
+export type SearchSpace = z.infer<typeof SearchSpaceSchema>;
+
+/**
+ * Data augmentation ranges for variants with `augment: true`: random, seeded, applied to the
+ * training batches only (never validation, holdout or test). A transform left out is off.
+ * Without this object, augmented variants use DEFAULT_AUGMENTATION.
+ */
+export const AugmentationSchema = z
+  .object({
+    /** Mirror left-right with probability 0.5. */
+    flip: z.boolean({ error: 'flip must be true or false' }).default(false),
+    /** Rotate by a uniform angle in [-rotationDegrees, rotationDegrees]. */
+    rotationDegrees: between('rotationDegrees', 0, 180).default(0),
+    /** Shift by up to this fraction of the width and of the height, each way. */
+    translateFraction: between('translateFraction', 0, 0.5).default(0),
+    /** Scale by a uniform factor in [1 - zoomFraction, 1 + zoomFraction]. */
+    zoomFraction: between('zoomFraction', 0, 0.5).default(0),
+  })
+  .strict()
+  .refine((a) => a.flip || a.rotationDegrees > 0 || a.translateFraction > 0 || a.zoomFraction > 0, {
+    message: 'every transform is off: set flip, rotationDegrees, translateFraction or zoomFraction',
+    // Only once the fields themselves are valid: a bad range already has its own issue.
+    when: (payload) => payload.issues.length === 0,
+  });
+export type Augmentation = z.infer<typeof AugmentationSchema>;
+
+/** Used by variants with `augment: true` when the spec gives no `augmentation`. */
+export const DEFAULT_AUGMENTATION: Augmentation = {
+  flip: true,
+  rotationDegrees: 10,
+  translateFraction: 0.1,
+  zoomFraction: 0,
+};
+
+const CUT_LAYER = 'cutLayer must be a layer name or an index (integer >= 0)';
+
+/** Where the base model is cut and what the new head looks like. */
+export const ModelSettingsSchema = z
+  .object({
+    /**
+     * The last base layer kept (the old head is everything above it): a layer name, or an index
+     * into the layers below the softmax head (input layer not counted, 0 = first). Default: the
+     * layer just below the softmax head.
+     */
+    cutLayer: z
+      .union([z.string().min(1, CUT_LAYER), z.number().int(CUT_LAYER).min(0, CUT_LAYER)], {
+        error: CUT_LAYER,
+      })
+      .optional(),
+    /** finetune, scratch: an optional hidden layer (Dense relu) and dropout in the new head. */
+    head: z
+      .object({
+        hiddenUnits: z.number().int().min(1).max(4096).optional(),
+        /** Dropout rate before the output layer (after the hidden layer, if any). */
+        dropout: z
+          .number()
+          .min(0, 'dropout must be at least 0')
+          .max(0.95, 'dropout must be at most 0.95')
+          .optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
-export type SearchSpace = z.infer<typeof SearchSpaceSchema>;
+export type ModelSettings = z.infer<typeof ModelSettingsSchema>;
 
 export const TrainingSchema = z
   .object({
@@ -33,6 +206,11 @@ export const TrainingSchema = z
     /** Epochs without improvement of the objective before stopping; best weights are restored. */
     patience: z.number().int().min(0).max(1000).default(3),
     objective: z.enum(['val_accuracy', 'val_loss']).default('val_accuracy'),
+    /**
+     * Reuse bottleneck features (outputs of a fully frozen, un-augmented base up to the cut) across
+     * trials through the object store. false: every trial runs the frozen layers on every batch.
+     */
+    bottleneckCache: z.boolean().optional(),
   })
   .strict();
 export type Training = z.infer<typeof TrainingSchema>;
@@ -48,8 +226,11 @@ export type Training = z.infer<typeof TrainingSchema>;
  *   "testSet": { "uri": "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
  *                "format": "idx", "subset": { "classes": [5,6,7,8,9] } },
  *   "folds": 3, "seed": 7, "holdoutFraction": 0.15,
- *   "searchSpace": { "strategy": ["finetune", "scratch"], "freezeDepth": [0, 2, 4],
- *                    "lrMultiplier": [1, 0.1] },
+ *   "model": { "cutLayer": "fc1", "head": { "dropout": 0.2 } },
+ *   "searchSpace": { "strategy": ["finetune", "bottleneck-linear", "scratch"],
+ *                    "freezeDepth": [0, 3, "fc1"], "lrMultiplier": [1, 0.1],
+ *                    "augment": [false, true], "svmC": [0.1, 1] },
+ *   "augmentation": { "flip": true, "rotationDegrees": 10, "translateFraction": 0.1 },
  *   "training": { "learningRate": 0.001, "epochs": 12, "batchSize": 32, "patience": 3 }
  * }
  */
@@ -70,11 +251,13 @@ export const SweepSpecSchema = z
     seed: z.number().int().nonnegative().default(0),
     /** Fraction of every class kept out of all folds, to evaluate the champion. */
     holdoutFraction: z.number().min(0).max(0.5, 'holdoutFraction must be at most 0.5').default(0),
+    model: ModelSettingsSchema.optional(),
     searchSpace: SearchSpaceSchema.default({
       strategy: ['finetune'],
       freezeDepth: [0],
       lrMultiplier: [0.1],
     }),
+    augmentation: AugmentationSchema.optional(),
     training: TrainingSchema.default({
       learningRate: 0.001,
       epochs: 10,
@@ -83,6 +266,37 @@ export const SweepSpecSchema = z
       objective: 'val_accuracy',
     }),
   })
-  .strict();
+  .strict()
+  .superRefine((spec, ctx) => {
+    const strategies = spec.searchSpace.strategy;
+    if (spec.augmentation && !(spec.searchSpace.augment ?? []).includes(true)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['augmentation'],
+        message:
+          'no variant augments: add true to searchSpace.augment (e.g. [false, true]) or remove augmentation',
+      });
+    }
+    if (spec.model?.head && !strategies.some((s) => s !== 'bottleneck-linear')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['model', 'head'],
+        message:
+          'applies only to finetune or scratch, which searchSpace.strategy does not list ' +
+          '(bottleneck-linear always has a linear head): remove model.head',
+      });
+    }
+    const scoresAndProbabilities =
+      strategies.includes('bottleneck-linear') && strategies.some((s) => s !== 'bottleneck-linear');
+    if (spec.training.objective === 'val_loss' && scoresAndProbabilities) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['training', 'objective'],
+        message:
+          'val_loss would rank the SVM hinge loss of bottleneck-linear against the cross-entropy of ' +
+          'finetune/scratch: use val_accuracy, or sweep bottleneck-linear on its own',
+      });
+    }
+  });
 export type SweepSpec = z.infer<typeof SweepSpecSchema>;
 export type SweepSpecInput = z.input<typeof SweepSpecSchema>;

@@ -4,6 +4,10 @@ export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const
 export const BackendNameSchema = z.enum(BACKENDS);
 export type BackendName = z.infer<typeof BackendNameSchema>;
 
+/**
+ * One epoch's metrics. Losses are the model's own: categorical cross-entropy for softmax models,
+ * the mean one-vs-rest hinge loss (without the L2 term) for bottleneck-linear's SVM.
+ */
 export const EpochMetricsSchema = z.object({
   epoch: z.number().int().nonnegative(),
   loss: z.number(),
@@ -44,5 +48,13 @@ export const TrialResultSchema = z.object({
   /** The objective's value at bestEpoch (val_accuracy or val_loss). */
   objective: z.number().nullable(),
   modelPrefix: z.string().optional(),
+  /**
+   * Trials whose frozen prefix sees un-augmented inputs (bottleneck-linear, fully frozen finetune):
+   * `hit` read the bottleneck features from the cache, `miss` computed and stored them, `off`
+   * (training.bottleneckCache false) ran the frozen layers on every batch instead.
+   */
+  bottleneckCache: z.enum(['hit', 'miss', 'off']).optional(),
+  /** Time spent reading or computing the bottleneck features (included in durationMs). */
+  featuresMs: z.number().nonnegative().optional(),
 });
 export type TrialResult = z.infer<typeof TrialResultSchema>;

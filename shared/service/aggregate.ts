@@ -12,6 +12,7 @@ import {
   championPrefix,
   leaderboardKey,
   type Plan,
+  planCutLayer,
   reportKey,
   trialModelPrefix,
 } from '../schemas/plan.js';
@@ -104,12 +105,15 @@ export async function aggregateSweep(
     const metadata: ChampionMetadata = {
       format: 'foldsweep-champion/1',
       classNames: plan.dataset.classes,
+      // bottleneck-linear's linear SVM head gives class scores; the others a softmax.
+      outputs: variant.strategy === 'bottleneck-linear' ? 'scores' : 'probabilities',
       inputShape: plan.dataset.shape,
       preprocessing: { ...PREPROCESSING },
       lineage: {
         sweepId,
         sweepName: plan.spec.name,
         variant,
+        cutLayer: planCutLayer(plan),
         trialIndex: trial.index,
         fold: trial.fold,
         datasetHash: plan.dataset.hash,

@@ -57,3 +57,42 @@ export function bandImages(n: number, numClasses: number, seed = 1) {
   }
   return { pixels, labels };
 }
+
+/**
+ * tinyCnn with a BatchNormalization layer after conv1: conv1, bn1, pool1, conv2, gap, fc1 and a
+ * softmax head. Base layers (below the head): 6. The BN's moving statistics start away from
+ * (0, 1) so that inference and batch normalisation give visibly different outputs.
+ */
+export function tinyBnCnn(tf: Tf, numClasses = 3): LayersModel {
+  const model = tf.sequential({ name: 'tiny_bn_cnn' });
+  model.add(
+    tf.layers.conv2d({
+      inputShape: [8, 8, 1],
+      filters: 4,
+      kernelSize: 3,
+      padding: 'same',
+      name: 'conv1',
+    }),
+  );
+  model.add(
+    tf.layers.batchNormalization({
+      name: 'bn1',
+      movingMeanInitializer: tf.initializers.constant({ value: 0.3 }),
+      movingVarianceInitializer: tf.initializers.constant({ value: 2 }),
+    }),
+  );
+  model.add(tf.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }));
+  model.add(
+    tf.layers.conv2d({
+      filters: 8,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      name: 'conv2',
+    }),
+  );
+  model.add(tf.layers.globalAveragePooling2d({ name: 'gap' }));
+  model.add(tf.layers.dense({ units: 8, activation: 'relu', name: 'fc1' }));
+  model.add(tf.layers.dense({ units: numClasses, activation: 'softmax', name: 'predictions' }));
+  return model;
+}

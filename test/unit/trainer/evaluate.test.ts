@@ -88,3 +88,38 @@ describe('evaluateStoredModel()', () => {
     model.dispose();
   });
 });
+
+describe('evaluateStoredModel() on a model that outputs scores', () => {
+  it('reports argmax accuracy and the mean one-vs-rest hinge loss', async () => {
+    // Prepare
+    const objects = new MemoryObjectStore();
+    const dataset = await storedDataset(objects, 30);
+    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
+      strategy: 'bottleneck-linear',
+      numClasses: 3,
+      freezeDepth: 5,
+      learningRate: 0.01,
+      output: 'linear',
+    });
+    await saveModelToStore(tf, model, objects, 'svm');
+    const { pixels, labels } = bandImages(30, 3, 9);
+    const all = Array.from({ length: 30 }, (_, i) => i);
+    const { xs, ys } = toTensors(tf, pixels, labels, [8, 8, 1], 3, all);
+    const scores = model.predict(xs) as import('@tensorflow/tfjs').Tensor;
+    const expectedAcc = scores.argMax(-1).equal(ys.argMax(-1)).mean().dataSync()[0];
+    const hinge = tf
+      .relu(tf.sub(1, ys.mul(2).sub(1).mul(scores)))
+      .sum(-1)
+      .mean()
+      .dataSync()[0];
+
+    // Act
+    const result = await evaluateStoredModel(tf, objects, 'svm', dataset);
+
+    // Assess
+    expect(result.accuracy).toBeCloseTo(expectedAcc, 6);
+    expect(result.loss).toBeCloseTo(hinge, 4);
+    tf.dispose([xs, ys, scores]);
+    model.dispose();
+  });
+});

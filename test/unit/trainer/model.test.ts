@@ -3,11 +3,20 @@ import { selectBackend } from '../../../trainer/backend.js';
 import {
   baseLayers,
   buildFineTuneModel,
+  buildHeadModel,
+  copyHeadWeights,
+  featureExtractor,
+  freezeLayers,
   headStart,
+  outputKind,
   reinitialized,
+  releaseModels,
 } from '../../../trainer/model.js';
-import type { Tf } from '../../../trainer/tf.js';
-import { tinyCnn } from '../../helpers/tiny-model.js';
+import type { Tensor, Tf } from '../../../trainer/tf.js';
+import { trainWithEarlyStopping } from '../../../trainer/train.js';
+import { tinyBnCnn, tinyCnn } from '../../helpers/tiny-model.js';
+
+type SymbolicTensor = import('@tensorflow/tfjs').SymbolicTensor;
 
 let tf: Tf;
 beforeAll(async () => {
@@ -127,5 +136,249 @@ describe('reinitialized()', () => {
     expect(Array.from(a)).not.toEqual(Array.from(b));
     base.dispose();
     fresh.dispose();
+  });
+});
+
+describe('buildFineTuneModel() with a cut layer and head options', () => {
+  it('cuts at the named layer and counts freezeDepth up to it', () => {
+    // Prepare
+    const base = tinyCnn(tf, 5);
+
+    // Act
+    const model = buildFineTuneModel(tf, base, {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 4,
+      learningRate: 0.01,
+      cutLayer: 'gap',
+    });
+
+    // Assess
+    const names = model.layers.map((l) => l.name);
+    expect(names).not.toContain('fc1');
+    expect(names.slice(-2)).toEqual(['gap', 'foldsweep_head']);
+    expect(model.layers.filter((l) => l.trainable).map((l) => l.name)).toEqual(['foldsweep_head']);
+    releaseModels(model, base);
+  });
+
+  it('flattens a spatial cut output and adds the hidden layer and dropout', () => {
+    // Prepare
+    const base = tinyCnn(tf, 5);
+
+    // Act
+    const model = buildFineTuneModel(tf, base, {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 0,
+      learningRate: 0.01,
+      cutLayer: 'pool1',
+      hiddenUnits: 7,
+      dropout: 0.5,
+    });
+
+    // Assess
+    const tail = model.layers.slice(-4);
+    expect(tail.map((l) => [l.name, l.getClassName()])).toEqual([
+      ['foldsweep_head_flatten', 'Flatten'],
+      ['foldsweep_head_hidden', 'Dense'],
+      ['foldsweep_head_dropout', 'Dropout'],
+      ['foldsweep_head', 'Dense'],
+    ]);
+    expect(tail[1].outputShape).toEqual([null, 7]);
+    expect(model.outputs[0].shape).toEqual([null, 3]);
+    releaseModels(model, base);
+  });
+
+  it('rejects a cut layer the base does not have, listing the ones it has', () => {
+    // Prepare
+    const base = tinyCnn(tf, 5);
+
+    // Act
+    const act = () =>
+      buildFineTuneModel(tf, base, {
+        strategy: 'finetune',
+        numClasses: 3,
+        freezeDepth: 0,
+        learningRate: 0.01,
+        cutLayer: 'predictions',
+      });
+
+    // Assess
+    expect(act).toThrow(
+      /'predictions' is not one of the base layers \(conv1, pool1, conv2, gap, fc1\)/,
+    );
+    base.dispose();
+  });
+
+  it('builds a linear head whose outputs are scores, seeded heads alike', () => {
+    // Prepare
+    const options = {
+      strategy: 'bottleneck-linear' as const,
+      numClasses: 3,
+      freezeDepth: 5,
+      learningRate: 0.01,
+      output: 'linear' as const,
+      init: 42,
+    };
+    const a = tinyCnn(tf, 5);
+    const b = tinyCnn(tf, 5);
+
+    // Act
+    const first = buildFineTuneModel(tf, a, options);
+    const second = buildFineTuneModel(tf, b, options);
+
+    // Assess
+    expect(outputKind(first)).toBe('scores');
+    expect(first.getLayer('foldsweep_head').getWeights()[0].arraySync()).toEqual(
+      second.getLayer('foldsweep_head').getWeights()[0].arraySync(),
+    );
+    expect(
+      outputKind(buildFineTuneModel(tf, tinyCnn(tf, 5), { ...options, output: 'softmax' })),
+    ).toBe('probabilities');
+    releaseModels(first, second, a, b);
+  });
+});
+
+describe('freezeLayers()', () => {
+  /** [moving mean, moving variance, bn1 output on x in training mode, in inference mode]. */
+  function bnState(model: import('@tensorflow/tfjs').LayersModel, x: Tensor) {
+    const bn = model.getLayer('bn1');
+    const [, , mean, variance] = bn.getWeights().map((w) => w.arraySync());
+    const probe = tf.model({ inputs: model.inputs, outputs: bn.output as SymbolicTensor });
+    const training = (probe.apply(x, { training: true }) as Tensor).arraySync();
+    const inference = (probe.predict(x) as Tensor).arraySync();
+    return { mean, variance, training, inference };
+  }
+
+  async function oneStep(model: import('@tensorflow/tfjs').LayersModel) {
+    const xs = tf.randomUniform([8, 8, 8, 1], 0, 1, 'float32', 3);
+    const ys = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3).toFloat();
+    await trainWithEarlyStopping(
+      tf,
+      model,
+      { xTrain: xs, yTrain: ys, xVal: xs, yVal: ys },
+      { epochs: 1, batchSize: 8, patience: 1, objective: 'val_loss' },
+    );
+    tf.dispose([xs, ys]);
+  }
+
+  it('runs a frozen BatchNormalization on its moving statistics and keeps them', async () => {
+    // Prepare
+    const base = tinyBnCnn(tf, 5);
+    const model = buildFineTuneModel(tf, base, {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 2, // conv1, bn1
+      learningRate: 0.05,
+    });
+    const x = tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 9);
+    const before = bnState(model, x);
+
+    // Act
+    await oneStep(model);
+
+    // Assess
+    const after = bnState(model, x);
+    expect(after.mean).toEqual(before.mean);
+    expect(after.variance).toEqual(before.variance);
+    expect(after.training).toEqual(after.inference);
+    expect(after.inference).toEqual(before.inference);
+    tf.dispose(x);
+    releaseModels(model, base);
+  });
+
+  it('leaves a trainable BatchNormalization on batch statistics, updating the moving ones', async () => {
+    // Prepare: the same model with bn1 trainable (the control for the test above).
+    const base = tinyBnCnn(tf, 5);
+    const model = buildFineTuneModel(tf, base, {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 1, // conv1 only
+      learningRate: 0.05,
+    });
+    const x = tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 9);
+    const before = bnState(model, x);
+
+    // Act
+    await oneStep(model);
+
+    // Assess
+    const after = bnState(model, x);
+    expect(after.mean).not.toEqual(before.mean);
+    expect(after.training).not.toEqual(after.inference);
+    tf.dispose(x);
+    releaseModels(model, base);
+  });
+
+  it('restores training behaviour when a layer is unfrozen', () => {
+    // Prepare
+    const base = tinyBnCnn(tf, 5);
+    const body = baseLayers(base);
+    const x = tf.randomUniform([4, 8, 8, 1], 0, 1, 'float32', 9);
+    const probe = tf.model({
+      inputs: base.inputs,
+      outputs: base.getLayer('bn1').output as SymbolicTensor,
+    });
+
+    // Act
+    freezeLayers(body, 2);
+    const frozen = (probe.apply(x, { training: true }) as Tensor).arraySync();
+    const inference = (probe.predict(x) as Tensor).arraySync();
+    freezeLayers(body, 0);
+    const thawed = (probe.apply(x, { training: true }) as Tensor).arraySync();
+
+    // Assess
+    expect(frozen).toEqual(inference);
+    expect(thawed).not.toEqual(frozen);
+    expect(body.every((l) => l.trainable)).toBe(true);
+    tf.dispose(x);
+    base.dispose();
+  });
+});
+
+describe('buildHeadModel() / copyHeadWeights()', () => {
+  it('trains a head alone on features and moves its weights onto the full model', () => {
+    // Prepare
+    const base = tinyCnn(tf, 5);
+    const full = buildFineTuneModel(tf, base, {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 5,
+      learningRate: 0.01,
+      hiddenUnits: 4,
+    });
+    const head = buildHeadModel(tf, [8], { numClasses: 3, hiddenUnits: 4, learningRate: 0.01 });
+    const x = tf.randomUniform([5, 8, 8, 1], 0, 1, 'float32', 1);
+    const features = featureExtractor(tf, base).predict(x) as Tensor;
+
+    // Act
+    copyHeadWeights(head, full);
+
+    // Assess
+    expect((full.predict(x) as Tensor).arraySync()).toEqual(
+      (head.predict(features) as Tensor).arraySync(),
+    );
+    tf.dispose([x, features]);
+    releaseModels(full, head, base);
+  });
+});
+
+describe('releaseModels()', () => {
+  it('frees the weights of the base, the dropped head and the new model once', () => {
+    // Prepare
+    const before = tf.memory().numTensors;
+    const base = tinyCnn(tf, 5);
+    const model = buildFineTuneModel(tf, base, {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 0,
+      learningRate: 0.01,
+    });
+
+    // Act
+    releaseModels(model, base);
+
+    // Assess
+    expect(tf.memory().numTensors).toBe(before);
   });
 });

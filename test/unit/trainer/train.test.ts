@@ -1,9 +1,16 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { augmentBatch } from '../../../trainer/augment.js';
 import { selectBackend } from '../../../trainer/backend.js';
+import { Checkpointer } from '../../../trainer/checkpoint.js';
 import { toTensors } from '../../../trainer/data.js';
 import { buildFineTuneModel } from '../../../trainer/model.js';
-import type { Tf } from '../../../trainer/tf.js';
-import { trainWithEarlyStopping } from '../../../trainer/train.js';
+import type { Tensor, Tf } from '../../../trainer/tf.js';
+import {
+  crossEntropyPerSample,
+  ovrHingePerSample,
+  trainWithEarlyStopping,
+} from '../../../trainer/train.js';
+import { MemoryObjectStore } from '../../helpers/memory-object-store.js';
 import { bandImages, tinyCnn } from '../../helpers/tiny-model.js';
 
 let tf: Tf;
@@ -99,6 +106,200 @@ describe('trainWithEarlyStopping()', () => {
     const [loss] = model.evaluate(data.xVal, data.yVal) as import('@tensorflow/tfjs').Scalar[];
     expect(loss.dataSync()[0]).toBeCloseTo(best.valLoss, 4);
     model.dispose();
+    tf.dispose(Object.values(data));
+  });
+});
+
+/** Two models with identical weights (a fine-tuned tiny CNN, compiled at `learningRate`). */
+function twins(learningRate = 0.02) {
+  const make = () =>
+    buildFineTuneModel(tf, tinyCnn(tf, 5), {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 0,
+      learningRate,
+    });
+  const a = make();
+  const b = make();
+  b.setWeights(a.getWeights());
+  return [a, b];
+}
+
+describe('trainWithEarlyStopping() batches', () => {
+  const options = { epochs: 2, batchSize: 10, patience: 5, objective: 'val_loss' as const };
+
+  it('trains the same way for the same seed, differently for another', async () => {
+    // Prepare
+    const data = splits();
+    const [a, b] = twins();
+    const [c] = twins();
+    c.setWeights(a.getWeights());
+
+    // Act
+    const first = await trainWithEarlyStopping(tf, a, data, { ...options, seed: 1 });
+    const again = await trainWithEarlyStopping(tf, b, data, { ...options, seed: 1 });
+    const other = await trainWithEarlyStopping(tf, c, data, { ...options, seed: 2 });
+
+    // Assess
+    expect(again.epochs.map((e) => e.loss)).toEqual(first.epochs.map((e) => e.loss));
+    expect(other.epochs.map((e) => e.loss)).not.toEqual(first.epochs.map((e) => e.loss));
+    for (const m of [a, b, c]) m.dispose();
+    tf.dispose(Object.values(data));
+  });
+
+  it('augments every training batch and never the validation data', async () => {
+    // Prepare
+    const data = splits(); // 60 training, 30 validation samples
+    const [model] = twins();
+    const seen: number[] = [];
+    const augment = (xs: Tensor) => {
+      seen.push(xs.shape[0]);
+      return xs.clone();
+    };
+
+    // Act
+    await trainWithEarlyStopping(tf, model, data, { ...options, augment });
+
+    // Assess: 2 epochs x 6 batches of 10 training images.
+    expect(seen).toEqual(Array(12).fill(10));
+    model.dispose();
+    tf.dispose(Object.values(data));
+  });
+
+  it('trains the new head at headLearningRate and the body at the compiled rate', async () => {
+    // Prepare: the body's rate is ~0, the head's is not.
+    const data = splits();
+    const [model] = twins(1e-9);
+    const fc1 = model.getLayer('fc1').getWeights()[0].dataSync().slice();
+    const head = model.getLayer('foldsweep_head').getWeights()[0].dataSync().slice();
+
+    // Act
+    await trainWithEarlyStopping(tf, model, data, { ...options, headLearningRate: 0.05 });
+
+    // Assess
+    const fc1After = model.getLayer('fc1').getWeights()[0].dataSync();
+    const headAfter = model.getLayer('foldsweep_head').getWeights()[0].dataSync();
+    const maxChange = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+      Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i])));
+    expect(maxChange(fc1After, fc1)).toBeLessThan(1e-6);
+    expect(maxChange(headAfter, head)).toBeGreaterThan(1e-3);
+    model.dispose();
+    tf.dispose(Object.values(data));
+  });
+
+  it('keeps the tensor count flat with a head optimizer and augmentation', async () => {
+    // Prepare
+    const data = splits();
+    const [model] = twins();
+
+    // Act
+    const outcome = await trainWithEarlyStopping(tf, model, data, {
+      ...options,
+      epochs: 4,
+      headLearningRate: 0.05,
+      augment: (xs, random) =>
+        augmentBatch(
+          tf,
+          xs,
+          { flip: true, rotationDegrees: 10, translateFraction: 0.1, zoomFraction: 0 },
+          random,
+        ),
+    });
+
+    // Assess
+    const counts = outcome.epochs.map((e) => e.numTensors);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    model.dispose();
+    tf.dispose(Object.values(data));
+  });
+});
+
+describe('losses', () => {
+  it('ovrHingePerSample sums max(0, 1 - y s) over classes, squared on request', () => {
+    // Prepare
+    const y = tf.tensor2d([
+      [1, 0, 0],
+      [0, 0, 1],
+    ]);
+    const scores = tf.tensor2d([
+      [2, -1, 0.5],
+      [0, 0, 0],
+    ]);
+
+    // Act
+    const hinge = ovrHingePerSample(tf, y, scores).arraySync();
+    const squared = ovrHingePerSample(tf, y, scores, true).arraySync();
+
+    // Assess: row 1: 0 + 0 + 1.5; row 2: 1 + 1 + 1.
+    expect(hinge).toEqual([1.5, 3]);
+    expect(squared).toEqual([2.25, 3]);
+    tf.dispose([y, scores]);
+  });
+
+  it('crossEntropyPerSample matches tf.metrics.categoricalCrossentropy', () => {
+    // Prepare
+    const y = tf.tensor2d([
+      [1, 0, 0],
+      [0, 1, 0],
+    ]);
+    const p = tf.tensor2d([
+      [0.7, 0.2, 0.1],
+      [0.05, 0.05, 0.9],
+    ]);
+
+    // Act
+    const ours = crossEntropyPerSample(tf, y, p).arraySync() as number[];
+
+    // Assess
+    const theirs = tf.metrics.categoricalCrossentropy(y, p).arraySync() as number[];
+    ours.forEach((v, i) => {
+      expect(v).toBeCloseTo(theirs[i], 5);
+    });
+    tf.dispose([y, p]);
+  });
+});
+
+describe('trainWithEarlyStopping() checkpoints', () => {
+  it('resumes an interrupted run and ends where an uninterrupted one ends', async () => {
+    // Prepare: three models with the same weights; the head has its own optimizer.
+    const data = splits();
+    const [uninterrupted, first] = twins();
+    const [retry] = twins();
+    retry.setWeights(uninterrupted.getWeights());
+    const options = {
+      epochs: 4,
+      batchSize: 10,
+      patience: 10,
+      objective: 'val_loss' as const,
+      seed: 5,
+      headLearningRate: 0.05,
+    };
+    const checkpoints = new Checkpointer({
+      tf,
+      objects: new MemoryObjectStore(),
+      sweepId: 'sweep-test',
+      trialIndex: 0,
+    });
+    const expected = await trainWithEarlyStopping(tf, uninterrupted, data, options);
+
+    // Act: the first attempt dies after epoch 1's checkpoint; the retry starts from fresh weights.
+    const died = await trainWithEarlyStopping(tf, first, data, {
+      ...options,
+      checkpoints,
+      onEpoch: (m) => {
+        if (m.epoch === 1) throw new Error('killed');
+      },
+    }).catch((e: Error) => e.message);
+    const resumed = await trainWithEarlyStopping(tf, retry, data, { ...options, checkpoints });
+
+    // Assess
+    expect(died).toBe('killed');
+    expect(resumed.epochs.map((e) => e.loss)).toEqual(expected.epochs.map((e) => e.loss));
+    expect(resumed.bestEpoch).toBe(expected.bestEpoch);
+    const a = uninterrupted.getWeights().map((w) => Array.from(w.dataSync()));
+    const b = retry.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(b).toEqual(a);
+    for (const m of [uninterrupted, first, retry]) m.dispose();
     tf.dispose(Object.values(data));
   });
 });

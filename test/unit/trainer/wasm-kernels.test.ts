@@ -1,10 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../trainer/backend.js';
+import { columnBuffer } from '../../../trainer/wasm-kernels/conv.js';
 import {
+  activeWasmKernelSet,
   registerWasmGradientKernels,
   WASM_GRADIENT_KERNELS,
+  WASM_KERNEL_SETS,
+  WASM_REPLACED_KERNELS,
+  type WasmKernelSet,
   wasmGradientKernelsRegistered,
+  wasmKernelSetFromEnv,
 } from '../../../trainer/wasm-kernels.js';
 
 type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -93,6 +99,15 @@ const cases: GradCase[] = [
     ],
   },
   { op: 'conv2d', x: [3, 16, 16, 8], f: [3, 3, 8, 8], strides: 1, pad: 'same' },
+  // O a multiple of 8 / 16: the direct SIMD filter gradient ('fast'), with its 16- and 8-wide tiles
+  { op: 'conv2d', x: [2, 12, 12, 3], f: [3, 3, 3, 16], strides: 1, pad: 'same' },
+  { op: 'conv2d', x: [2, 11, 9, 5], f: [3, 3, 5, 24], strides: 1, pad: 'same' },
+  { op: 'conv2d', x: [2, 10, 10, 16], f: [3, 3, 16, 32], strides: 2, pad: 'same' },
+  { op: 'conv2d', x: [2, 9, 9, 4], f: [3, 3, 4, 8], strides: 2, pad: 'valid' },
+  { op: 'conv2d', x: [1, 13, 11, 2], f: [5, 3, 2, 16], strides: [2, 3], pad: 'same' },
+  { op: 'conv2d', x: [2, 8, 8, 7], f: [1, 1, 7, 8], strides: 1, pad: 'valid' },
+  { op: 'conv2d', x: [1, 7, 7, 1], f: [3, 3, 1, 8], strides: 3, pad: 2 },
+  { op: 'conv2d', x: [4, 8, 8, 32], f: [3, 3, 32, 64], strides: 2, pad: 'same' },
   { op: 'depthwise', x: [1, 5, 5, 1], f: [3, 3, 1, 1], strides: 1, pad: 'same' },
   { op: 'depthwise', x: [3, 8, 6, 3], f: [3, 3, 3, 1], strides: 1, pad: 'valid' },
   { op: 'depthwise', x: [3, 8, 6, 3], f: [3, 3, 3, 2], strides: 1, pad: 'same' },
@@ -138,27 +153,103 @@ describe('wasm gradient kernels', () => {
   });
 
   it.each(cases.map((c) => [name(c), c] as const))(
-    'matches the cpu backend: %s',
+    'matches the cpu backend in every kernel set: %s',
     async (_label, c) => {
-      const [wx, wf] = await gradsOn('wasm', c);
       const [cx, cf] = await gradsOn('cpu', c);
-      expect(relErr(wx, cx)).toBeLessThan(TOL);
-      expect(relErr(wf, cf)).toBeLessThan(TOL);
+      for (const set of WASM_KERNEL_SETS) {
+        registerWasmGradientKernels({ set });
+        try {
+          const [wx, wf] = await gradsOn('wasm', c);
+          expect(relErr(wx, cx), `${set}: input gradient`).toBeLessThan(TOL);
+          expect(relErr(wf, cf), `${set}: filter gradient`).toBeLessThan(TOL);
+        } finally {
+          registerWasmGradientKernels({ set: 'fast' });
+        }
+      }
     },
   );
 
-  it("matches cpu with wasm's built-in Conv2DBackpropInput too, and can switch back and forth", async () => {
-    const c: GradCase = { op: 'conv2d', x: [3, 9, 7, 4], f: [3, 3, 4, 6], strides: 2, pad: 'same' };
-    const fast = await gradsOn('wasm', c);
-    registerWasmGradientKernels({ fastConv2DBackpropInput: false });
-    try {
-      const builtin = await gradsOn('wasm', c);
-      expect(relErr(builtin[0], fast[0])).toBeLessThan(TOL);
-    } finally {
-      registerWasmGradientKernels();
+  it('chunks im2col / col2im buffers over images when they would be too large', async () => {
+    const limit = columnBuffer.maxFloats;
+    const chunked: GradCase[] = [
+      { op: 'conv2d', x: [5, 9, 7, 3], f: [3, 3, 3, 5], strides: 1, pad: 'same' }, // im2col
+      { op: 'conv2d', x: [5, 9, 7, 3], f: [3, 3, 3, 8], strides: 2, pad: 'same' }, // col2im
+    ];
+    for (const c of chunked) {
+      const [cx, cf] = await gradsOn('cpu', c);
+      columnBuffer.maxFloats = 700; // 1 or 2 images per chunk
+      try {
+        const [wx, wf] = await gradsOn('wasm', c);
+        expect(relErr(wx, cx)).toBeLessThan(TOL);
+        expect(relErr(wf, cf)).toBeLessThan(TOL);
+      } finally {
+        columnBuffer.maxFloats = limit;
+      }
     }
-    const again = await gradsOn('wasm', c);
-    expect(relErr(again[0], fast[0])).toBe(0);
+  });
+
+  it('switches between sets back and forth, with identical results each time', async () => {
+    const c: GradCase = {
+      op: 'conv2d',
+      x: [3, 9, 7, 4],
+      f: [3, 3, 4, 16],
+      strides: 2,
+      pad: 'same',
+    };
+    const fast = await gradsOn('wasm', c);
+    for (const set of ['minimal', 'baseline', 'fast', 'minimal', 'fast'] as WasmKernelSet[]) {
+      registerWasmGradientKernels({ set });
+      expect(activeWasmKernelSet()).toBe(set);
+      const again = await gradsOn('wasm', c);
+      if (set === 'fast') expect(relErr(again[1], fast[1])).toBe(0);
+      else expect(relErr(again[1], fast[1])).toBeLessThan(TOL);
+    }
+  });
+
+  it("installs the kernels of each set and puts wasm's own back", () => {
+    const kernels = () =>
+      new Map(WASM_REPLACED_KERNELS.map((k) => [k, tf.getKernel(k, 'wasm')] as const));
+    try {
+      registerWasmGradientKernels({ set: 'minimal' });
+      const own = kernels(); // wasm's own kernels
+      registerWasmGradientKernels({ set: 'baseline' });
+      const baseline = kernels();
+      registerWasmGradientKernels({ set: 'fast' });
+      registerWasmGradientKernels({ set: 'fast' });
+      const fast = kernels();
+      for (const k of WASM_REPLACED_KERNELS) {
+        expect(own.get(k), k).toBeDefined();
+        expect(fast.get(k)?.kernelFunc, k).not.toBe(own.get(k)?.kernelFunc);
+        // A replacement carries the replaced kernel's setup function, so its fallback is ready.
+        expect(fast.get(k)?.setupFunc, k).toBe(own.get(k)?.setupFunc);
+        if (k !== 'Conv2DBackpropInput') {
+          expect(baseline.get(k)?.kernelFunc, k).toBe(own.get(k)?.kernelFunc);
+        }
+      }
+      const input = 'Conv2DBackpropInput';
+      expect(baseline.get(input)?.kernelFunc).not.toBe(own.get(input)?.kernelFunc);
+      expect(baseline.get(input)?.kernelFunc).not.toBe(fast.get(input)?.kernelFunc);
+      registerWasmGradientKernels({ set: 'minimal' });
+      for (const k of WASM_REPLACED_KERNELS) {
+        expect(tf.getKernel(k, 'wasm')?.kernelFunc, k).toBe(own.get(k)?.kernelFunc);
+      }
+      expect(wasmGradientKernelsRegistered()).toBe(true);
+    } finally {
+      registerWasmGradientKernels({ set: 'fast' });
+    }
+    // The cpu backend's kernels are never touched.
+    for (const k of WASM_REPLACED_KERNELS) {
+      expect(tf.getKernel(k, 'cpu')?.kernelFunc).not.toBe(tf.getKernel(k, 'wasm')?.kernelFunc);
+    }
+  });
+
+  it('reads the default set from FOLDSWEEP_WASM_KERNELS', () => {
+    expect(wasmKernelSetFromEnv({})).toBe('fast');
+    expect(wasmKernelSetFromEnv({ FOLDSWEEP_WASM_KERNELS: ' baseline ' })).toBe('baseline');
+    expect(wasmKernelSetFromEnv({ FOLDSWEEP_WASM_KERNELS: 'minimal' })).toBe('minimal');
+    expect(() => wasmKernelSetFromEnv({ FOLDSWEEP_WASM_KERNELS: 'turbo' })).toThrow(
+      /FOLDSWEEP_WASM_KERNELS='turbo' is not a wasm kernel set \(fast, baseline, minimal\)/,
+    );
   });
 
   /** Runs one kernel directly with the same inputs on both backends. */
@@ -205,6 +296,28 @@ describe('wasm gradient kernels', () => {
         pad: 1,
         dataFormat: 'NHWC',
         dimRoundingMode: 'ceil',
+        inputShape: [2, 10, 9, 3],
+      },
+    ],
+    [
+      'Conv2DBackpropFilter',
+      { x: [2, 10, 9, 3], dy: [2, 4, 4, 8] },
+      {
+        strides: 3,
+        pad: 1,
+        dataFormat: 'NHWC',
+        dimRoundingMode: 'ceil',
+        filterShape: [3, 3, 3, 8],
+      },
+    ],
+    [
+      'Conv2DBackpropInput',
+      { dy: [2, 4, 4, 16], filter: [3, 3, 3, 16] },
+      {
+        strides: 3,
+        pad: 1,
+        dataFormat: 'NHWC',
+        dimRoundingMode: 'round',
         inputShape: [2, 10, 9, 3],
       },
     ],
@@ -273,6 +386,8 @@ describe('wasm gradient kernels', () => {
     const tensorsBefore = tf.memory().numTensors;
     await gradsOn('wasm', c);
     await gradsOn('wasm', { ...c, op: 'conv2d', f: [3, 3, 4, 5] });
+    await gradsOn('wasm', { ...c, op: 'conv2d', f: [3, 3, 4, 16] });
+    await gradsOn('wasm', { ...c, op: 'conv2d', f: [3, 3, 4, 16], strides: 1 });
     expect(tf.engine().backend.numDataIds()).toBe(before);
     expect(tf.memory().numTensors).toBe(tensorsBefore);
   });
@@ -393,5 +508,68 @@ describe('training on wasm', () => {
     expect(r.tensorsAtEpochEnd[1]).toBe(r.tensorsAtEpochEnd[0]);
     expect(r.dataIdsAtEpochEnd[1]).toBe(r.dataIdsAtEpochEnd[0]);
     model.dispose();
+  });
+});
+
+describe("the 'fast' set trains like the cpu backend", () => {
+  /** The issue's small CNN, with deterministic initial weights. */
+  function issueCnn(): tf.Sequential {
+    const conv = (filters: number, extra: object = {}) =>
+      tf.layers.conv2d({ filters, kernelSize: 3, activation: 'relu', padding: 'same', ...extra });
+    const m = tf.sequential();
+    m.add(conv(16, { inputShape: [8, 8, 3] }));
+    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+    m.add(conv(32));
+    m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+    m.add(conv(64, { strides: 2 }));
+    m.add(tf.layers.globalAveragePooling2d({}));
+    m.add(tf.layers.dense({ units: 10, activation: 'softmax' }));
+    m.setWeights(
+      m.getWeights().map((w, i) => tf.tensor(values(w.size, 100 + i), w.shape).mul(0.3)),
+    );
+    return m;
+  }
+
+  /** Losses of 4 Adam steps (same batches) and the final weights, on one backend / set. */
+  async function steps(backend: string, set: WasmKernelSet = 'fast') {
+    await tf.setBackend(backend);
+    registerWasmGradientKernels({ set });
+    try {
+      const model = issueCnn();
+      model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
+      const x = tf.tensor4d(
+        values(8 * 8 * 8 * 3, 7).map((v) => v + 1),
+        [8, 8, 8, 3],
+      );
+      const y = tf.oneHot(
+        tf.tensor1d(
+          Array.from({ length: 8 }, (_, i) => i % 10),
+          'int32',
+        ),
+        10,
+      );
+      const losses: number[] = [];
+      for (let i = 0; i < 4; i++) losses.push((await model.trainOnBatch(x, y)) as number);
+      const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+      model.dispose();
+      tf.dispose([x, y]);
+      return { losses, weights };
+    } finally {
+      registerWasmGradientKernels({ set: 'fast' });
+      await tf.setBackend('wasm');
+    }
+  }
+
+  it('losses and weights after 4 steps match cpu (and the baseline set)', async () => {
+    const cpu = await steps('cpu');
+    for (const set of ['fast', 'baseline'] as WasmKernelSet[]) {
+      const wasm = await steps('wasm', set);
+      for (let i = 0; i < cpu.losses.length; i++) {
+        expect(Math.abs(wasm.losses[i] - cpu.losses[i]), `${set} step ${i}`).toBeLessThan(1e-4);
+      }
+      wasm.weights.forEach((w, i) => {
+        expect(relErr(w, cpu.weights[i]), `${set} weight ${i}`).toBeLessThan(1e-3);
+      });
+    }
   });
 });

@@ -252,6 +252,134 @@ describe('planSweep()', () => {
   });
 });
 
+describe('planSweep() with cut points and strategies', () => {
+  it('cuts just below the softmax head by default', () => {
+    // Prepare / Act
+    const plan = planFactory();
+
+    // Assess
+    expect(plan.cutLayer).toBe('dense1');
+  });
+
+  it.each([
+    { cutLayer: 'pool1', name: 'pool1' },
+    { cutLayer: 1, name: 'pool1' },
+    { cutLayer: 0, name: 'conv1' },
+    { cutLayer: 'dense1', name: 'dense1' },
+  ])('resolves model.cutLayer $cutLayer to $name', ({ cutLayer, name }) => {
+    // Prepare
+    const options = { spec: { model: { cutLayer } } };
+
+    // Act
+    const plan = planFactory(options);
+
+    // Assess
+    expect(plan.cutLayer).toBe(name);
+  });
+
+  it.each([
+    { cutLayer: 'dense9', message: "'dense9' names no layer below the base model's softmax head" },
+    { cutLayer: 4, message: 'index 4 is out of range: the base model has 4 layers' },
+    { cutLayer: 'predictions', message: "'predictions' names no layer" },
+  ])('rejects model.cutLayer $cutLayer, listing the layers to use', ({ cutLayer, message }) => {
+    // Prepare
+    const options = { spec: { model: { cutLayer } } };
+
+    // Act
+    const err = planError(options);
+
+    // Assess
+    expect(err.issues.map((i) => i.path)).toEqual(['model.cutLayer']);
+    expect(err.issues[0].message).toContain(message);
+    expect(err.issues[0].message).toContain(
+      'use one of conv1, pool1, flatten, dense1 (or an index 0..3)',
+    );
+  });
+
+  it('counts freezeDepth up to the cut layer', () => {
+    // Prepare
+    const fits = { spec: { model: { cutLayer: 'pool1' }, searchSpace: { freezeDepth: [0, 2] } } };
+    const tooDeep = { spec: { model: { cutLayer: 'pool1' }, searchSpace: { freezeDepth: [3] } } };
+
+    // Act
+    const plan = planFactory(fits);
+    const err = planError(tooDeep);
+
+    // Assess
+    expect(plan.variants.map((v) => v.freezeDepth)).toEqual([0, 2]);
+    expect(err.issues.map((i) => i.path)).toEqual(['searchSpace.freezeDepth.0']);
+    expect(err.issues[0].message).toContain(
+      "freezeDepth 3 is beyond the base model's 2 layers up to the cut layer 'pool1' (conv1, pool1): use 0..2",
+    );
+  });
+
+  it('resolves freezeDepth layer names and rejects names not up to the cut', () => {
+    // Prepare
+    const named = { spec: { searchSpace: { freezeDepth: ['pool1', 'dense1'] } } };
+    const unknown = {
+      spec: {
+        model: { cutLayer: 'flatten' },
+        searchSpace: { freezeDepth: [1, 'dense1', 'conv9'] },
+      },
+    };
+
+    // Act
+    const plan = planFactory(named);
+    const err = planError(unknown);
+
+    // Assess
+    expect(plan.variants.map((v) => v.freezeDepth)).toEqual([2, 4]);
+    expect(err.issues.map((i) => i.path)).toEqual([
+      'searchSpace.freezeDepth.1',
+      'searchSpace.freezeDepth.2',
+    ]);
+    expect(err.issues[0].message).toContain(
+      "freezeDepth 'dense1' names none of the base model's 3 layers up to the cut layer 'flatten'",
+    );
+  });
+
+  it('plans every strategy, bottleneck-linear with every layer up to the cut frozen', () => {
+    // Prepare
+    const options: PlanFactoryOptions = {
+      spec: {
+        model: { cutLayer: 'flatten' },
+        searchSpace: {
+          strategy: ['finetune', 'bottleneck-linear', 'scratch'],
+          freezeDepth: [1],
+          svmC: [0.1, 1],
+        },
+      },
+    };
+
+    // Act
+    const plan = planFactory(options);
+
+    // Assess
+    expect(plan.variants.map((v) => [v.strategy, v.freezeDepth, v.svmC])).toEqual([
+      ['finetune', 1, undefined],
+      ['bottleneck-linear', 3, 0.1],
+      ['bottleneck-linear', 3, 1],
+      ['scratch', 0, undefined],
+    ]);
+    expect(plan.trials).toHaveLength(12);
+    const parsed = PlanSchema.safeParse(JSON.parse(JSON.stringify(plan)));
+    expect(parsed.success, JSON.stringify(parsed.error?.issues)).toBe(true);
+  });
+
+  it('ignores freezeDepth when no variant fine-tunes', () => {
+    // Prepare
+    const options: PlanFactoryOptions = {
+      spec: { searchSpace: { strategy: ['bottleneck-linear'] } },
+    };
+
+    // Act
+    const plan = planFactory(options);
+
+    // Assess
+    expect(plan.variants).toHaveLength(1);
+  });
+});
+
 describe('checkSpecAgainstArtifacts()', () => {
   it('returns no issues for a spec that fits its model and data', () => {
     // Prepare

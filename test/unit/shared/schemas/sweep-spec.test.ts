@@ -86,7 +86,11 @@ describe('SweepSpecSchema', () => {
       folds: 5,
       seed: 42,
       holdoutFraction: 0.5,
-      searchSpace: { strategy: ['scratch'], freezeDepth: [1, 3], lrMultiplier: [1, 100] },
+      searchSpace: {
+        strategy: ['finetune', 'scratch'],
+        freezeDepth: [1, 3],
+        lrMultiplier: [1, 100],
+      },
       training: {
         learningRate: 10,
         epochs: 1000,
@@ -186,6 +190,7 @@ describe('SweepSpecSchema', () => {
     {
       patch: { searchSpace: { freezeDepth: [0, -1] } },
       path: 'searchSpace.freezeDepth.1',
+      message: /freezeDepth must be a layer count \(integer >= 0\) or a layer name/,
     },
     {
       patch: { searchSpace: { freezeDepth: [1.5] } },
@@ -261,6 +266,268 @@ describe('SweepSpecSchema', () => {
 
     // Assess
     for (const p of paths) expect(p).toEqual(['(root)']);
+  });
+});
+
+describe('SweepSpecSchema: strategies, cut, head, augmentation', () => {
+  const everything = () => ({
+    ...minimal(),
+    model: { cutLayer: 'fc1', head: { hiddenUnits: 32, dropout: 0.25 } },
+    searchSpace: {
+      strategy: ['finetune', 'bottleneck-linear', 'scratch'],
+      freezeDepth: [0, 'conv2', 5],
+      lrMultiplier: [1, 0.1],
+      headLrMultiplier: [1, 10],
+      augment: [false, true],
+      svmC: [0.1, 1, 10],
+      svmLoss: ['hinge', 'squared-hinge'],
+    },
+    augmentation: { flip: true, rotationDegrees: 15, translateFraction: 0.1, zoomFraction: 0.1 },
+    training: {
+      learningRate: 0.003,
+      epochs: 20,
+      batchSize: 16,
+      patience: 4,
+      objective: 'val_accuracy',
+      bottleneckCache: false,
+    },
+  });
+
+  it('keeps every strategy setting it is given', () => {
+    // Prepare
+    const input = everything();
+
+    // Act
+    const spec = SweepSpecSchema.parse(input);
+
+    // Assess
+    expect(spec).toEqual({ ...input, folds: 3, seed: 0, holdoutFraction: 0 });
+  });
+
+  it('accepts a layer index as model.cutLayer and leaves the new settings out by default', () => {
+    // Prepare
+    const input = { ...minimal(), model: { cutLayer: 3 } };
+
+    // Act
+    const spec = SweepSpecSchema.parse(input);
+
+    // Assess
+    expect(spec.model).toEqual({ cutLayer: 3 });
+    expect(spec.augmentation).toBeUndefined();
+    expect(spec.searchSpace).toEqual({
+      strategy: ['finetune'],
+      freezeDepth: [0],
+      lrMultiplier: [0.1],
+    });
+  });
+
+  it('fills the transforms an augmentation leaves out as off', () => {
+    // Prepare
+    const input = {
+      ...minimal(),
+      searchSpace: { augment: [true] },
+      augmentation: { rotationDegrees: 5 },
+    };
+
+    // Act
+    const spec = SweepSpecSchema.parse(input);
+
+    // Assess
+    expect(spec.augmentation).toEqual({
+      flip: false,
+      rotationDegrees: 5,
+      translateFraction: 0,
+      zoomFraction: 0,
+    });
+  });
+
+  it.each([
+    { field: 'svmC', value: [1], strategy: ['finetune', 'scratch'], only: 'bottleneck-linear' },
+    { field: 'svmLoss', value: ['hinge'], strategy: ['finetune'], only: 'bottleneck-linear' },
+    { field: 'headLrMultiplier', value: [10], strategy: ['scratch'], only: 'finetune' },
+    { field: 'freezeDepth', value: [2], strategy: ['bottleneck-linear'], only: 'finetune' },
+    { field: 'lrMultiplier', value: [1], strategy: ['scratch'], only: 'finetune' },
+    {
+      field: 'augment',
+      value: [true],
+      strategy: ['bottleneck-linear'],
+      only: 'finetune or scratch',
+    },
+  ])(
+    'rejects searchSpace.$field when no listed strategy uses it',
+    ({ field, value, strategy, only }) => {
+      // Prepare
+      const input = { ...minimal(), searchSpace: { strategy, [field]: value } };
+
+      // Act
+      const issues = issuesOf(input);
+
+      // Assess
+      expect(issues).toHaveLength(1);
+      expect(issues[0].path).toBe(`searchSpace.${field}`);
+      expect(issues[0].message).toContain(
+        `applies only to ${only}, which searchSpace.strategy does not list`,
+      );
+      expect(issues[0].message).toMatch(/remove searchSpace\.\w+ or add/);
+    },
+  );
+
+  it('accepts the old defaults of freezeDepth and lrMultiplier with any strategy', () => {
+    // Prepare: what earlier versions stored for a scratch-only spec.
+    const input = {
+      ...minimal(),
+      searchSpace: { strategy: ['scratch'], freezeDepth: [0], lrMultiplier: [0.1] },
+    };
+
+    // Act
+    const parsed = SweepSpecSchema.safeParse(input);
+
+    // Assess
+    expect(parsed.success).toBe(true);
+  });
+
+  it.each([
+    {
+      patch: { searchSpace: { strategy: ['bottleneck-linear'], svmC: [0] } },
+      path: 'searchSpace.svmC.0',
+      message: /svmC must be greater than 0/,
+    },
+    {
+      patch: { searchSpace: { strategy: ['bottleneck-linear'], svmC: [1, -2] } },
+      path: 'searchSpace.svmC.1',
+      message: /svmC must be greater than 0/,
+    },
+    {
+      patch: { searchSpace: { strategy: ['bottleneck-linear'], svmLoss: ['l1'] } },
+      path: 'searchSpace.svmLoss.0',
+    },
+    {
+      patch: { searchSpace: { headLrMultiplier: [0] } },
+      path: 'searchSpace.headLrMultiplier.0',
+      message: /greater than 0/,
+    },
+    {
+      patch: { searchSpace: { augment: ['yes'] } },
+      path: 'searchSpace.augment.0',
+      message: /true or false/,
+    },
+    { patch: { searchSpace: { freezeDepth: [''] } }, path: 'searchSpace.freezeDepth.0' },
+    {
+      patch: { searchSpace: { freezeDepth: [true] } },
+      path: 'searchSpace.freezeDepth.0',
+      message: /layer count .* or a layer name/,
+    },
+    {
+      patch: { model: { cutLayer: -1 } },
+      path: 'model.cutLayer',
+      message: /layer name or an index/,
+    },
+    { patch: { model: { cutLayer: 1.5 } }, path: 'model.cutLayer' },
+    { patch: { model: { cut: 'fc1' } }, path: 'model.cut', message: /unknown field/ },
+    {
+      patch: { model: { head: { dropout: 1 } } },
+      path: 'model.head.dropout',
+      message: /at most 0\.95/,
+    },
+    { patch: { model: { head: { dropout: -0.1 } } }, path: 'model.head.dropout' },
+    { patch: { model: { head: { hiddenUnits: 0 } } }, path: 'model.head.hiddenUnits' },
+    {
+      patch: { searchSpace: { augment: [true] }, augmentation: { rotationDegrees: 200 } },
+      path: 'augmentation.rotationDegrees',
+      message: /rotationDegrees must be between 0 and 180/,
+    },
+    {
+      patch: { searchSpace: { augment: [true] }, augmentation: { rotationDegrees: -5 } },
+      path: 'augmentation.rotationDegrees',
+    },
+    {
+      patch: { searchSpace: { augment: [true] }, augmentation: { translateFraction: 0.6 } },
+      path: 'augmentation.translateFraction',
+      message: /between 0 and 0\.5/,
+    },
+    {
+      patch: { searchSpace: { augment: [true] }, augmentation: { zoomFraction: 0.9 } },
+      path: 'augmentation.zoomFraction',
+      message: /between 0 and 0\.5/,
+    },
+    {
+      patch: { searchSpace: { augment: [true] }, augmentation: { flip: 'yes' } },
+      path: 'augmentation.flip',
+      message: /true or false/,
+    },
+    {
+      patch: { searchSpace: { augment: [true] }, augmentation: { shear: 0.2 } },
+      path: 'augmentation.shear',
+      message: /unknown field/,
+    },
+    {
+      patch: { searchSpace: { augment: [true] }, augmentation: { flip: false } },
+      path: 'augmentation',
+      message: /every transform is off/,
+    },
+    {
+      patch: { augmentation: { flip: true } },
+      path: 'augmentation',
+      message: /no variant augments: add true to searchSpace\.augment/,
+    },
+    {
+      patch: { searchSpace: { augment: [false] }, augmentation: { flip: true } },
+      path: 'augmentation',
+      message: /no variant augments/,
+    },
+    {
+      patch: {
+        searchSpace: { strategy: ['bottleneck-linear'] },
+        model: { head: { dropout: 0.5 } },
+      },
+      path: 'model.head',
+      message: /applies only to finetune or scratch/,
+    },
+    {
+      patch: {
+        searchSpace: { strategy: ['finetune', 'bottleneck-linear'] },
+        training: { objective: 'val_loss' },
+      },
+      path: 'training.objective',
+      message: /use val_accuracy/,
+    },
+    { patch: { training: { bottleneckCache: 'no' } }, path: 'training.bottleneckCache' },
+  ])('rejects $patch with an issue on $path', ({ patch, path, message }) => {
+    // Prepare
+    const input = { ...minimal(), ...patch };
+
+    // Act
+    const issues = issuesOf(input);
+
+    // Assess
+    expect([...new Set(issues.map((i) => i.path))]).toEqual([path]);
+    if (message) expect(issues[0].message).toMatch(message);
+  });
+
+  it('accepts val_loss for a sweep of bottleneck-linear alone', () => {
+    // Prepare
+    const input = {
+      ...minimal(),
+      searchSpace: { strategy: ['bottleneck-linear'], svmC: [1] },
+      training: { objective: 'val_loss' },
+    };
+
+    // Act
+    const parsed = SweepSpecSchema.safeParse(input);
+
+    // Assess
+    expect(parsed.success).toBe(true);
+  });
+
+  it('parses its own output again (plans store the parsed spec)', () => {
+    // Prepare
+    const once = SweepSpecSchema.parse(everything());
+
+    // Act
+    const twice = SweepSpecSchema.parse(JSON.parse(JSON.stringify(once)));
+
+    // Assess
+    expect(twice).toEqual(once);
   });
 });
 

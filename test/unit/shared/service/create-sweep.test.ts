@@ -77,6 +77,70 @@ describe('createSweep()', () => {
     );
   });
 
+  it('plans finetune, bottleneck-linear and scratch variants with a cut layer', async () => {
+    const { plan } = await createSweep(
+      ws.deps,
+      ws.spec({
+        model: { cutLayer: 'gap', head: { dropout: 0.2 } },
+        searchSpace: {
+          strategy: ['finetune', 'bottleneck-linear', 'scratch'],
+          freezeDepth: [2, 'gap'],
+          lrMultiplier: [1],
+          svmC: [0.1, 1],
+          augment: [false, true],
+        },
+      }),
+    );
+    expect(plan.cutLayer).toBe('gap');
+    expect(plan.variants.map((v) => [v.strategy, v.freezeDepth])).toEqual([
+      ['finetune', 2],
+      ['finetune', 2],
+      ['finetune', 4],
+      ['finetune', 4],
+      ['bottleneck-linear', 4],
+      ['bottleneck-linear', 4],
+      ['scratch', 0],
+      ['scratch', 0],
+    ]);
+  });
+
+  it('rejects a cut layer the base model does not have, listing the ones it has', async () => {
+    await expectRejected(
+      ws.spec({ model: { cutLayer: 'fc9' } }),
+      'model.cutLayer',
+      /'fc9' names no layer .*use one of conv1, pool1, conv2, gap, fc1/,
+    );
+  });
+
+  it('rejects a freezeDepth naming no layer up to the cut', async () => {
+    await expectRejected(
+      ws.spec({ model: { cutLayer: 'conv2' }, searchSpace: { freezeDepth: ['fc1'] } }),
+      'searchSpace.freezeDepth.0',
+      /'fc1' names none of .* up to the cut layer 'conv2'/,
+    );
+  });
+
+  it('rejects a strategy parameter no listed strategy uses', async () => {
+    await expectRejected(
+      ws.spec({ searchSpace: { strategy: ['finetune'], svmC: [1] } }),
+      'searchSpace.svmC',
+      /applies only to bottleneck-linear, which searchSpace.strategy does not list/,
+    );
+  });
+
+  it('rejects an SVM C of 0 and augmentation out of bounds, naming each field', async () => {
+    const error = await expectRejected(
+      ws.spec({
+        searchSpace: { strategy: ['bottleneck-linear', 'scratch'], svmC: [0], augment: [true] },
+        augmentation: { rotationDegrees: 270 },
+      }),
+      'searchSpace.svmC.0',
+    );
+    expect(error.issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining(['searchSpace.svmC.0', 'augmentation.rotationDegrees']),
+    );
+  });
+
   it('rejects a dataset path that does not exist', async () => {
     await expectRejected(
       ws.spec({ dataset: { uri: join(ws.dir, 'nope-images-idx3-ubyte'), format: 'idx' } }),

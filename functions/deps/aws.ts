@@ -1,0 +1,109 @@
+import { BatchClient } from '@aws-sdk/client-batch';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import pino from 'pino';
+import { ulid } from 'ulid';
+import { BatchExecutor } from '../../shared/adapters/aws/batch-executor.js';
+import { DynamoStateStore } from '../../shared/adapters/aws/dynamo-state-store.js';
+import { S3ObjectStore } from '../../shared/adapters/aws/s3-object-store.js';
+import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
+import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
+import type { ModelEvaluator } from '../../shared/ports/artifacts.js';
+import { systemClock } from '../../shared/ports/clock.js';
+import type { Logger } from '../../shared/ports/logger.js';
+import { parseOrThrow } from '../../shared/schemas/issues.js';
+import {
+  type AwsRuntimeEnv,
+  AwsRuntimeEnvSchema,
+  TRAINER_JOB_ENV,
+} from '../../shared/schemas/runtime-env.js';
+import type { ServiceDeps } from '../../shared/service/deps.js';
+
+export interface AwsDeps extends ServiceDeps {
+  env: AwsRuntimeEnv;
+  executor: BatchExecutor;
+  clients: { s3: S3Client; dynamo: DynamoDBDocumentClient; batch: BatchClient };
+}
+
+export interface AwsDepsOptions {
+  /** Default: pino JSON lines on stdout (CloudWatch Logs in Lambda). */
+  logger?: Logger;
+}
+
+/**
+ * Wires the AWS deployment from the environment (AwsRuntimeEnvSchema; a missing variable fails
+ * naming it): S3 objects, DynamoDB state, the Batch executor. Called once per Lambda instance at
+ * module scope. The FOLDSWEEP_*_ENDPOINT variables point the clients at local stand-ins (tests);
+ * the S3 one is passed on to the trainer jobs too.
+ * Datasets and base models named by a spec are read from the function's file system (the
+ * deployment package, /tmp, an EFS mount) and copied into S3 once, as locally.
+ * @example
+ * export const handler = handle(createApp(awsDeps()));
+ */
+export function awsDeps(
+  source: NodeJS.ProcessEnv = process.env,
+  options: AwsDepsOptions = {},
+): AwsDeps {
+  const env = parseOrThrow(AwsRuntimeEnvSchema, source, 'AWS runtime environment');
+  const logger =
+    options.logger ??
+    pino(
+      { level: env.LOG_LEVEL, base: { service: 'foldsweep' } },
+      pino.destination({ dest: 1, sync: true }),
+    );
+  const s3 = new S3Client(
+    env.FOLDSWEEP_S3_ENDPOINT
+      ? {
+          endpoint: env.FOLDSWEEP_S3_ENDPOINT,
+          forcePathStyle: true,
+          requestChecksumCalculation: 'WHEN_REQUIRED',
+          responseChecksumValidation: 'WHEN_REQUIRED',
+        }
+      : {},
+  );
+  const dynamo = DynamoDBDocumentClient.from(
+    new DynamoDBClient(
+      env.FOLDSWEEP_DYNAMODB_ENDPOINT ? { endpoint: env.FOLDSWEEP_DYNAMODB_ENDPOINT } : {},
+    ),
+  );
+  // One attempt per SDK call: BatchExecutor retries itself and never submits an array job twice.
+  const batch = new BatchClient({
+    maxAttempts: 1,
+    ...(env.FOLDSWEEP_BATCH_ENDPOINT ? { endpoint: env.FOLDSWEEP_BATCH_ENDPOINT } : {}),
+  });
+  const objects = new S3ObjectStore({ client: s3, bucket: env.FOLDSWEEP_BUCKET });
+  const state = new DynamoStateStore({ client: dynamo, table: env.FOLDSWEEP_TABLE });
+  const executor = new BatchExecutor({
+    client: batch,
+    jobQueue: env.FOLDSWEEP_JOB_QUEUE,
+    jobDefinition: env.FOLDSWEEP_JOB_DEFINITION,
+    bucket: env.FOLDSWEEP_BUCKET,
+    attemptTimeoutSeconds: env.FOLDSWEEP_ATTEMPT_TIMEOUT_SECONDS,
+    environment: env.FOLDSWEEP_S3_ENDPOINT
+      ? { [TRAINER_JOB_ENV.s3Endpoint]: env.FOLDSWEEP_S3_ENDPOINT }
+      : undefined,
+    state,
+    logger,
+  });
+  // TensorFlow.js loads on first use: the api function never evaluates models.
+  const evaluator: ModelEvaluator = {
+    async evaluate(modelPrefix, dataset, indices) {
+      const { TfModelEvaluator } = await import('../../trainer/evaluate.js');
+      return new TfModelEvaluator(objects).evaluate(modelPrefix, dataset, indices);
+    },
+  };
+  return {
+    env,
+    clients: { s3, dynamo, batch },
+    state,
+    objects,
+    executor,
+    datasets: new LocalDatasetPreparer(objects, logger),
+    models: new FsModelImporter(objects),
+    evaluator,
+    clock: systemClock,
+    logger,
+    newId: () => ulid(),
+  };
+}

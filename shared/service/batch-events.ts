@@ -1,0 +1,247 @@
+import { ConflictError, ObjectNotFoundError } from '../errors.js';
+import { getJson } from '../ports/object-store.js';
+import {
+  type BatchJobDetail,
+  BatchJobStateChangeEventSchema,
+  batchResourceName,
+  EventBridgeEventSchema,
+  type SweepJobRef,
+  sweepJobRef,
+} from '../schemas/events.js';
+import { trialResultKey } from '../schemas/plan.js';
+import { type TrialResult, TrialResultSchema } from '../schemas/trial-result.js';
+import { type AggregateOutcome, aggregateSweep } from './aggregate.js';
+import type { ServiceDeps } from './deps.js';
+import { completeScheduledRun, type RetrainDeps } from './schedules.js';
+import { loadPlan } from './sweeps.js';
+
+/** The aggregator's deps: the schedule store and registry when scheduled retraining is wired. */
+export type BatchEventDeps = ServiceDeps & Partial<Pick<RetrainDeps, 'schedules' | 'registry'>>;
+
+export interface BatchEventOptions {
+  /** The job queue this deployment submits to (name or ARN): events of other queues are ignored. */
+  jobQueue: string;
+}
+
+export interface PartCounts {
+  /** Trials of this array job, counted from the stored results (not from Batch's status). */
+  trials: number;
+  succeeded: number;
+  failed: number;
+  /** Trials whose child ended without writing a result: recorded as failed by this call. */
+  missing: number;
+}
+
+export type BatchEventOutcome =
+  | { handled: false; reason: string; malformed?: boolean }
+  | {
+      handled: true;
+      sweepId: string;
+      jobId: string;
+      part: SweepJobRef;
+      counts: PartCounts;
+      /** Parts (array jobs) of the sweep still running; aggregation waits for them. */
+      waitingForParts: number;
+      aggregate?: AggregateOutcome;
+      /** The scheduled run that started the sweep, finished (promoted, rejected or failed). */
+      scheduledRun?: { scheduleId: string; status: string };
+    };
+
+const ignore = (reason: string, malformed = false): BatchEventOutcome => ({
+  handled: false,
+  reason,
+  ...(malformed ? { malformed } : {}),
+});
+
+const partMarkerPrefix = (sweepId: string) => `sweeps/${sweepId}/batch/`;
+const partMarkerKey = (sweepId: string, part: number) =>
+  `${partMarkerPrefix(sweepId)}part-${String(part).padStart(3, '0')}.json`;
+
+const PUT_CONCURRENCY = 16;
+
+/**
+ * The aggregator's use case: decides whether an EventBridge event is the end of one of this
+ * deployment's array jobs and, when it is, settles the sweep. Ignored (with the reason, never
+ * thrown, so Lambda does not retry them): malformed events, other detail types, other queues,
+ * array children, non-terminal states (SUBMITTED..RUNNING), jobs without foldsweep's tags,
+ * unknown or already finished sweeps.
+ * For a terminal array parent (SUCCEEDED or FAILED alike: Batch fails the parent when one child
+ * fails) it counts the trials' outcomes itself from the stored TrialResults, records a failed
+ * result for every trial of the array whose child never wrote one (host lost on every attempt,
+ * timed out, terminated), mirrors the outcomes into the trial records, and once every array job
+ * of the sweep is done runs aggregateSweep, which promotes exactly once however many times the
+ * event arrives or however many invocations race. When the deps carry the schedule store and
+ * the model registry, a sweep started by a schedule then has its run finished
+ * (completeScheduledRun: champion against the serving model on the frozen holdout).
+ * @example
+ * const outcome = await handleBatchJobEvent(deps, event, { jobQueue: env.FOLDSWEEP_JOB_QUEUE });
+ * if (!outcome.handled) logger.info({ reason: outcome.reason }, 'event ignored');
+ */
+export async function handleBatchJobEvent(
+  deps: BatchEventDeps,
+  event: unknown,
+  options: BatchEventOptions,
+): Promise<BatchEventOutcome> {
+  const envelope = EventBridgeEventSchema.safeParse(event);
+  if (!envelope.success) return ignore('not an EventBridge event', true);
+  if (envelope.data['detail-type'] !== 'Batch Job State Change') {
+    return ignore(`detail-type '${envelope.data['detail-type']}' is not a Batch Job State Change`);
+  }
+  const parsed = BatchJobStateChangeEventSchema.safeParse(event);
+  if (!parsed.success) {
+    const where = parsed.error.issues
+      .slice(0, 3)
+      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    return ignore(`malformed Batch Job State Change: ${where.join('; ')}`, true);
+  }
+  const job = parsed.data.detail;
+  if (batchResourceName(job.jobQueue) !== batchResourceName(options.jobQueue)) {
+    return ignore(`job queue ${batchResourceName(job.jobQueue)} is not this deployment's`);
+  }
+  if (job.arrayProperties?.index !== undefined || job.jobId.includes(':')) {
+    return ignore('an array child: the aggregator acts on the array parent');
+  }
+  if (job.status !== 'SUCCEEDED' && job.status !== 'FAILED') {
+    return ignore(`status ${job.status} is not terminal`);
+  }
+  const ref = sweepJobRef(job.tags);
+  if (!ref) return ignore('not a foldsweep job (no foldsweep:sweep-id tag)');
+  const sweep = await deps.state.getSweep(ref.sweepId);
+  if (!sweep) return ignore(`sweep ${ref.sweepId} is unknown`);
+  if (sweep.status !== 'running' && sweep.status !== 'aggregating') {
+    // A redelivery after a crash between aggregating and finishing the scheduled run: finish it.
+    await finishScheduledRun(deps, ref.sweepId);
+    return ignore(`sweep ${ref.sweepId} is already ${sweep.status}`);
+  }
+  const log = deps.logger.child({
+    op: 'handleBatchJobEvent',
+    sweepId: ref.sweepId,
+    jobId: job.jobId,
+  });
+  const plan = await loadPlan(deps, ref.sweepId);
+  const size = job.arrayProperties?.size ?? 1;
+  if (ref.trialOffset + size > plan.trials.length) {
+    return ignore(
+      `array job of ${size} at trial ${ref.trialOffset} exceeds the plan's ${plan.trials.length} trials`,
+      true,
+    );
+  }
+  const counts = await settlePart(
+    deps,
+    plan.sweepId,
+    plan.trials.slice(ref.trialOffset, ref.trialOffset + size),
+    job,
+  );
+  log.info({ status: job.status, part: ref.part, ...counts }, 'array job finished');
+  let waitingForParts = 0;
+  if (ref.parts > 1) {
+    await deps.objects.put(
+      partMarkerKey(ref.sweepId, ref.part),
+      JSON.stringify({ jobId: job.jobId, status: job.status, ...counts }),
+    );
+    // Written before listing: of two parts finishing together, the later lister sees both.
+    const done = new Set(await deps.objects.list(partMarkerPrefix(ref.sweepId)));
+    for (let p = 0; p < ref.parts; p++)
+      if (!done.has(partMarkerKey(ref.sweepId, p))) waitingForParts++;
+  }
+  const base = {
+    handled: true as const,
+    sweepId: ref.sweepId,
+    jobId: job.jobId,
+    part: ref,
+    counts,
+    waitingForParts,
+  };
+  if (waitingForParts > 0) return base;
+  let aggregate: AggregateOutcome;
+  try {
+    aggregate = await aggregateSweep(deps, ref.sweepId);
+  } catch (error) {
+    // Lost a compare-and-set to a racing invocation that is aggregating: its outcome stands.
+    if (!(error instanceof ConflictError)) throw error;
+    aggregate = { status: 'skipped', reason: error.message };
+  }
+  const run = await finishScheduledRun(deps, ref.sweepId);
+  return {
+    ...base,
+    aggregate,
+    ...(run ? { scheduledRun: { scheduleId: run.scheduleId, status: run.status } } : {}),
+  };
+}
+
+/**
+ * Scores and records the sweep's champion against the serving model when a schedule started
+ * the sweep (completeScheduledRun ignores other sweeps and finished runs).
+ */
+async function finishScheduledRun(deps: BatchEventDeps, sweepId: string) {
+  if (!deps.schedules || !deps.registry) return undefined;
+  return completeScheduledRun(deps as RetrainDeps, sweepId);
+}
+
+/**
+ * Reads the stored result of every trial of a finished array job, writes a failed result for
+ * each one missing, and mirrors them into the trial records.
+ */
+async function settlePart(
+  deps: ServiceDeps,
+  sweepId: string,
+  trials: { index: number; variantId: string; fold: number }[],
+  job: BatchJobDetail,
+): Promise<PartCounts> {
+  const counts: PartCounts = { trials: trials.length, succeeded: 0, failed: 0, missing: 0 };
+  const now = () => deps.clock.now().toISOString();
+  await inBatches(trials, PUT_CONCURRENCY, async (trial) => {
+    const key = trialResultKey(sweepId, trial.index);
+    // Missing or unreadable: the child wrote no usable result. Any other error (S3 unavailable)
+    // propagates, so that Lambda retries rather than recording a good trial as failed.
+    const stored = TrialResultSchema.safeParse(
+      await getJson(deps.objects, key).catch((error) => {
+        if (error instanceof ObjectNotFoundError || error instanceof SyntaxError) return null;
+        throw error;
+      }),
+    );
+    let result: TrialResult;
+    if (stored.success) {
+      result = stored.data;
+    } else {
+      counts.missing++;
+      const at = now();
+      const why = job.statusReason ? `${job.status}: ${job.statusReason}` : job.status;
+      result = {
+        sweepId,
+        trialIndex: trial.index,
+        variantId: trial.variantId,
+        fold: trial.fold,
+        status: 'failed',
+        reason: `the Batch child of trial ${trial.index} ended without writing a result (array job ${job.jobId} ${why}): it was lost on every attempt, timed out or was terminated`,
+        attempt: 1,
+        startedAt: at,
+        finishedAt: at,
+        durationMs: 0,
+        epochs: [],
+        objective: null,
+      };
+      await deps.objects.put(key, JSON.stringify(result, null, 1));
+    }
+    if (result.status === 'succeeded') counts.succeeded++;
+    else counts.failed++;
+    await deps.state.putTrial({
+      sweepId,
+      trialIndex: trial.index,
+      variantId: trial.variantId,
+      fold: trial.fold,
+      status: result.status,
+      attempt: result.attempt,
+      objective: result.objective,
+      reason: result.reason,
+      backend: result.backend,
+      updatedAt: now(),
+    });
+  });
+  return counts;
+}
+
+async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise<void>) {
+  for (let i = 0; i < items.length; i += size)
+    await Promise.all(items.slice(i, i + size).map(work));
+}

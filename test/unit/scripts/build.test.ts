@@ -1,0 +1,143 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BuildOutput, buildBundles, REPO_ROOT } from '../../../scripts/build.js';
+import { AWS_SAMPLE_BATCH_JOB_STATE_CHANGE } from '../../batch-emulator/events.js';
+
+const ENV = {
+  FOLDSWEEP_BUCKET: 'foldsweep-build-test',
+  FOLDSWEEP_TABLE: 'foldsweep-build-test',
+  FOLDSWEEP_JOB_QUEUE: 'foldsweep-gpu',
+  FOLDSWEEP_JOB_DEFINITION: 'foldsweep-trainer',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'build-test',
+  AWS_SECRET_ACCESS_KEY: 'build-test',
+  LOG_LEVEL: 'error',
+} as const;
+
+let out: BuildOutput;
+let dir: string;
+const saved: Record<string, string | undefined> = {};
+
+beforeAll(async () => {
+  // Under the repository, so the trainer bundle resolves its external @tensorflow/* packages.
+  const cache = path.join(REPO_ROOT, 'node_modules', '.cache');
+  await mkdir(cache, { recursive: true });
+  dir = await mkdtemp(path.join(cache, 'foldsweep-build-test-'));
+  out = await buildBundles({ outdir: dir });
+  for (const [k, v] of Object.entries(ENV)) {
+    saved[k] = process.env[k];
+    process.env[k] = v;
+  }
+});
+
+afterAll(async () => {
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+const load = async (file: string) =>
+  (await import(pathToFileURL(file).href)) as { handler: (event: unknown) => Promise<unknown> };
+
+describe('scripts/build.ts', () => {
+  it('bundles each Lambda into one file that needs no node_modules', () => {
+    for (const [file, output] of Object.entries(out.metafiles.lambda.outputs)) {
+      if (!file.endsWith('.mjs')) continue;
+      const packages = output.imports
+        .filter((i) => i.external && !i.path.startsWith('node:'))
+        .map((i) => i.path);
+      const builtins = new Set([
+        'fs',
+        'events',
+        'util',
+        'path',
+        'assert',
+        'worker_threads',
+        'url',
+        'buffer',
+        'module',
+        'punycode',
+        'stream',
+        'http',
+        'https',
+        'zlib',
+        'crypto',
+        'string_decoder',
+        'perf_hooks',
+        'os',
+        'encoding',
+      ]);
+      expect(packages.filter((p) => !builtins.has(p))).toEqual([]);
+    }
+  });
+
+  it('api.mjs loads and its handler serves an API Gateway HTTP API (v2) request', async () => {
+    const { handler } = await load(out.files.lambda.api);
+
+    const response = (await handler({
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: '/health',
+      rawQueryString: '',
+      headers: { host: 'example.execute-api.us-east-1.amazonaws.com' },
+      requestContext: {
+        http: {
+          method: 'GET',
+          path: '/health',
+          protocol: 'HTTP/1.1',
+          sourceIp: '127.0.0.1',
+          userAgent: 'vitest',
+        },
+        requestId: 'r1',
+        routeKey: '$default',
+        stage: '$default',
+        timeEpoch: 0,
+        domainName: 'example.execute-api.us-east-1.amazonaws.com',
+      },
+      isBase64Encoded: false,
+    })) as { statusCode: number; body: string };
+
+    expect(response.statusCode).toBe(200);
+    expect(JSON.parse(response.body)).toEqual({ status: 'ok' });
+  });
+
+  it('aggregator.mjs loads and its handler acknowledges an event of another queue', async () => {
+    const { handler } = await load(out.files.lambda.aggregator);
+
+    const outcome = await handler(AWS_SAMPLE_BATCH_JOB_STATE_CHANGE);
+
+    expect(outcome).toMatchObject({ handled: false, reason: expect.stringMatching(/job queue/) });
+  });
+
+  it('retrain.mjs loads and its handler rejects a malformed event without throwing', async () => {
+    const { handler } = await load(out.files.lambda.retrain);
+
+    expect(await handler({ nothing: true })).toMatchObject({ status: 'invalid' });
+  });
+
+  it('a Lambda bundle without its environment fails at start, naming the variable', () => {
+    const run = spawnSync(
+      process.execPath,
+      ['-e', `import(${JSON.stringify(pathToFileURL(out.files.lambda.api).href)})`],
+      { env: { PATH: process.env.PATH ?? '' }, encoding: 'utf8' },
+    );
+
+    expect(run.status).not.toBe(0);
+    expect(run.stderr).toMatch(/FOLDSWEEP_BUCKET/);
+  });
+
+  it('trainer/main.mjs runs and exits with the config code when its environment is missing', () => {
+    const run = spawnSync(process.execPath, [out.files.trainer], {
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+    });
+
+    expect(run.status).toBe(3);
+    expect(run.stderr).toMatch(/FOLDSWEEP_PLAN_KEY/);
+  });
+});

@@ -1,0 +1,72 @@
+/**
+ * MaxPoolGrad for the wasm backend: one pass over the pooling windows (simd.wat `maxPoolGrad`).
+ *
+ * wasm's built-in MaxPoolGrad loops over every input position and re-scans every window that
+ * covers it (it was ~25% of a small CNN's training step). Here each window is scanned once, four
+ * channels per SIMD vector (contiguous in NHWC), and its dy is added at the window's arg-max.
+ *
+ * Semantics are the cpu backend's exactly: the arg-max is the FIRST position in row-major window
+ * order whose value is strictly greater than everything before it (starting from -Infinity), so a
+ * tie (e.g. a window of ReLU zeros) sends the whole gradient to the first of the tied positions; a
+ * window of only NaN/-Infinity passes no gradient; padded positions never win; overlapping windows
+ * add up.
+ */
+import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
+import type { Shape4, WasmBackend } from './scope.js';
+import { ptr, simdFor } from './simd.js';
+
+type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
+
+/** MaxPoolGrad; `fallback` (wasm's own) runs where the SIMD module is unavailable. */
+export function makeMaxPoolGrad(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { dy, input } = args.inputs as { dy: TensorInfo; input: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    if (!simd || input.dtype !== 'float32' || dy.dtype !== 'float32') return fallback(args);
+    const a = args.attrs as unknown as {
+      filterSize: number | [number, number];
+      strides: number | [number, number];
+      pad: Pad;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    };
+    const info = backend_util.computePool2DInfo(
+      input.shape as Shape4,
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    const fh = info.effectiveFilterHeight;
+    const fw = info.effectiveFilterWidth;
+    // Windows that tile the input exactly (e.g. 2x2 stride 2 on even sizes): no zeroing, no adds.
+    const tiled =
+      fh === info.strideHeight &&
+      fw === info.strideWidth &&
+      info.padInfo.top === 0 &&
+      info.padInfo.left === 0 &&
+      info.outHeight * fh === info.inHeight &&
+      info.outWidth * fw === info.inWidth;
+    const dx = backend.makeOutput([...input.shape], 'float32');
+    simd.maxPoolGrad(
+      ptr(backend, input),
+      ptr(backend, dy),
+      ptr(backend, dx),
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.outHeight,
+      info.outWidth,
+      info.strideHeight,
+      info.strideWidth,
+      fh,
+      fw,
+      info.padInfo.top,
+      info.padInfo.left,
+      tiled ? 1 : 0,
+    );
+    return dx;
+  };
+}
