@@ -310,7 +310,7 @@ export function trainerJobPolicy(p: Pick<PolicyInputs, 'bucketArn' | 'kmsKeyArn'
         `${CHECKPOINT_PREFIX}*`,
         `${OBJECT_PREFIXES.cache}bottleneck/*`,
       ],
-      delete: [`${OBJECT_PREFIXES.sweeps}*/trials/*/checkpoint/*`, `${CHECKPOINT_PREFIX}*`],
+      delete: [`${CHECKPOINT_PREFIX}*`],
       list: [`${OBJECT_PREFIXES.sweeps}*`, `${CHECKPOINT_PREFIX}*`],
     }),
     ...kmsStatements(p.kmsKeyArn),

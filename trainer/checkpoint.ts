@@ -2,7 +2,7 @@
  * Per-epoch checkpoints of a trial, so that a retried attempt (a Spot reclaim, a SIGKILLed
  * container) resumes where the last one stopped instead of starting over.
  *
- * Layout under the trial's prefix (`sweeps/<id>/trials/<index>/checkpoint/`):
+ * Layout under `checkpoints/<sweepId>/<index>/` (one top-level prefix: the bucket's lifecycle rule expires it):
  * - `epoch-<NNNNN>.bin`: every tensor of the checkpoint, tfjs weight encoding (tf.io.encodeWeights):
  *   the model's weights (model.getWeights() order), each optimizer's weights (Adam: iterations,
  *   first and second moments), and the early-stopping best weights when the best epoch is not the
@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { ObjectNotFoundError } from '../shared/errors.js';
 import type { Logger } from '../shared/ports/logger.js';
 import { getJson, type ObjectStore } from '../shared/ports/object-store.js';
-import { trialPrefix } from '../shared/schemas/plan.js';
+import { trialCheckpointPrefix } from '../shared/schemas/plan.js';
 import { EpochMetricsSchema } from '../shared/schemas/trial-result.js';
 import type { LayersModel, Tensor, Tf } from './tf.js';
 
@@ -97,7 +97,7 @@ const OPTIMIZER = 'optimizer/';
  * await checkpoints.clear();
  */
 export class Checkpointer {
-  /** `sweeps/<id>/trials/<index>/checkpoint` */
+  /** `checkpoints/<sweepId>/<index>` */
   readonly prefix: string;
   private readonly tf: Tf;
   private readonly objects: ObjectStore;
@@ -105,7 +105,7 @@ export class Checkpointer {
   constructor(private readonly options: CheckpointerOptions) {
     this.tf = options.tf;
     this.objects = options.objects;
-    this.prefix = `${trialPrefix(options.sweepId, options.trialIndex)}/checkpoint`;
+    this.prefix = trialCheckpointPrefix(options.sweepId, options.trialIndex);
   }
 
   get latestKey(): string {

@@ -1,6 +1,7 @@
 /**
  * The example sweep, end to end: fine-tune the base CNN (pretrained on Fashion-MNIST classes
- * 0-4) on 100 images per class of classes 5-9, 3 folds x 7 variants, then check the champion's
+ * 0-4) on 100 images per class of classes 5-9 (finetune at several freeze depths and learning
+ * rates, bottleneck-linear SVMs, a scratch baseline; 3 folds), then check the champion's
  * test accuracy again with stock @tensorflow/tfjs.
  *
  *   npm run demo            (FOLDSWEEP_HOME defaults to ./.foldsweep)

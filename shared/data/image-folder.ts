@@ -9,10 +9,11 @@
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import sharp from 'sharp';
+import { forEachBounded } from '../concurrency.js';
 import { InvalidArtifactError, ValidationError } from '../errors.js';
 import type { ImageShape } from '../schemas/dataset.js';
 import { asUint8Array } from './idx.js';
-import { convertChannels, forEachLimit, RESIZE_FIT } from './pixels.js';
+import { convertChannels, DECODE_CONCURRENCY, RESIZE_FIT } from './pixels.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
@@ -164,7 +165,7 @@ export async function decodeImageFiles(
 ): Promise<Uint8Array> {
   const size = shape[0] * shape[1] * shape[2];
   const out = new Uint8Array(files.length * size);
-  await forEachLimit(files.length, async (i) => {
+  await forEachBounded(files.length, DECODE_CONCURRENCY, async (i) => {
     out.set(await decodeImageFile(files[i].path, shape, fieldPath), i * size);
   });
   return out;

@@ -6,9 +6,13 @@
  */
 import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
+import { forEachBounded } from '../concurrency.js';
 import type { ImageShape } from '../schemas/dataset.js';
 
 /** How images are fitted to the target shape everywhere in the data layer. */
+/** sharp calls in flight when decoding or resizing many images. */
+export const DECODE_CONCURRENCY = Math.max(2, availableParallelism() * 2);
+
 export const RESIZE_FIT = 'fill' as const;
 
 /** Replicates one greyscale channel into three (RGB). */
@@ -56,7 +60,7 @@ export async function resizeGreyImages(
   const inSize = rows * cols;
   const outSize = h * w * c;
   const out = new Uint8Array(count * outSize);
-  await forEachLimit(count, async (i) => {
+  await forEachBounded(count, DECODE_CONCURRENCY, async (i) => {
     const img = pixels.subarray(i * inSize, (i + 1) * inSize);
     const { data, info } = await sharp(img, { raw: { width: cols, height: rows, channels: 1 } })
       .resize(w, h, { fit: RESIZE_FIT })
@@ -65,26 +69,4 @@ export async function resizeGreyImages(
     out.set(convertChannels(data, info.channels, c), i * outSize);
   });
   return out;
-}
-
-/** Runs `fn(0..n-1)` with at most `limit` calls in flight; rejects with the first error. */
-export async function forEachLimit(
-  n: number,
-  fn: (i: number) => Promise<void>,
-  limit = Math.max(2, availableParallelism() * 2),
-): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < n) {
-      const i = next++;
-      try {
-        await fn(i);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
 }

@@ -89,6 +89,9 @@ export const trialResultKey = (sweepId: string, trialIndex: number) =>
   `${trialPrefix(sweepId, trialIndex)}/result.json`;
 export const trialModelPrefix = (sweepId: string, trialIndex: number) =>
   `${trialPrefix(sweepId, trialIndex)}/model`;
+/** Per-trial checkpoints, under one top-level prefix so a bucket lifecycle rule can expire them. */
+export const trialCheckpointPrefix = (sweepId: string, trialIndex: number) =>
+  `checkpoints/${sweepId}/${String(trialIndex).padStart(5, '0')}`;
 export const championPrefix = (sweepId: string) => `sweeps/${sweepId}/champion`;
 export const leaderboardKey = (sweepId: string) => `sweeps/${sweepId}/leaderboard.json`;
 export const reportKey = (sweepId: string) => `sweeps/${sweepId}/report.md`;

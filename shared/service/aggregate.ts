@@ -3,6 +3,7 @@ import {
   formatLeaderboard,
   type Leaderboard,
 } from '../aggregation/leaderboard.js';
+import { mapBounded } from '../concurrency.js';
 import { ConflictError } from '../errors.js';
 import { PREPROCESSING } from '../model/preprocessing.js';
 import { foldSplit } from '../planner/folds.js';
@@ -21,17 +22,23 @@ import { type TrialResult, TrialResultSchema } from '../schemas/trial-result.js'
 import type { ServiceDeps } from './deps.js';
 import { loadPlan } from './sweeps.js';
 
+const RESULT_READ_CONCURRENCY = 16;
+
 /** Every TrialResult stored for a sweep (unreadable ones are logged and skipped). */
 export async function readTrialResults(deps: ServiceDeps, sweepId: string): Promise<TrialResult[]> {
   const keys = (await deps.objects.list(`sweeps/${sweepId}/trials/`)).filter((k) =>
     k.endsWith('/result.json'),
   );
+  // Gets in parallel: against S3 each one is a round trip (16 at once: ~10x faster, see
+  // docs/benchmarks/aggregate-1000-results.md).
+  const parsed = await mapBounded(keys, RESULT_READ_CONCURRENCY, async (key) =>
+    TrialResultSchema.safeParse(await getJson(deps.objects, key).catch(() => null)),
+  );
   const results: TrialResult[] = [];
-  for (const key of keys) {
-    const parsed = TrialResultSchema.safeParse(await getJson(deps.objects, key).catch(() => null));
-    if (parsed.success) results.push(parsed.data);
-    else deps.logger.warn({ key }, 'skipping an unreadable trial result');
-  }
+  parsed.forEach((p, i) => {
+    if (p.success) results.push(p.data);
+    else deps.logger.warn({ key: keys[i] }, 'skipping an unreadable trial result');
+  });
   return results;
 }
 
@@ -144,6 +151,11 @@ export async function aggregateSweep(
     });
     champion = outcome.champion;
     promoted = outcome.created;
+    if (!outcome.created && outcome.champion.promotedAt !== promotedAt) {
+      // A racing aggregation promoted first: make the metadata agree with the stored record.
+      metadata.lineage.promotedAt = outcome.champion.promotedAt;
+      await deps.objects.put(`${prefix}/metadata.json`, JSON.stringify(metadata, null, 2));
+    }
   }
   await deps.objects.put(reportKey(sweepId), renderReport(plan, leaderboard, champion));
   await finishSweep(deps, sweepId, {

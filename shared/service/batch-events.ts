@@ -1,3 +1,4 @@
+import { mapBounded } from '../concurrency.js';
 import { ConflictError, ObjectNotFoundError } from '../errors.js';
 import { getJson } from '../ports/object-store.js';
 import {
@@ -190,7 +191,7 @@ async function settlePart(
 ): Promise<PartCounts> {
   const counts: PartCounts = { trials: trials.length, succeeded: 0, failed: 0, missing: 0 };
   const now = () => deps.clock.now().toISOString();
-  await inBatches(trials, PUT_CONCURRENCY, async (trial) => {
+  await mapBounded(trials, PUT_CONCURRENCY, async (trial) => {
     const key = trialResultKey(sweepId, trial.index);
     // Missing or unreadable: the child wrote no usable result. Any other error (S3 unavailable)
     // propagates, so that Lambda retries rather than recording a good trial as failed.
@@ -239,9 +240,4 @@ async function settlePart(
     });
   });
   return counts;
-}
-
-async function inBatches<T>(items: T[], size: number, work: (item: T) => Promise<void>) {
-  for (let i = 0; i < items.length; i += size)
-    await Promise.all(items.slice(i, i + size).map(work));
 }

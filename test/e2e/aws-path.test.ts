@@ -305,7 +305,7 @@ describe('the AWS path (api -> Batch array job -> aggregator)', () => {
       killed.epochs.slice(1).map((e) => e.epoch),
     );
     expect(killed.epochs[0].valAccuracy).toBe(firstAttempt[0].valAccuracy);
-    expect(await objects.list(`sweeps/${id}/trials/00001/checkpoint/`)).toEqual([]);
+    expect(await objects.list(`checkpoints/${id}/00001/`)).toEqual([]);
     // Crashing on every attempt: exit 1 is final (no retry), and only that trial failed.
     expect(child(3)?.attempts.map((a) => a.container.exitCode)).toEqual([1]);
     const trials = await state.listTrials(id);

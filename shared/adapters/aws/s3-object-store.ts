@@ -10,6 +10,7 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { forEachBounded } from '../../concurrency.js';
 import { FoldsweepError, ObjectNotFoundError, ValidationError } from '../../errors.js';
 import { assertValidKey, type ObjectStore } from '../../ports/object-store.js';
 
@@ -201,30 +202,6 @@ export class S3ObjectStore implements ObjectStore {
       throw error;
     }
   }
-}
-
-/**
- * Runs `task(0..count-1)` with at most `limit` running at once. After a failure it starts no more
- * tasks, waits for the running ones to settle (so an abort does not race in-flight parts), then
- * throws the first error.
- */
-async function forEachBounded(
-  count: number,
-  limit: number,
-  task: (index: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const errors: unknown[] = [];
-  const worker = async () => {
-    while (errors.length === 0 && next < count) {
-      const index = next++;
-      await task(index).catch((error: unknown) => {
-        errors.push(error);
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, count) }, worker));
-  if (errors.length > 0) throw errors[0];
 }
 
 function errorName(error: unknown): string | undefined {

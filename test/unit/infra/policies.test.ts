@@ -113,7 +113,7 @@ describe('role policies', () => {
     );
     expect(
       allows(doc, 's3:DeleteObject', object('sweeps/01J/trials/00003/checkpoint/epoch-00002.bin')),
-    ).toBe(true);
+    ).toBe(false);
     expect(allows(doc, 's3:DeleteObject', object('checkpoints/01J/3/epoch-00002.bin'))).toBe(true);
     expect(allows(doc, 's3:PutObject', object('cache/bottleneck/k1/features.f32'))).toBe(true);
     expect(allows(doc, 's3:GetObject', object('cache/bottleneck/k1/manifest.json'))).toBe(true);

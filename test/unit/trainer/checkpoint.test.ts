@@ -155,7 +155,7 @@ describe('Checkpointer', () => {
     await checkpoints.save(progress(0), { model });
     await checkpoints.save(progress(1), { model });
 
-    const prefix = 'sweeps/sweep-1/trials/00004/checkpoint';
+    const prefix = 'checkpoints/sweep-1/00004';
     expect(await objects.list(`${prefix}/`)).toEqual([
       `${prefix}/epoch-00001.bin`,
       `${prefix}/latest.json`,
@@ -218,7 +218,7 @@ describe('Checkpointer', () => {
     const objects = new MemoryObjectStore();
     const model = compiled();
     await make(objects).save(progress(0), { model });
-    await objects.delete('sweeps/sweep-1/trials/00004/checkpoint/epoch-00000.bin');
+    await objects.delete('checkpoints/sweep-1/00004/epoch-00000.bin');
 
     expect(await make(objects).restore({ model })).toBeUndefined();
     model.dispose();
@@ -236,7 +236,8 @@ describe('Checkpointer', () => {
     expect(await objects.list('sweeps/sweep-1/trials/00004/')).toEqual([
       'sweeps/sweep-1/trials/00004/result.json',
     ]);
-    expect(await objects.list('sweeps/sweep-1/trials/00005/checkpoint/')).toHaveLength(2);
+    expect(await objects.list('checkpoints/sweep-1/00004/')).toEqual([]);
+    expect(await objects.list('checkpoints/sweep-1/00005/')).toHaveLength(2);
     model.dispose();
   });
 });
