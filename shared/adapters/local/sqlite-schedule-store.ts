@@ -1,10 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { z } from 'zod';
-import { ConflictError, FoldsweepError, NotFoundError, ValidationError } from '../../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import type { CreateRunOutcome, RunPatch, ScheduleStore } from '../../ports/schedule-store.js';
-import { parseOrThrow, toFieldIssues } from '../../schemas/issues.js';
+import { parseOrThrow } from '../../schemas/issues.js';
 import {
   type FrozenHoldout,
   FrozenHoldoutSchema,
@@ -14,8 +12,7 @@ import {
   type ScheduleRun,
   ScheduleRunSchema,
 } from '../../schemas/schedule.js';
-
-const BUSY_TIMEOUT_MS = 5000;
+import { decodeBody, openSqlite } from './sqlite.js';
 
 // `active` is 1 exactly for status 'running'; the partial unique index keeps one per schedule.
 const SCHEMA = `
@@ -56,13 +53,7 @@ export class SqliteScheduleStore implements ScheduleStore {
 
   constructor(file: string) {
     this.file = file;
-    if (file !== ':memory:' && file !== '' && !file.startsWith('file:')) {
-      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    }
-    this.db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    this.db.pragma('journal_mode = WAL');
-    this.db.exec(SCHEMA);
+    this.db = openSqlite(file, SCHEMA);
     this.sql = prepareStatements(this.db);
   }
 
@@ -201,20 +192,7 @@ export class SqliteScheduleStore implements ScheduleStore {
   }
 
   private decode<S extends z.ZodType>(schema: S, body: string, what: string): z.output<S> {
-    let json: unknown;
-    try {
-      json = JSON.parse(body);
-    } catch (error) {
-      throw this.corrupt(what, `its body is not JSON (${(error as Error).message})`, error);
-    }
-    const result = schema.safeParse(json);
-    if (result.success) return result.data;
-    const issues = toFieldIssues(result.error).map((i) => `${i.path}: ${i.message}`);
-    throw this.corrupt(what, `its body is not a valid record: ${issues.join('; ')}`, result.error);
-  }
-
-  private corrupt(what: string, why: string, cause?: unknown): FoldsweepError {
-    return new FoldsweepError(`schedule store ${this.file}: ${what} is corrupt: ${why}`, { cause });
+    return decodeBody(schema, body, `schedule store ${this.file}`, what);
   }
 }
 

@@ -1,16 +1,13 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import type { z } from 'zod';
 import {
   ConflictError,
-  FoldsweepError,
   NotFoundError,
   SweepAlreadyExistsError,
   ValidationError,
 } from '../../errors.js';
 import type { StateStore } from '../../ports/state-store.js';
-import { parseOrThrow, toFieldIssues } from '../../schemas/issues.js';
+import { parseOrThrow } from '../../schemas/issues.js';
 import {
   type ChampionRecord,
   ChampionRecordSchema,
@@ -20,8 +17,7 @@ import {
   type TrialRecord,
   TrialRecordSchema,
 } from '../../schemas/state.js';
-
-const BUSY_TIMEOUT_MS = 5000;
+import { corruptRow, decodeBody, openSqlite } from './sqlite.js';
 
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS sweeps (
@@ -76,13 +72,7 @@ export class SqliteStateStore implements StateStore {
 
   constructor(file: string) {
     this.file = file;
-    if (file !== ':memory:' && file !== '' && !file.startsWith('file:')) {
-      mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    }
-    this.db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    this.db.pragma('journal_mode = WAL');
-    this.db.exec(SCHEMA);
+    this.db = openSqlite(file, SCHEMA);
     this.sql = prepareStatements(this.db);
   }
 
@@ -207,20 +197,11 @@ export class SqliteStateStore implements StateStore {
   }
 
   private decode<S extends z.ZodType>(schema: S, body: string, what: string): z.output<S> {
-    let json: unknown;
-    try {
-      json = JSON.parse(body);
-    } catch (error) {
-      throw this.corrupt(what, `its body is not JSON (${(error as Error).message})`, error);
-    }
-    const result = schema.safeParse(json);
-    if (result.success) return result.data;
-    const issues = toFieldIssues(result.error).map((i) => `${i.path}: ${i.message}`);
-    throw this.corrupt(what, `its body is not a valid record: ${issues.join('; ')}`, result.error);
+    return decodeBody(schema, body, `state store ${this.file}`, what);
   }
 
-  private corrupt(what: string, why: string, cause?: unknown): FoldsweepError {
-    return new FoldsweepError(`state store ${this.file}: ${what} is corrupt: ${why}`, { cause });
+  private corrupt(what: string, why: string, cause?: unknown) {
+    return corruptRow(`state store ${this.file}`, what, why, cause);
   }
 }
 
