@@ -2,8 +2,7 @@
  * The local CLI: `foldsweep run <spec.json>` runs a sweep in this process and prints the
  * leaderboard; `foldsweep serve` serves the HTTP API. Both keep everything under FOLDSWEEP_HOME.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatLeaderboard } from '../../shared/aggregation/leaderboard.js';
 import { FoldsweepError, ValidationError } from '../../shared/errors.js';
@@ -12,6 +11,7 @@ import { getLeaderboard } from '../../shared/service/aggregate.js';
 import { createSweep, getSweep } from '../../shared/service/sweeps.js';
 import { startServer } from '../api/node.js';
 import { localDeps, resumeInterruptedSweeps } from '../deps/local.js';
+import { positiveInt, readJsonFile, resolveSpecPaths } from './files.js';
 import { modelsCommand } from './models.js';
 import { SweepProgressView } from './progress.js';
 import { scheduleCommand, startScheduler } from './schedule.js';
@@ -30,54 +30,6 @@ FOLDSWEEP_HOME (default ./.foldsweep) holds objects/, state.db and logs/foldswee
 
 const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
 
-function intOption(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw ValidationError.single(`--${name}`, `must be a positive integer, got '${value}'`);
-  return n;
-}
-
-/** Resolves relative local paths of a spec against the spec file's folder. */
-export function resolveSpecPaths(spec: unknown, baseDir: string): unknown {
-  if (typeof spec !== 'object' || spec === null) return spec;
-  const s = { ...(spec as Record<string, unknown>) };
-  const fix = (p: unknown) =>
-    typeof p === 'string' && p.length > 0 && !isAbsolute(p) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(p)
-      ? join(baseDir, p)
-      : p;
-  s.baseModel = fix(s.baseModel);
-  for (const key of ['dataset', 'testSet']) {
-    const d = s[key];
-    if (typeof d === 'object' && d !== null) {
-      const copy = { ...(d as Record<string, unknown>) };
-      copy.uri = fix(copy.uri);
-      if (copy.labelsUri !== undefined) copy.labelsUri = fix(copy.labelsUri);
-      s[key] = copy;
-    }
-  }
-  return s;
-}
-
-export async function readSpecFile(file: string): Promise<unknown> {
-  const text = await readFile(file, 'utf8').catch((cause) => {
-    throw ValidationError.single(
-      '<spec>',
-      `cannot read ${file}: ${(cause as Error).message}`,
-      cause,
-    );
-  });
-  try {
-    return resolveSpecPaths(JSON.parse(text), dirname(resolve(file)));
-  } catch (cause) {
-    throw ValidationError.single(
-      '<spec>',
-      `${file} is not valid JSON: ${(cause as Error).message}`,
-      cause,
-    );
-  }
-}
-
 async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -93,11 +45,11 @@ async function run(args: string[]): Promise<number> {
   const backend = values.backend as (typeof BACKENDS)[number];
   if (!BACKENDS.includes(backend))
     throw ValidationError.single('--backend', `must be one of ${BACKENDS.join(', ')}`);
-  const spec = await readSpecFile(positionals[0]);
+  const spec = await readJsonFile(positionals[0], '<spec>', resolveSpecPaths);
   const view = new SweepProgressView();
   const deps = localDeps({
     home: values.home,
-    concurrency: intOption('concurrency', values.concurrency),
+    concurrency: positiveInt('concurrency', values.concurrency),
     backend,
     onEvent: view.onEvent,
   });
@@ -150,7 +102,7 @@ async function serveCommand(args: string[]): Promise<number> {
   });
   const deps = localDeps({
     home: values.home,
-    concurrency: intOption('concurrency', values.concurrency),
+    concurrency: positiveInt('concurrency', values.concurrency),
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -194,9 +146,14 @@ export async function main(argv: string[]): Promise<number> {
     return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
   } catch (error) {
     if (error instanceof ValidationError) {
-      process.stderr.write(`error: ${error.message}\n`);
-      for (const issue of error.issues)
-        process.stderr.write(`  - ${issue.path}: ${issue.message}\n`);
+      if (error.issues.length <= 1) {
+        process.stderr.write(`error: ${error.message}\n`);
+      } else {
+        process.stderr.write(`error: ${error.issues.length} problems:\n`);
+        for (const issue of error.issues) {
+          process.stderr.write(`  - ${issue.path}: ${issue.message}\n`);
+        }
+      }
       return 2;
     }
     if (

@@ -3,8 +3,6 @@
  * Thin: parse arguments, call one service function, print. Bad input throws ValidationError,
  * which main.ts prints with its field paths (exit code 2).
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { CronScheduler } from '../../shared/adapters/local/cron-scheduler.js';
 import { ValidationError } from '../../shared/errors.js';
@@ -18,6 +16,7 @@ import {
   runSchedule,
   syncTriggers,
 } from '../../shared/service/schedules.js';
+import { positiveInt, readJsonFile, resolveSchedulePaths } from './files.js';
 
 /** Retrain deps of a CLI process (the lead's localDeps), closed when the command ends. */
 export type RetrainCliDeps = RetrainDeps & {
@@ -68,55 +67,6 @@ export async function startScheduler(
     clearInterval(timer);
     await deps.scheduler.stop();
   };
-}
-
-/** Resolves relative local paths of a schedule file against the file's folder. */
-export function resolveSchedulePaths(input: unknown, baseDir: string): unknown {
-  if (typeof input !== 'object' || input === null) return input;
-  const fix = (p: unknown) =>
-    typeof p === 'string' && p.length > 0 && !isAbsolute(p) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(p)
-      ? join(baseDir, p)
-      : p;
-  const fixRef = (ref: unknown) => {
-    if (typeof ref !== 'object' || ref === null) return ref;
-    const copy = { ...(ref as Record<string, unknown>) };
-    copy.uri = fix(copy.uri);
-    if (copy.labelsUri !== undefined) copy.labelsUri = fix(copy.labelsUri);
-    return copy;
-  };
-  const s = { ...(input as Record<string, unknown>) };
-  s.dataset = fixRef(s.dataset);
-  if (typeof s.template === 'object' && s.template !== null) {
-    const t = { ...(s.template as Record<string, unknown>) };
-    t.baseModel = fix(t.baseModel);
-    if (t.testSet !== undefined) t.testSet = fixRef(t.testSet);
-    s.template = t;
-  }
-  return s;
-}
-
-async function readScheduleFile(file: string): Promise<unknown> {
-  const text = await readFile(file, 'utf8').catch((cause) => {
-    throw ValidationError.single('<schedule>', `cannot read ${file}: ${(cause as Error).message}`);
-  });
-  try {
-    return resolveSchedulePaths(JSON.parse(text), dirname(resolve(file)));
-  } catch (cause) {
-    throw ValidationError.single(
-      '<schedule>',
-      `${file} is not valid JSON: ${(cause as Error).message}`,
-      cause,
-    );
-  }
-}
-
-function positiveInt(name: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) {
-    throw ValidationError.single(`--${name}`, `must be a positive integer, got '${value}'`);
-  }
-  return n;
 }
 
 function one(positionals: string[], what: string, usage: string): string {
@@ -206,7 +156,10 @@ export async function scheduleCommand(
   try {
     if (sub === 'add') {
       const file = one(positionals, 'schedule.json', 'foldsweep schedule add <schedule.json>');
-      const schedule = await createSchedule(deps, await readScheduleFile(file));
+      const schedule = await createSchedule(
+        deps,
+        await readJsonFile(file, '<schedule>', resolveSchedulePaths),
+      );
       print(
         schedule,
         () =>

@@ -12,7 +12,14 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
           path: join([...issue.path, key]),
           message: `unknown field '${key}': remove it or check its spelling`,
         }))
-      : [{ path: join(issue.path), message: issue.message }],
+      : issue.code === 'invalid_type' && /received undefined$/.test(issue.message)
+        ? [
+            {
+              path: join(issue.path),
+              message: `required: give ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected}`,
+            },
+          ]
+        : [{ path: join(issue.path), message: issue.message }],
   );
 }
 

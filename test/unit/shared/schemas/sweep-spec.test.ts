@@ -107,6 +107,17 @@ describe('SweepSpecSchema', () => {
     expect(spec).toEqual(input);
   });
 
+  it('says a missing required field is required, at its path', () => {
+    // Prepare
+    const { dataset: _dropped, ...input } = minimal();
+
+    // Act
+    const issues = issuesOf(input);
+
+    // Assess
+    expect(issues).toEqual([{ path: 'dataset', message: 'required: give an object' }]);
+  });
+
   it('rejects an unknown top-level field at its own path', () => {
     // Prepare
     const input = { ...minimal(), foldz: 3 };
