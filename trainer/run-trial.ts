@@ -53,7 +53,6 @@ export async function runTrial(
     await objects.put(trialResultKey(plan.sweepId, trialIndex), JSON.stringify(result, null, 1));
     return result;
   };
-  const tensorsBefore = tf.memory().numTensors;
   let trained: StrategyResult | undefined;
   try {
     const { pixels, labels } = await loadPreparedDataset(objects, plan.dataset);
@@ -103,9 +102,5 @@ export async function runTrial(
     throw error;
   } finally {
     trained?.release();
-    const leaked = tf.memory().numTensors - tensorsBefore;
-    if (leaked > 0 && process.env.FOLDSWEEP_DEBUG_TENSORS) {
-      process.stderr.write(`trial ${trialIndex}: ${leaked} tensors left after the trial\n`);
-    }
   }
 }
