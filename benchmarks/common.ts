@@ -144,12 +144,3 @@ export function machine(): string {
   }
   return `${cpu}, nproc ${nproc}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}`;
 }
-
-/** Formats a markdown file with biome (the repo's `biome check .` also formats markdown). */
-export function biomeFormat(file: string): void {
-  try {
-    execSync(`npx biome format --write ${JSON.stringify(file)}`, { stdio: 'ignore' });
-  } catch {
-    console.error(`could not run biome format on ${file}`);
-  }
-}

@@ -20,7 +20,6 @@ import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../trainer/backend.js';
 import { registerWasmGradientKernels, type WasmKernelSet } from '../trainer/wasm-kernels.js';
 import {
-  biomeFormat,
   type Dataset,
   fashionCnn,
   fashionMnist,
@@ -311,7 +310,6 @@ async function main(): Promise<void> {
   if (args.out) {
     mkdirSync(path.dirname(args.out), { recursive: true });
     writeFileSync(args.out, `${lines.join('\n')}\n`);
-    biomeFormat(args.out);
     console.error(`wrote ${args.out}`);
   }
 }

@@ -26,7 +26,9 @@
  *     generic broadcasting loop and a transpose respectively;
  *   - Add / Sub / Multiply / RealDiv (same shape or with a scalar) and Step as SIMD loops: wasm
  *     creates an XNNPACK operator per call, which costs more than the work on the optimizer's
- *     small per-variable tensors (~100 such calls a step), and ReLU's gradient is Step x dy.
+ *     small per-variable tensors (~100 such calls a step), and ReLU's gradient is Step x dy;
+ *   - GatherV2 (each step's batch of images) as one memory copy per row instead of a strided
+ *     element loop (~2 ms for 32 images of 32x32x3).
  *   Each 'fast' kernel hands whatever it does not cover to wasm's (or the composed) kernel, and
  *   the SIMD module needs a non-shared wasm memory (Node: threads off); otherwise they fall back.
  *
@@ -51,6 +53,7 @@ import {
 import {
   makeBinary,
   makeCast,
+  makeGather,
   makeIdentity,
   makeStep,
   makeSum,
@@ -78,6 +81,7 @@ export const WASM_REPLACED_KERNELS = [
   'RealDiv',
   'Step',
   'Sum',
+  'GatherV2',
 ] as const;
 
 export type WasmKernelSet = 'fast' | 'baseline' | 'minimal';
@@ -123,6 +127,7 @@ const FAST: Record<string, KernelFunc> = {
   Multiply: makeBinary('Multiply', callBuiltin('Multiply')),
   RealDiv: makeBinary('RealDiv', callBuiltin('RealDiv')),
   Step: makeStep(callBuiltin('Step')),
+  GatherV2: makeGather(callBuiltin('GatherV2')),
   Sum: makeSum(callBuiltin('Sum')),
 };
 

@@ -96,6 +96,15 @@ export interface SimdExports {
   /** op: 0 add, 1 sub, 2 mul, 3 div; mode: 0 same shape, 1 b scalar, 2 a scalar */
   binary(op: number, a: number, b: number, out: number, n: number, mode: number): void;
   step(x: number, out: number, n: number, alpha: number): void;
+  gather(
+    x: number,
+    idx: number,
+    out: number,
+    n: number,
+    outer: number,
+    dimBytes: number,
+    slice: number,
+  ): void;
   sumRows(x: number, acc: number, out: number, rows: number, c: number): void;
 }
 

@@ -831,4 +831,28 @@
       (local.set $out (i32.add (local.get $out) (local.get $wStep)))
       (v128.store offset=0 (local.get $out) (local.get $c10)) (v128.store offset=16 (local.get $out) (local.get $c11))))
   )
+
+  ;; GatherV2 without batch dims: out [outer, n, slice] = x [outer, dim, slice] at rows idx[0..n)
+  ;; (int32, checked by the caller); $slice is a row's size in bytes, $dimBytes = dim * $slice.
+  (func (export "gather")
+    (param $x i32) (param $idx i32) (param $out i32) (param $n i32) (param $outer i32)
+    (param $dimBytes i32) (param $slice i32)
+    (local $o i32) (local $i i32) (local $base i32)
+    (block $oEnd (loop $oLoop
+      (br_if $oEnd (i32.ge_u (local.get $o) (local.get $outer)))
+      (local.set $base (i32.add (local.get $x) (i32.mul (local.get $o) (local.get $dimBytes))))
+      (local.set $i (i32.const 0))
+      (block $iEnd (loop $iLoop
+        (br_if $iEnd (i32.ge_u (local.get $i) (local.get $n)))
+        (memory.copy (local.get $out)
+          (i32.add (local.get $base)
+            (i32.mul (i32.load (i32.add (local.get $idx) (i32.shl (local.get $i) (i32.const 2))))
+                     (local.get $slice)))
+          (local.get $slice))
+        (local.set $out (i32.add (local.get $out) (local.get $slice)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $iLoop)))
+      (local.set $o (i32.add (local.get $o) (i32.const 1)))
+      (br $oLoop)))
+  )
 )

@@ -283,6 +283,53 @@ describe('elementwise kernels like the cpu backend', () => {
     await sameAsCpu('Sum', { x: input(shape as number[], 5) }, { axis, keepDims }, 1e-6);
   });
 
+  it.each([
+    ['rows of images', [6, 4, 3, 2], [5, 0, 5, 2], 0],
+    ['2-D indices', [7, 3], [2, 3, 4, 5, 6, 0], 0],
+    ['inner axis', [3, 5, 2], [4, 0, 1], 1],
+    ['last axis', [2, 3, 4], [3, 3, 0], 2],
+    ['no indices', [4, 2], [], 0],
+  ])('GatherV2 %s', async (_label, xShape, idx, axis) => {
+    const indicesShape = _label === '2-D indices' ? [2, 3] : [idx.length];
+    const gatherOn = async (backend: string, dtype: 'float32' | 'int32' | 'bool') => {
+      await tf.setBackend(backend);
+      return tf.tidy(() => {
+        const v = values(size(xShape), 3);
+        // (wasm's own float-to-bool Cast does not clamp to 0/1: build each dtype directly)
+        const x =
+          dtype === 'bool'
+            ? tf.tensor(
+                Array.from(v, (e) => e > 0),
+                xShape,
+                'bool',
+              )
+            : tf.tensor(
+                Array.from(v, (e) => Math.round(e * 10)),
+                xShape,
+                dtype,
+              );
+        const g = tf.gather(x, tf.tensor(idx, indicesShape, 'int32'), axis);
+        return {
+          data: Array.from(g.dataSync() as ArrayLike<number>),
+          shape: g.shape,
+          dtype: g.dtype,
+        };
+      });
+    };
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      expect(await gatherOn('wasm', dtype)).toEqual(await gatherOn('cpu', dtype));
+    }
+  });
+
+  it('GatherV2 refuses an index out of range like wasm and cpu', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    expect(() => tf.gather(x, tf.tensor1d([0, 2], 'int32'))).toThrow(
+      /GatherV2: the index value 2 is not in \[0, 1\]/,
+    );
+    x.dispose();
+  });
+
   it('Identity and same-dtype Cast share data; freeing either keeps the other intact', async () => {
     await tf.setBackend('wasm');
     const ids = tf.engine().backend.numDataIds();
