@@ -10,6 +10,7 @@ import type { SweepSpecInput } from '../../shared/schemas/sweep-spec.js';
 import type { ServiceDeps } from '../../shared/service/deps.js';
 import { selectBackend } from '../../trainer/backend.js';
 import { TfModelEvaluator } from '../../trainer/evaluate.js';
+import { serializeModel } from '../../trainer/model-io.js';
 import { makeTempDir, recordingLogger, writeIdxPair } from './images.js';
 import { bandImages, tinyCnn } from './tiny-model.js';
 
@@ -30,23 +31,9 @@ export async function writeTinyModel(dir: string, numClasses = 4) {
   const { tf } = await selectBackend({ prefer: 'wasm' });
   const model = tinyCnn(tf, numClasses);
   await mkdir(dir, { recursive: true });
-  await model.save(
-    tf.io.withSaveHandler(async (a) => {
-      await writeFile(
-        join(dir, 'weights.bin'),
-        new Uint8Array(tf.io.CompositeArrayBuffer.join(a.weightData ?? new ArrayBuffer(0))),
-      );
-      await writeFile(
-        join(dir, 'model.json'),
-        JSON.stringify({
-          format: 'layers-model',
-          modelTopology: a.modelTopology,
-          weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-        }),
-      );
-      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(a) };
-    }),
-  );
+  const { modelJson, weights } = await serializeModel(tf, model);
+  await writeFile(join(dir, 'weights.bin'), weights);
+  await writeFile(join(dir, 'model.json'), modelJson);
   model.dispose();
   return join(dir, 'model.json');
 }
