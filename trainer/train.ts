@@ -14,6 +14,12 @@ export interface TrainingLoss {
   minimise(yTrue: Tensor, yPred: Tensor): Scalar;
   /** Per-sample loss reported in the metrics: [batch]. */
   perSample(yTrue: Tensor, yPred: Tensor): Tensor;
+  /**
+   * Optional: `minimise` computed from `perSample`'s output, for losses where the minimised scalar
+   * is a function of the reported per-sample loss (cross-entropy: its mean). The training loop then
+   * computes the per-sample loss once per step instead of twice.
+   */
+  minimiseFromPerSample?(perSample: Tensor): Scalar;
 }
 
 const EPSILON = 1e-7;
@@ -50,6 +56,7 @@ export function crossEntropyLoss(tf: Tf): TrainingLoss {
   return {
     minimise: (y, p) => crossEntropyPerSample(tf, y, p).mean() as Scalar,
     perSample: (y, p) => crossEntropyPerSample(tf, y, p),
+    minimiseFromPerSample: (perSample) => perSample.mean() as Scalar,
   };
 }
 
@@ -152,6 +159,10 @@ export async function trainWithEarlyStopping(
   const optimizers = { body: bodyOptimizer, head: headOptimizer };
   const n = data.xTrain.shape[0];
 
+  // Class indices of the training labels, once: a step compares predictions with a gather of
+  // them instead of an argMax of its one-hot batch.
+  const trainClasses = tf.tidy(() => data.yTrain.argMax(-1));
+
   const trainStep = async (batch: number[], random: () => number) => {
     const indices = tf.tensor1d(batch, 'int32');
     const ys = tf.gather(data.yTrain, indices);
@@ -159,13 +170,18 @@ export async function trainWithEarlyStopping(
       const x = tf.gather(data.xTrain, indices);
       return options.augment ? options.augment(x, random) : x;
     });
-    const kept: { hits?: Tensor; loss?: Tensor } = {};
+    const kept: { yPred?: Tensor; loss?: Tensor } = {};
     const { value, grads } = tf.variableGrads(() => {
       const yPred = model.apply(xs, { training: true }) as Tensor;
-      kept.hits = tf.keep(yPred.argMax(-1).equal(ys.argMax(-1)).sum());
-      kept.loss = tf.keep(loss.perSample(ys, yPred).sum());
+      kept.yPred = tf.keep(yPred);
+      // The per-sample loss once: its sum is the metric, and (for losses that allow it) the
+      // objective is computed from it.
+      const perSample = loss.perSample(ys, yPred);
+      kept.loss = tf.keep(perSample.sum());
       const regularisation = model.calculateLosses();
-      const objective = loss.minimise(ys, yPred);
+      const objective = loss.minimiseFromPerSample
+        ? loss.minimiseFromPerSample(perSample)
+        : loss.minimise(ys, yPred);
       return regularisation.length
         ? (tf.addN([objective, ...regularisation]) as Scalar)
         : objective;
@@ -180,9 +196,13 @@ export async function trainWithEarlyStopping(
     if (headOptimizer && Object.keys(headGrads).length) {
       headOptimizer.applyGradients(headGrads as never);
     }
-    const [hits, lossSum] = await Promise.all([kept.hits?.data(), kept.loss?.data()]);
-    tf.dispose([indices, xs, ys, value, kept.hits, kept.loss, ...Object.values(grads)]);
-    return { hits: hits?.[0] ?? 0, loss: lossSum?.[0] ?? 0 };
+    // Accuracy outside the gradient tape (nothing to differentiate there).
+    const hitCount = tf.tidy(() =>
+      (kept.yPred as Tensor).argMax(-1).equal(tf.gather(trainClasses, indices)).sum(),
+    );
+    const [hits, lossSum] = await Promise.all([hitCount.data(), kept.loss?.data()]);
+    tf.dispose([indices, xs, ys, value, kept.yPred, kept.loss, hitCount, ...Object.values(grads)]);
+    return { hits: hits[0] ?? 0, loss: lossSum?.[0] ?? 0 };
   };
 
   const higherIsBetter = options.objective === 'val_accuracy';
@@ -260,6 +280,7 @@ export async function trainWithEarlyStopping(
     return { epochs, bestEpoch: best.epoch, objective: best.value, stoppedEarly };
   } finally {
     if (best) tf.dispose(best.weights);
+    trainClasses.dispose();
     headOptimizer?.dispose();
   }
 }
