@@ -1,7 +1,8 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
 /**
- * The one DynamoDB table behind DynamoStateStore (single-table design). Infra and tests create
+ * The one DynamoDB table behind DynamoStateStore, DynamoScheduleStore and DynamoModelRegistry
+ * (single-table design). Infra and tests create
  * the table from this, so the key schema cannot drift from the adapter.
  *
  * - sweep: pk `SWEEP#<id>`, sk `SWEEP`; gsi1pk `SWEEPS`, gsi1sk `<createdAt>#<id>`;
@@ -12,6 +13,23 @@ import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
  * `gsi1` lists every sweep newest first, `gsi2` the sweeps of one status newest first. Both
  * project all attributes. Every key attribute is a string. The record's own fields sit beside
  * the key attributes as plain attributes.
+ *
+ * DynamoScheduleStore (no index needed: every read is a key lookup or a query of one partition):
+ * - schedule: pk `SCHEDULES`, sk `SCHEDULE#<id>` (one partition: listing is a strongly
+ *   consistent query in id order; there are few schedules)
+ * - run: pk `SCHEDULE#<id>`, sk `RUN#<firedAt>` (ISO times sort as strings: newest first is a
+ *   backwards query)
+ * - the schedule's running run: pk `SCHEDULE#<id>`, sk `ACTIVE_RUN` (create-once: at most one
+ *   running run per schedule)
+ * - the run that started a sweep: pk `SWEEP#<sweepId>`, sk `SCHEDULE_RUN` (findRunBySweep)
+ *
+ * DynamoModelRegistry:
+ * - model head: pk `MODELS`, sk `MODEL#<name>`: version counter, serving pointer, event
+ *   counter and a revision; every registry write is one compare-and-set on it
+ * - version: pk `MODEL#<name>`, sk `VERSION#<version, 10 digits>`
+ * - the version a sweep was registered as: pk `MODEL#<name>`, sk `SWEEP#<sweepId>`
+ * - promotion event: pk `MODEL#<name>`, sk `EVENT#<seq, 10 digits>`
+ *
  * @example
  * await dynamo.send(new CreateTableCommand(stateTableInput('foldsweep-state')));
  */
@@ -42,6 +60,51 @@ export const ALL_SWEEPS = 'SWEEPS';
 export const sweepsWithStatus = (status: string) => `SWEEPS#${status}`;
 /** Sorts by createdAt, then id, as strings (the order SqliteStateStore lists in). */
 export const createdSortKey = (createdAt: string, id: string) => `${createdAt}#${id}`;
+
+export const SCHEDULES_PK = 'SCHEDULES';
+export const scheduleSk = (id: string) => `SCHEDULE#${id}`;
+/** The partition of one schedule's runs (and its running-run marker). */
+export const schedulePk = (id: string) => `SCHEDULE#${id}`;
+export const RUN_SK_PREFIX = 'RUN#';
+export const runSk = (firedAt: string) => `${RUN_SK_PREFIX}${firedAt}`;
+export const ACTIVE_RUN_SK = 'ACTIVE_RUN';
+/** In the sweep's partition: which schedule run started the sweep. */
+export const SCHEDULE_RUN_SK = 'SCHEDULE_RUN';
+
+export const MODELS_PK = 'MODELS';
+export const modelHeadSk = (name: string) => `MODEL#${name}`;
+export const modelPk = (name: string) => `MODEL#${name}`;
+export const VERSION_SK_PREFIX = 'VERSION#';
+export const versionSk = (version: number) =>
+  `${VERSION_SK_PREFIX}${String(version).padStart(10, '0')}`;
+export const modelSweepSk = (sweepId: string) => `SWEEP#${sweepId}`;
+export const EVENT_SK_PREFIX = 'EVENT#';
+export const eventSk = (seq: number) => `${EVENT_SK_PREFIX}${String(seq).padStart(10, '0')}`;
+
+/** A failed ConditionExpression (a create-once or compare-and-set write that lost). */
+export function isConditionFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * A copy without `undefined` anywhere (the document client rejects them unless configured with
+ * `removeUndefinedValues`, and the adapters do not own the client's configuration).
+ */
+export function stripUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => stripUndefined(v)) as T;
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, stripUndefined(v)]),
+    ) as T;
+  }
+  return value;
+}
 
 /** CreateTable input for the state table: on-demand billing, both indexes projecting all. */
 export function stateTableInput(tableName: string): CreateTableCommandInput {
