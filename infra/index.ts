@@ -6,7 +6,7 @@
  */
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import type { AwsRuntimeEnv } from '../shared/schemas/runtime-env.js';
+import { type AwsRuntimeEnv, SCHEDULE_ENV } from '../shared/schemas/runtime-env.js';
 import {
   imageContentTag,
   lambdaBundlePaths,
@@ -23,17 +23,6 @@ import { Network } from './components/network.js';
 import { Storage } from './components/storage.js';
 import { loadConfig } from './config.js';
 import { arnsFor, type FunctionName, resourceNames } from './naming.js';
-
-/**
- * Environment the api function needs to manage retrain schedules (EventBridge Scheduler).
- * Not yet in shared/schemas/runtime-env.ts: move them there when the Schedules adapter reads them.
- */
-export const SCHEDULE_ENV = {
-  group: 'FOLDSWEEP_SCHEDULE_GROUP',
-  roleArn: 'FOLDSWEEP_SCHEDULER_ROLE_ARN',
-  targetArn: 'FOLDSWEEP_RETRAIN_FUNCTION_ARN',
-  deadLetterArn: 'FOLDSWEEP_DEAD_LETTER_QUEUE_ARN',
-} as const;
 
 const config = loadConfig();
 const prefix = config.namePrefix;
@@ -144,6 +133,7 @@ const runtimeEnv = {
   LOG_LEVEL: config.logLevel,
 } satisfies Partial<Record<keyof AwsRuntimeEnv, pulumi.Input<string>>>;
 
+/** Scheduled retraining: the api creates EventBridge schedules, the retrain function runs them. */
 const scheduleEnv = {
   [SCHEDULE_ENV.group]: names.scheduleGroup,
   [SCHEDULE_ENV.roleArn]: iam.schedulerRoleArn,
@@ -163,8 +153,9 @@ const functions = new Functions(prefix, {
   sizes: config.functions,
   environment: {
     api: { ...runtimeEnv, ...scheduleEnv },
+    // The aggregator completes scheduled runs from the table alone: no scheduler.
     aggregator: runtimeEnv,
-    retrain: runtimeEnv,
+    retrain: { ...runtimeEnv, ...scheduleEnv },
   } satisfies Record<FunctionName, Record<string, pulumi.Input<string>>>,
   runtime: config.lambdaRuntime,
   architecture: config.lambdaArchitecture,

@@ -14,6 +14,8 @@ export const OBJECT_PREFIXES = {
   models: 'models/',
   sweeps: 'sweeps/',
   checkpoints: CHECKPOINT_PREFIX,
+  /** Per schedule: the image hashes of its frozen holdout (`schedules/<id>/holdout-<hash>/`). */
+  schedules: 'schedules/',
   /** Derived data shared by trials (bottleneck features: `cache/bottleneck/<key>/`). */
   cache: 'cache/',
 } as const;

@@ -204,6 +204,8 @@ function deadLetterStatements(arns: Arns): PolicyStatement[] {
 }
 
 const ALL_PREFIXES = [OBJECT_PREFIXES.datasets, OBJECT_PREFIXES.models, OBJECT_PREFIXES.sweeps];
+/** What starting a scheduled run reads and writes beyond a sweep's prefixes. */
+const SCHEDULE_PREFIXES = [...ALL_PREFIXES, OBJECT_PREFIXES.schedules];
 const STATE_READ_WRITE = [
   'GetItem',
   'PutItem',
@@ -221,9 +223,9 @@ export function apiFunctionPolicy(p: PolicyInputs): PolicyDocument {
   return doc(
     ...logStatements(p.arns.logGroups.api),
     ...s3Statements(p.bucketArn, {
-      read: ALL_PREFIXES.map((x) => `${x}*`),
-      write: ALL_PREFIXES.map((x) => `${x}*`),
-      list: ALL_PREFIXES.map((x) => `${x}*`),
+      read: SCHEDULE_PREFIXES.map((x) => `${x}*`),
+      write: SCHEDULE_PREFIXES.map((x) => `${x}*`),
+      list: SCHEDULE_PREFIXES.map((x) => `${x}*`),
     }),
     ...kmsStatements(p.kmsKeyArn),
     ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'DeleteItem']),
@@ -268,23 +270,29 @@ export function aggregatorFunctionPolicy(p: PolicyInputs): PolicyDocument {
       list: [`${OBJECT_PREFIXES.sweeps}*`],
     }),
     ...kmsStatements(p.kmsKeyArn),
-    ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'BatchWriteItem']),
+    // DeleteItem: finishing a scheduled run removes the schedule's running-run marker.
+    ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'BatchWriteItem', 'DeleteItem']),
     describeJobsStatement(),
     ...deadLetterStatements(p.arns),
   );
 }
 
-/** The scheduled retrain: starts a new sweep from a schedule's template (like the api's POST). */
+/**
+ * The scheduled retrain: runs a schedule (records the run, prepares the latest data, freezes the
+ * holdout under schedules/ on the first run, starts the sweep like the api's POST). It is
+ * invoked by EventBridge Scheduler and manages no schedules itself.
+ */
 export function retrainFunctionPolicy(p: PolicyInputs): PolicyDocument {
   return doc(
     ...logStatements(p.arns.logGroups.retrain),
     ...s3Statements(p.bucketArn, {
-      read: ALL_PREFIXES.map((x) => `${x}*`),
-      write: ALL_PREFIXES.map((x) => `${x}*`),
-      list: ALL_PREFIXES.map((x) => `${x}*`),
+      read: SCHEDULE_PREFIXES.map((x) => `${x}*`),
+      write: SCHEDULE_PREFIXES.map((x) => `${x}*`),
+      list: SCHEDULE_PREFIXES.map((x) => `${x}*`),
     }),
     ...kmsStatements(p.kmsKeyArn),
-    ...tableStatements(p.tableArn, STATE_READ_WRITE),
+    // DeleteItem: a run that ends removes the schedule's running-run marker.
+    ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'DeleteItem']),
     ...submitJobStatements(p.arns),
     ...deadLetterStatements(p.arns),
   );

@@ -3,6 +3,10 @@
  * events: settles and aggregates a sweep when its array job ends. Ignored events (other
  * queues, children, non-terminal states, malformed ones) are logged and acknowledged, never
  * thrown: only a failure worth retrying (S3 or DynamoDB unavailable) fails the invocation.
+ * awsDeps wires the schedule store and the model registry (DynamoDB, the same table), so a
+ * sweep that a schedule started has its run completed after aggregation (completeScheduledRun:
+ * challenger against the serving model on the frozen holdout, promoted or rejected), as the
+ * local process pool does after it drains.
  */
 import {
   type BatchEventDeps,

@@ -1,11 +1,15 @@
 import { BatchClient } from '@aws-sdk/client-batch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import pino from 'pino';
 import { ulid } from 'ulid';
 import { BatchExecutor } from '../../shared/adapters/aws/batch-executor.js';
+import { DynamoModelRegistry } from '../../shared/adapters/aws/dynamo-model-registry.js';
+import { DynamoScheduleStore } from '../../shared/adapters/aws/dynamo-schedule-store.js';
 import { DynamoStateStore } from '../../shared/adapters/aws/dynamo-state-store.js';
+import { EventBridgeScheduler } from '../../shared/adapters/aws/eventbridge-scheduler.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-object-store.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
@@ -19,11 +23,22 @@ import {
   TRAINER_JOB_ENV,
 } from '../../shared/schemas/runtime-env.js';
 import type { ServiceDeps } from '../../shared/service/deps.js';
+import type { RetrainDeps } from '../../shared/service/schedules.js';
 
-export interface AwsDeps extends ServiceDeps {
+export interface AwsDeps extends ServiceDeps, Pick<RetrainDeps, 'schedules' | 'registry'> {
   env: AwsRuntimeEnv;
   executor: BatchExecutor;
-  clients: { s3: S3Client; dynamo: DynamoDBDocumentClient; batch: BatchClient };
+  /**
+   * EventBridge Scheduler, where the environment names the retrain function and the scheduler
+   * role (api, retrain); absent elsewhere (the aggregator only completes scheduled runs).
+   */
+  scheduler?: EventBridgeScheduler;
+  clients: {
+    s3: S3Client;
+    dynamo: DynamoDBDocumentClient;
+    batch: BatchClient;
+    scheduler?: SchedulerClient;
+  };
 }
 
 export interface AwsDepsOptions {
@@ -33,9 +48,11 @@ export interface AwsDepsOptions {
 
 /**
  * Wires the AWS deployment from the environment (AwsRuntimeEnvSchema; a missing variable fails
- * naming it): S3 objects, DynamoDB state, the Batch executor. Called once per Lambda instance at
- * module scope. The FOLDSWEEP_*_ENDPOINT variables point the clients at local stand-ins (tests);
- * the S3 one is passed on to the trainer jobs too.
+ * naming it): S3 objects, DynamoDB state, the Batch executor, and for scheduled retraining the
+ * schedule store and model registry (same table) and, where FOLDSWEEP_RETRAIN_FUNCTION_ARN and
+ * FOLDSWEEP_SCHEDULER_ROLE_ARN are set, EventBridge Scheduler as the trigger adapter. Called
+ * once per Lambda instance at module scope. The FOLDSWEEP_*_ENDPOINT variables point the
+ * clients at local stand-ins (tests); the S3 one is passed on to the trainer jobs too.
  * Datasets and base models named by a spec are read from the function's file system (the
  * deployment package, /tmp, an EFS mount) and copied into S3 once, as locally.
  * @example
@@ -74,6 +91,23 @@ export function awsDeps(
   });
   const objects = new S3ObjectStore({ client: s3, bucket: env.FOLDSWEEP_BUCKET });
   const state = new DynamoStateStore({ client: dynamo, table: env.FOLDSWEEP_TABLE });
+  const schedules = new DynamoScheduleStore({ client: dynamo, table: env.FOLDSWEEP_TABLE });
+  const registry = new DynamoModelRegistry({ client: dynamo, table: env.FOLDSWEEP_TABLE });
+  const schedulerClient =
+    env.FOLDSWEEP_RETRAIN_FUNCTION_ARN && env.FOLDSWEEP_SCHEDULER_ROLE_ARN
+      ? new SchedulerClient(
+          env.FOLDSWEEP_SCHEDULER_ENDPOINT ? { endpoint: env.FOLDSWEEP_SCHEDULER_ENDPOINT } : {},
+        )
+      : undefined;
+  const scheduler =
+    schedulerClient &&
+    new EventBridgeScheduler({
+      client: schedulerClient,
+      targetArn: env.FOLDSWEEP_RETRAIN_FUNCTION_ARN as string,
+      roleArn: env.FOLDSWEEP_SCHEDULER_ROLE_ARN as string,
+      groupName: env.FOLDSWEEP_SCHEDULE_GROUP,
+      deadLetterArn: env.FOLDSWEEP_DEAD_LETTER_QUEUE_ARN,
+    });
   const executor = new BatchExecutor({
     client: batch,
     jobQueue: env.FOLDSWEEP_JOB_QUEUE,
@@ -95,8 +129,11 @@ export function awsDeps(
   };
   return {
     env,
-    clients: { s3, dynamo, batch },
+    clients: { s3, dynamo, batch, ...(schedulerClient ? { scheduler: schedulerClient } : {}) },
     state,
+    schedules,
+    registry,
+    ...(scheduler ? { scheduler } : {}),
     objects,
     executor,
     datasets: new LocalDatasetPreparer(objects, logger),

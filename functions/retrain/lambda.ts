@@ -43,7 +43,9 @@ export function createRetrainHandler(deps: ServiceDeps & Partial<RetrainDeps>) {
       if ('scheduleId' in parsed.data) {
         if (!hasSchedules(deps)) {
           throw new Error(
-            'this deployment has no schedule store: wire schedules, registry and scheduler into the retrain deps',
+            'this deployment has no schedule store or scheduler: set FOLDSWEEP_RETRAIN_FUNCTION_ARN and ' +
+              'FOLDSWEEP_SCHEDULER_ROLE_ARN on the retrain function (infra sets them), or wire ' +
+              'schedules, registry and scheduler into its deps',
           );
         }
         const { scheduleId, scheduledTime } = parsed.data;

@@ -1,5 +1,10 @@
 import { z } from 'zod';
 
+/** An ARN of the given service (`arn:<partition>:<service>:...`). */
+function arn(service: string, message: string) {
+  return z.string().regex(new RegExp(`^arn:[a-z-]+:${service}:[^\\s]*:[0-9]{12}:\\S+$`), message);
+}
+
 /** The longest a single trainer attempt may run by default (Batch's per-attempt timeout). */
 export const DEFAULT_ATTEMPT_TIMEOUT_SECONDS = 4 * 60 * 60;
 
@@ -12,28 +17,74 @@ export const DEFAULT_ATTEMPT_TIMEOUT_SECONDS = 4 * 60 * 60;
  *   "FOLDSWEEP_JOB_QUEUE": "arn:aws:batch:eu-west-1:123456789012:job-queue/foldsweep-gpu",
  *   "FOLDSWEEP_JOB_DEFINITION": "arn:aws:batch:eu-west-1:123456789012:job-definition/foldsweep-trainer:3" }
  */
-export const AwsRuntimeEnvSchema = z.object({
-  FOLDSWEEP_BUCKET: z.string().min(3, 'set FOLDSWEEP_BUCKET to the S3 bucket name'),
-  FOLDSWEEP_TABLE: z.string().min(3, 'set FOLDSWEEP_TABLE to the DynamoDB table name'),
-  FOLDSWEEP_JOB_QUEUE: z
-    .string()
-    .min(1, 'set FOLDSWEEP_JOB_QUEUE to the Batch job queue name or ARN'),
-  FOLDSWEEP_JOB_DEFINITION: z
-    .string()
-    .min(1, 'set FOLDSWEEP_JOB_DEFINITION to the Batch job definition name or ARN'),
-  /** Per-attempt timeout of each trial on Batch (Batch's minimum is 60 s). */
-  FOLDSWEEP_ATTEMPT_TIMEOUT_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(60, 'FOLDSWEEP_ATTEMPT_TIMEOUT_SECONDS must be at least 60 (Batch minimum)')
-    .default(DEFAULT_ATTEMPT_TIMEOUT_SECONDS),
-  /** Only for tests and local stand-ins: endpoints of s3rver, dynalite and the Batch emulator. */
-  FOLDSWEEP_S3_ENDPOINT: z.string().url().optional(),
-  FOLDSWEEP_DYNAMODB_ENDPOINT: z.string().url().optional(),
-  FOLDSWEEP_BATCH_ENDPOINT: z.string().url().optional(),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-});
+export const AwsRuntimeEnvSchema = z
+  .object({
+    FOLDSWEEP_BUCKET: z.string().min(3, 'set FOLDSWEEP_BUCKET to the S3 bucket name'),
+    FOLDSWEEP_TABLE: z.string().min(3, 'set FOLDSWEEP_TABLE to the DynamoDB table name'),
+    FOLDSWEEP_JOB_QUEUE: z
+      .string()
+      .min(1, 'set FOLDSWEEP_JOB_QUEUE to the Batch job queue name or ARN'),
+    FOLDSWEEP_JOB_DEFINITION: z
+      .string()
+      .min(1, 'set FOLDSWEEP_JOB_DEFINITION to the Batch job definition name or ARN'),
+    /** Per-attempt timeout of each trial on Batch (Batch's minimum is 60 s). */
+    FOLDSWEEP_ATTEMPT_TIMEOUT_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60, 'FOLDSWEEP_ATTEMPT_TIMEOUT_SECONDS must be at least 60 (Batch minimum)')
+      .default(DEFAULT_ATTEMPT_TIMEOUT_SECONDS),
+    /**
+     * Scheduled retraining (EventBridge Scheduler), on the functions that create schedules or run
+     * them (api, retrain): the group the schedules live in, the retrain function they invoke, the
+     * role they invoke it as, and the queue for invocations that still fail after retries. Without
+     * the two ARNs the function has no scheduler (the aggregator needs none).
+     */
+    FOLDSWEEP_SCHEDULE_GROUP: z
+      .string()
+      .regex(/^[0-9A-Za-z_.-]{1,64}$/, 'FOLDSWEEP_SCHEDULE_GROUP is a schedule group name')
+      .default('default'),
+    FOLDSWEEP_RETRAIN_FUNCTION_ARN: arn(
+      'lambda',
+      'set FOLDSWEEP_RETRAIN_FUNCTION_ARN to the retrain Lambda function ARN',
+    ).optional(),
+    FOLDSWEEP_SCHEDULER_ROLE_ARN: arn(
+      'iam',
+      'set FOLDSWEEP_SCHEDULER_ROLE_ARN to the ARN of the role EventBridge Scheduler invokes the retrain function as',
+    ).optional(),
+    FOLDSWEEP_DEAD_LETTER_QUEUE_ARN: arn(
+      'sqs',
+      'set FOLDSWEEP_DEAD_LETTER_QUEUE_ARN to the SQS dead-letter queue ARN',
+    ).optional(),
+    /** Only for tests and local stand-ins: endpoints of s3rver, dynalite and the Batch emulator. */
+    FOLDSWEEP_S3_ENDPOINT: z.string().url().optional(),
+    FOLDSWEEP_DYNAMODB_ENDPOINT: z.string().url().optional(),
+    FOLDSWEEP_BATCH_ENDPOINT: z.string().url().optional(),
+    /** Only for tests: an EventBridge Scheduler stand-in. */
+    FOLDSWEEP_SCHEDULER_ENDPOINT: z.string().url().optional(),
+    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .superRefine((env, ctx) => {
+    // The scheduler needs both ARNs: one without the other is a half-configured deployment.
+    const pair = ['FOLDSWEEP_RETRAIN_FUNCTION_ARN', 'FOLDSWEEP_SCHEDULER_ROLE_ARN'] as const;
+    const given = pair.filter((name) => env[name] !== undefined);
+    if (given.length === 1) {
+      const missing = pair.find((name) => env[name] === undefined) as string;
+      ctx.addIssue({
+        code: 'custom',
+        path: [missing],
+        message: `${given[0]} is set, so set ${missing} too (scheduled retraining needs both)`,
+      });
+    }
+  });
 export type AwsRuntimeEnv = z.infer<typeof AwsRuntimeEnvSchema>;
+
+/** The variables of scheduled retraining, as infra sets them (api and retrain functions). */
+export const SCHEDULE_ENV = {
+  group: 'FOLDSWEEP_SCHEDULE_GROUP',
+  targetArn: 'FOLDSWEEP_RETRAIN_FUNCTION_ARN',
+  roleArn: 'FOLDSWEEP_SCHEDULER_ROLE_ARN',
+  deadLetterArn: 'FOLDSWEEP_DEAD_LETTER_QUEUE_ARN',
+} as const satisfies Record<string, keyof AwsRuntimeEnv>;
 
 /**
  * Extra environment the executor passes to each Batch job (containerOverrides.environment).

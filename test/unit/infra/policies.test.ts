@@ -167,6 +167,32 @@ describe('role policies', () => {
     ).toBe(false);
   });
 
+  it('lets the functions that run schedules keep holdouts under schedules/ and end runs', () => {
+    const hashes = object('schedules/nightly/holdout-0123456789abcdef/image-hashes.json');
+    for (const policy of [apiFunctionPolicy, retrainFunctionPolicy]) {
+      const doc = policy(inputs());
+      expect(allows(doc, 's3:PutObject', hashes)).toBe(true);
+      expect(allows(doc, 's3:GetObject', hashes)).toBe(true);
+      // The schedule's running-run marker is deleted when a run ends.
+      expect(allows(doc, 'dynamodb:DeleteItem', TABLE)).toBe(true);
+    }
+    const aggregator = aggregatorFunctionPolicy(inputs());
+    // Completing a scheduled run scores models (sweeps/) on the holdout (datasets/) and
+    // releases the marker; it writes no holdout.
+    expect(allows(aggregator, 'dynamodb:DeleteItem', TABLE)).toBe(true);
+    expect(allows(aggregator, 's3:GetObject', object('datasets/abc/pixels.u8'))).toBe(true);
+    expect(allows(aggregator, 's3:PutObject', hashes)).toBe(false);
+    // Only the api manages EventBridge schedules; the retrain function only runs them.
+    const retrain = retrainFunctionPolicy(inputs());
+    expect(allows(retrain, 'scheduler:CreateSchedule', `${arns.schedules.slice(0, -1)}x`)).toBe(
+      false,
+    );
+    expect(allows(retrain, 'iam:PassRole', SCHEDULER_ROLE)).toBe(false);
+    expect(
+      trainerJobPolicy(inputs()).Statement.some((s) => s.Action.includes('dynamodb:DeleteItem')),
+    ).toBe(false);
+  });
+
   it('lists objects only under the prefixes each role may read', () => {
     const list = (doc: PolicyDocument) =>
       doc.Statement.find((s) => s.Action.includes('s3:ListBucket') && s.Resource?.[0] === BUCKET)

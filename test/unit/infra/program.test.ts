@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS_WITHOUT_RESOURCE_TYPES, type PolicyDocument } from '../../../infra/policies.js';
-import { AwsRuntimeEnvSchema } from '../../../shared/schemas/runtime-env.js';
+import { AwsRuntimeEnvSchema, SCHEDULE_ENV } from '../../../shared/schemas/runtime-env.js';
 import {
   fakeBundleDir,
   MOCK_ACCOUNT,
@@ -362,6 +362,25 @@ describe('events', () => {
     );
     expect(api.variables.FOLDSWEEP_RETRAIN_FUNCTION_ARN).toBe(rec.one(T.fn, '-retrain').state.arn);
     expect(api.variables.FOLDSWEEP_DEAD_LETTER_QUEUE_ARN).toBe(rec.one(T.queue).state.arn);
+  });
+
+  it('wires scheduled retraining into the api and retrain functions, not the aggregator', () => {
+    const variables = (suffix: string) =>
+      (rec.one(T.fn, suffix).inputs.environment as { variables: Record<string, string> }).variables;
+    const api = variables('-api');
+    const retrain = variables('-retrain');
+    for (const name of Object.values(SCHEDULE_ENV)) {
+      expect(retrain[name], name).toBeDefined();
+      expect(retrain[name], name).toBe(api[name]);
+    }
+    // Both ARNs present: awsDeps gives these functions an EventBridgeScheduler.
+    for (const env of [api, retrain]) {
+      const parsed = AwsRuntimeEnvSchema.parse(env);
+      expect(parsed.FOLDSWEEP_RETRAIN_FUNCTION_ARN).toBe(rec.one(T.fn, '-retrain').state.arn);
+      expect(parsed.FOLDSWEEP_SCHEDULE_GROUP).toBe(rec.one(T.scheduleGroup).state.name);
+    }
+    const aggregator = variables('-aggregator');
+    for (const name of Object.values(SCHEDULE_ENV)) expect(aggregator[name], name).toBeUndefined();
   });
 
   it('dead-letters failed async invocations of the aggregator and retrain functions', () => {
