@@ -11,6 +11,7 @@ import { getLeaderboard } from '../../shared/service/aggregate.js';
 import { createSweep, getSweep } from '../../shared/service/sweeps.js';
 import { startServer } from '../api/node.js';
 import { localDeps, resumeInterruptedSweeps } from '../deps/local.js';
+import { adviseCommand } from './advise.js';
 import { positiveInt, readJsonFile, resolveSpecPaths } from './files.js';
 import { modelsCommand } from './models.js';
 import { SweepProgressView } from './progress.js';
@@ -20,6 +21,7 @@ const USAGE = `foldsweep: cross-validated fine-tuning sweeps
 
 Usage:
   foldsweep run <spec.json> [--home DIR] [--concurrency N] [--backend auto|wasm|cpu|tensorflow|tensorflow-gpu]
+  foldsweep advise <dataset> <model.json> [--classes ..] [--out spec.json]   (recommends a sweep)
   foldsweep serve [--home DIR] [--port 8080] [--host 127.0.0.1] [--concurrency N]
   foldsweep schedule add|list|show|rm|run-now ...   (scheduled retraining; see docs/retraining.md)
   foldsweep models list|show|rollback ...           (the model registry)
@@ -137,6 +139,7 @@ export async function main(argv: string[]): Promise<number> {
         localDeps({ home: o.home, concurrency: o.concurrency }),
       );
     }
+    if (command === 'advise') return await adviseCommand(rest, (o) => localDeps({ home: o.home }));
     if (command === 'models') {
       return await modelsCommand(rest, (o) =>
         localDeps({ home: o.home, concurrency: o.concurrency }),

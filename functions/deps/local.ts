@@ -10,6 +10,7 @@ import { SqliteModelRegistry } from '../../shared/adapters/local/sqlite-model-re
 import { SqliteScheduleStore } from '../../shared/adapters/local/sqlite-schedule-store.js';
 import { SqliteStateStore } from '../../shared/adapters/local/sqlite-state-store.js';
 import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
+import type { FeatureProber } from '../../shared/ports/artifacts.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import type { ExecutorEvent } from '../../shared/ports/executor.js';
 import type { Logger } from '../../shared/ports/logger.js';
@@ -21,6 +22,7 @@ import {
 } from '../../shared/service/schedules.js';
 import { findInterruptedSweeps } from '../../shared/service/sweeps.js';
 import { TfModelEvaluator } from '../../trainer/evaluate.js';
+import { TfFeatureProber } from '../../trainer/probe.js';
 
 export interface LocalDepsOptions {
   /** FOLDSWEEP_HOME: objects/, state.db and logs/ live here. Default ./.foldsweep */
@@ -37,6 +39,8 @@ export interface LocalDeps extends RetrainDeps {
   home: string;
   executor: ProcessPoolExecutor;
   scheduler: CronScheduler;
+  /** `foldsweep advise`'s linear probe of a base model's features. */
+  prober: FeatureProber;
   close(): Promise<void>;
 }
 
@@ -71,6 +75,7 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     datasets: new LocalDatasetPreparer(objects, logger),
     models: new FsModelImporter(objects),
     evaluator: new TfModelEvaluator(objects),
+    prober: new TfFeatureProber(objects),
     clock: systemClock,
     logger,
     newId: () => ulid(),

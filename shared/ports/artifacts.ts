@@ -27,3 +27,29 @@ export interface ModelEvaluator {
     indices?: number[],
   ): Promise<{ accuracy: number; loss: number; samples: number }>;
 }
+
+/** A linear probe's score at one layer (see FeatureProber). */
+export interface ProbeResult {
+  cutLayer: string;
+  /** Accuracy of a linear SVM on this layer's features, on held-out images of the sample. */
+  accuracy: number;
+  /** 1 / number of classes: what guessing scores. */
+  chance: number;
+  trainSamples: number;
+  valSamples: number;
+  featureDim: number;
+  seconds: number;
+}
+
+/**
+ * A quick linear probe of a stored model's features: on a seeded sample of each class of a
+ * prepared dataset, a linear SVM trained on the outputs of each of `cutLayers` (the model frozen
+ * up to that layer) and scored on held-out images of the sample.
+ */
+export interface FeatureProber {
+  probe(
+    modelPrefix: string,
+    dataset: PreparedDataset,
+    options: { cutLayers: readonly string[]; perClass?: number; seed?: number },
+  ): Promise<ProbeResult[]>;
+}

@@ -1,6 +1,6 @@
 import { HEAD_OUTPUT } from '../model.js';
 import { loadModelFromStore } from '../model-io.js';
-import type { Tensor } from '../tf.js';
+import type { LayersModel, Tensor, Tf } from '../tf.js';
 import { ovrHingePerSample, type TrainingLoss } from '../train.js';
 import { trainOnFrozenBody } from './frozen-body.js';
 import type { TrainingStrategy } from './strategy.js';
@@ -30,25 +30,37 @@ export const bottleneckLinear: TrainingStrategy = {
     return trainOnFrozenBody(context, base, {
       head: { numClasses: plan.dataset.classes.length, output: 'linear', init: 'zeros' },
       learningRate: variant.learningRate,
-      loss(model): TrainingLoss {
-        const kernel = model.getLayer(HEAD_OUTPUT).trainableWeights[0];
-        if (!kernel) throw new Error('the SVM head has no kernel');
-        return {
-          minimise: (y: Tensor, scores: Tensor) =>
-            tf.tidy(() =>
-              ovrHingePerSample(tf, y, scores, squared)
-                .mean()
-                .add(
-                  kernel
-                    .read()
-                    .square()
-                    .sum()
-                    .div(2 * C * trainSamples),
-                ),
-            ) as Scalar,
-          perSample: (y: Tensor, scores: Tensor) => ovrHingePerSample(tf, y, scores),
-        };
-      },
+      loss: (model) => svmLoss(tf, model, { C, squared, trainSamples }),
     });
   },
 };
+
+/**
+ * The linear SVM's training loss on a model whose head output layer (`foldsweep_head`) is a
+ * Dense(numClasses, linear): the mean one-vs-rest (squared) hinge plus |W|^2 / (2 C n); per
+ * sample, the plain hinge (reported, never trained).
+ */
+export function svmLoss(
+  tf: Tf,
+  model: LayersModel,
+  options: { C: number; squared: boolean; trainSamples: number },
+): TrainingLoss {
+  const { C, squared, trainSamples } = options;
+  const kernel = model.getLayer(HEAD_OUTPUT).trainableWeights[0];
+  if (!kernel) throw new Error('the SVM head has no kernel');
+  return {
+    minimise: (y: Tensor, scores: Tensor) =>
+      tf.tidy(() =>
+        ovrHingePerSample(tf, y, scores, squared)
+          .mean()
+          .add(
+            kernel
+              .read()
+              .square()
+              .sum()
+              .div(2 * C * trainSamples),
+          ),
+      ) as Scalar,
+    perSample: (y: Tensor, scores: Tensor) => ovrHingePerSample(tf, y, scores),
+  };
+}
