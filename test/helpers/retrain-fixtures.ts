@@ -260,6 +260,54 @@ export function datasetVersion(batches: readonly DataBatch[]) {
 }
 
 /**
+ * The data versions of the champion/challenger flow, each adding to the one before:
+ * - v1: 60 images whose labels outside the future holdout are wrong: a poor first model;
+ * - v2: v1 plus 240 correctly labelled images: the challenger should win;
+ * - v3: v2 plus 900 mislabelled images: the challenger should lose.
+ */
+export const FLOW_DATA = (() => {
+  const v1: DataBatch[] = [{ n: 60, seed: 1, labels: 'next-outside-holdout' }];
+  const v2: DataBatch[] = [...v1, { n: 240, seed: 2 }];
+  const v3: DataBatch[] = [...v2, { n: 900, seed: 3, labels: 'next' }];
+  return { v1, v2, v3 };
+})();
+
+/** Writes a version of the data (IDX images + labels) into `dataDir`, replacing what was there. */
+export async function writeDataVersion(dataDir: string, batches: readonly DataBatch[]) {
+  const { pixels, labels } = datasetVersion(batches);
+  await writeIdxPair(dataDir, { labels: Array.from(labels), rows: 8, cols: 8, pixels });
+  return { count: labels.length };
+}
+
+/**
+ * The flow's schedule: nightly at 02:00 Berlin, on the band images at `imagesFile`, a 2-fold
+ * sweep of one finetune variant of the tiny model at `modelPath`, the fixtures' holdout, and a
+ * 0.05 accuracy margin.
+ */
+export function retrainScheduleInput(
+  paths: { imagesFile: string; modelPath: string },
+  overrides: Partial<ScheduleInput> = {},
+): ScheduleInput {
+  return {
+    id: 'nightly',
+    cron: '0 2 * * *',
+    timezone: 'Europe/Berlin',
+    dataset: { uri: paths.imagesFile, format: 'idx', classNames: CLASS_NAMES },
+    template: {
+      baseModel: paths.modelPath,
+      folds: 2,
+      seed: HOLDOUT.seed,
+      holdoutFraction: HOLDOUT.fraction,
+      searchSpace: { strategy: ['finetune'], freezeDepth: [0], lrMultiplier: [1] },
+      training: { learningRate: 0.02, epochs: 10, batchSize: 16, patience: 3 },
+    },
+    modelName: 'bands',
+    promotion: { metric: 'accuracy', minImprovement: 0.05 },
+    ...overrides,
+  };
+}
+
+/**
  * A temp workspace for retraining: a tiny base model, one dataset location (`writeData` replaces
  * its content), FOLDSWEEP_HOME with SQLite (state + schedules + registry in one file) and file
  * objects, an in-process executor wired to aggregate and complete scheduled runs, a fake clock,
@@ -305,29 +353,10 @@ export async function makeRetrainWorkspace(options: { start?: string } = {}) {
   const imagesFile = join(dataDir, 'train-images-idx3-ubyte');
 
   /** Writes a new version of the data at the schedule's location. */
-  async function writeData(batches: readonly DataBatch[]) {
-    const { pixels, labels } = datasetVersion(batches);
-    await writeIdxPair(dataDir, { labels: Array.from(labels), rows: 8, cols: 8, pixels });
-    return { count: labels.length };
-  }
+  const writeData = (batches: readonly DataBatch[]) => writeDataVersion(dataDir, batches);
 
-  const scheduleInput = (overrides: Partial<ScheduleInput> = {}): ScheduleInput => ({
-    id: 'nightly',
-    cron: '0 2 * * *',
-    timezone: 'Europe/Berlin',
-    dataset: { uri: imagesFile, format: 'idx', classNames: CLASS_NAMES },
-    template: {
-      baseModel: modelPath,
-      folds: 2,
-      seed: HOLDOUT.seed,
-      holdoutFraction: HOLDOUT.fraction,
-      searchSpace: { strategy: ['finetune'], freezeDepth: [0], lrMultiplier: [1] },
-      training: { learningRate: 0.02, epochs: 10, batchSize: 16, patience: 3 },
-    },
-    modelName: 'bands',
-    promotion: { metric: 'accuracy', minImprovement: 0.05 },
-    ...overrides,
-  });
+  const scheduleInput = (overrides: Partial<ScheduleInput> = {}): ScheduleInput =>
+    retrainScheduleInput({ imagesFile, modelPath }, overrides);
 
   return {
     dir: tmp.path,
