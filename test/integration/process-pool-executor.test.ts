@@ -35,11 +35,12 @@ beforeEach(async () => {
 
 afterEach(async () => {
   delete process.env.FOLDSWEEP_TEST_CRASH_TRIAL;
+  await executor.close();
   await ws.cleanup();
 });
 
 describe('ProcessPoolExecutor', () => {
-  it('runs every trial in its own process; a killed trainer fails only its trial', async () => {
+  it('runs the trials on trainer workers; a killed trainer fails only its trial', async () => {
     const { sweep, plan } = await createSweep(ws.deps, ws.spec());
     await executor.waitFor(sweep.id);
 

@@ -1,6 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { RunTrialRequest, WorkerMessage } from '../../../trainer/worker.js';
 import type { Executor, ExecutorDescription, ExecutorEvent } from '../../ports/executor.js';
 import type { Logger } from '../../ports/logger.js';
 import { getJson, type ObjectStore } from '../../ports/object-store.js';
@@ -27,6 +28,34 @@ export interface ProcessPoolExecutorOptions {
   onDrained?: (sweepId: string) => Promise<void>;
   /** Trainer entry module (tests may point at a stand-in that crashes on purpose). */
   trainerEntry?: string;
+  /**
+   * 'worker' (default): up to `concurrency` long-lived trainer processes, each running trials one
+   * after another (tsx, tfjs and the wasm binary load once per worker). 'per-trial': a fresh
+   * trainer process for every trial. Default from FOLDSWEEP_TRAINER_PROCESS, else 'worker'.
+   */
+  trainerProcess?: 'worker' | 'per-trial';
+  /** An idle worker exits after this long without a trial (ms, default 5000). */
+  workerIdleMs?: number;
+}
+
+/** How a trial's trainer ended: like a process exit (a worker reports the code it would exit with). */
+interface TrainerOutcome {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  /** The worker survived and reported the trial's exit code itself. */
+  fromWorker?: boolean;
+}
+
+/** A long-lived trainer process (trainer/main.ts with FOLDSWEEP_WORKER=1). */
+interface TrainerWorker {
+  child: ChildProcess;
+  ready: Promise<boolean>;
+  /** The trial it runs, and how to settle it. */
+  job?: { q: QueuedTrial; finish: (outcome: TrainerOutcome) => void };
+  stderr: string;
+  idleTimer?: NodeJS.Timeout;
+  closed: boolean;
 }
 
 interface QueuedTrial {
@@ -47,9 +76,12 @@ interface SweepRun {
 }
 
 /**
- * Runs each trial in its own trainer process (`trainer/main.ts`), at most `concurrency` at once.
- * A crashing trainer fails its trial only: if it exits without writing a result, the executor
- * writes a failed TrialResult with the exit code/signal and the tail of its stderr.
+ * Runs the trials in trainer processes (`trainer/main.ts`), at most `concurrency` at once: by
+ * default long-lived workers that run trials one after another, or one process per trial
+ * (`trainerProcess: 'per-trial'`).
+ * A crashing trainer fails its trial only: if it dies (or exits) without writing a result, the
+ * executor writes a failed TrialResult with the exit code/signal and the tail of its stderr; a
+ * dead worker is replaced by a fresh one for the next trial.
  * @example
  * const executor = new ProcessPoolExecutor({ home, objects, state, onDrained: aggregate });
  * await executor.submit(plan);
@@ -60,10 +92,29 @@ export class ProcessPoolExecutor implements Executor {
   private readonly queue: QueuedTrial[] = [];
   private readonly runs = new Map<string, SweepRun>();
   private running = 0;
+  readonly trainerProcess: 'worker' | 'per-trial';
+  private readonly idle: TrainerWorker[] = [];
+  private readonly workers = new Set<TrainerWorker>();
 
   constructor(private readonly options: ProcessPoolExecutorOptions) {
     this.concurrency = Math.max(1, options.concurrency ?? availableParallelism());
+    const mode = options.trainerProcess ?? process.env.FOLDSWEEP_TRAINER_PROCESS ?? 'worker';
+    if (mode !== 'worker' && mode !== 'per-trial') {
+      throw new Error(`trainerProcess must be 'worker' or 'per-trial', not '${mode}'`);
+    }
+    this.trainerProcess = mode;
   }
+
+  /** Stops the idle workers (busy ones finish their trial first, then stop). */
+  async close(): Promise<void> {
+    this.closing = true;
+    const exits = [...this.workers].map(
+      (w) => new Promise<void>((r) => (w.closed ? r() : w.child.once('close', () => r()))),
+    );
+    for (const w of [...this.idle]) this.retire(w);
+    await Promise.all(exits);
+  }
+  private closing = false;
 
   /**
    * Queues the plan's trials. `finished` maps trials that already ended (e.g. before a restart)
@@ -174,7 +225,10 @@ export class ProcessPoolExecutor implements Executor {
       trialIndex: q.trialIndex,
       totalEpochs: q.totalEpochs,
     });
-    const { code, signal, stderr } = await this.spawnTrainer(q, run);
+    const { code, signal, stderr, fromWorker } =
+      this.trainerProcess === 'worker'
+        ? await this.runOnWorker(q, run)
+        : await this.spawnTrainer(q, run);
     let result: TrialResult | undefined;
     try {
       result = TrialResultSchema.parse(
@@ -191,7 +245,9 @@ export class ProcessPoolExecutor implements Executor {
       );
     }
     if (!result) {
-      const how = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      const how = signal
+        ? `killed by ${signal}`
+        : `${fromWorker ? 'ended the trial' : 'exited'} with code ${code}`;
       const reason = run.cancelled
         ? 'cancelled while running'
         : `trainer process ${how} without writing a result${stderr ? `: ${stderr.trim()}` : ''}`;
@@ -250,50 +306,181 @@ export class ProcessPoolExecutor implements Executor {
     }
   }
 
-  private spawnTrainer(q: QueuedTrial, run: SweepRun) {
-    return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>(
-      (resolve) => {
-        const child = fork(this.options.trainerEntry ?? TRAINER_ENTRY, [], {
-          execArgv: ['--import', 'tsx'],
-          env: {
-            ...process.env,
-            FOLDSWEEP_HOME: this.options.home,
-            FOLDSWEEP_PLAN_KEY: planKey(q.sweepId),
-            FOLDSWEEP_TRIAL_INDEX: String(q.trialIndex),
-            FOLDSWEEP_ATTEMPT: '1',
-            FOLDSWEEP_BACKEND: this.options.backend ?? 'auto',
-          },
-          stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-        });
-        run.children.set(q.trialIndex, child);
-        let stderr = '';
-        child.stderr?.setEncoding('utf8');
-        child.stderr?.on('data', (chunk: string) => {
-          stderr = (stderr + chunk).slice(-STDERR_TAIL);
-        });
-        child.on('message', (message: unknown) => {
-          const m = message as { type?: string } & Record<string, number>;
-          if (m.type === 'epoch') {
-            this.options.onEvent?.({
-              type: 'epoch',
-              sweepId: q.sweepId,
-              trialIndex: q.trialIndex,
-              epoch: m.epoch,
-              totalEpochs: m.totalEpochs,
-              valAccuracy: m.valAccuracy,
-              valLoss: m.valLoss,
-            });
-          }
-        });
-        child.on('error', (error) => {
-          stderr += `\n${error.message}`;
-        });
-        // 'close' (not 'exit') so stderr is fully read before the reason is written.
-        child.on('close', (code, signal) => {
-          run.children.delete(q.trialIndex);
-          resolve({ code, signal, stderr });
-        });
+  /** Runs the trial on an idle worker, or on a new one. */
+  private async runOnWorker(q: QueuedTrial, run: SweepRun): Promise<TrainerOutcome> {
+    let worker = this.idle.pop();
+    while (worker?.closed) worker = this.idle.pop();
+    if (worker?.idleTimer) clearTimeout(worker.idleTimer);
+    const w = worker ?? this.startWorker();
+    const outcome = new Promise<TrainerOutcome>((resolve) => {
+      w.job = { q, finish: resolve };
+    });
+    w.stderr = '';
+    run.children.set(q.trialIndex, w.child);
+    // Busy workers keep this process alive; idle ones do not (see parkWorker).
+    w.child.ref();
+    (w.child.channel as { ref?: () => void } | undefined)?.ref?.();
+    if (await w.ready) {
+      const request: RunTrialRequest = {
+        type: 'run',
+        planKey: planKey(q.sweepId),
+        trialIndex: q.trialIndex,
+        attempt: 1,
+      };
+      if (!w.closed) w.child.send(request);
+    }
+    const result = await outcome;
+    run.children.delete(q.trialIndex);
+    return result;
+  }
+
+  private startWorker(): TrainerWorker {
+    const child = fork(this.options.trainerEntry ?? TRAINER_ENTRY, [], {
+      execArgv: ['--import', 'tsx'],
+      env: {
+        ...process.env,
+        FOLDSWEEP_WORKER: '1',
+        FOLDSWEEP_HOME: this.options.home,
+        FOLDSWEEP_BACKEND: this.options.backend ?? 'auto',
       },
-    );
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let markReady: (ok: boolean) => void = () => {};
+    const w: TrainerWorker = {
+      child,
+      ready: new Promise<boolean>((r) => {
+        markReady = r;
+      }),
+      stderr: '',
+      closed: false,
+    };
+    this.workers.add(w);
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      w.stderr = (w.stderr + chunk).slice(-STDERR_TAIL);
+    });
+    child.on('message', (message: unknown) => {
+      const m = message as WorkerMessage;
+      if (m.type === 'ready') {
+        markReady(true);
+        return;
+      }
+      const job = w.job;
+      if (!job) return;
+      if (m.type === 'epoch') {
+        this.options.onEvent?.({
+          type: 'epoch',
+          sweepId: job.q.sweepId,
+          trialIndex: job.q.trialIndex,
+          epoch: m.epoch,
+          totalEpochs: m.totalEpochs,
+          valAccuracy: m.valAccuracy,
+          valLoss: m.valLoss,
+        });
+      } else if (m.type === 'done' && m.trialIndex === job.q.trialIndex) {
+        w.job = undefined;
+        if (m.retire) {
+          this.options.logger?.warn(
+            { trial: m.trialIndex, tensors: m.tensors, pid: child.pid },
+            'trainer worker leaked tensors: replacing it',
+          );
+          this.retire(w);
+        } else {
+          this.parkWorker(w);
+        }
+        job.finish({
+          code: m.code,
+          signal: null,
+          stderr: m.error ?? (m.code === 0 ? '' : w.stderr),
+          fromWorker: true,
+        });
+      }
+    });
+    child.on('error', (error) => {
+      w.stderr += `\n${error.message}`;
+    });
+    // 'close' (not 'exit') so stderr is fully read before the reason is written.
+    child.on('close', (code, signal) => {
+      w.closed = true;
+      markReady(false);
+      if (w.idleTimer) clearTimeout(w.idleTimer);
+      this.workers.delete(w);
+      const at = this.idle.indexOf(w);
+      if (at >= 0) this.idle.splice(at, 1);
+      const job = w.job;
+      w.job = undefined;
+      job?.finish({ code, signal, stderr: w.stderr });
+    });
+    return w;
+  }
+
+  /** An idle worker waits for the next trial without keeping this process alive, then exits. */
+  private parkWorker(w: TrainerWorker) {
+    if (w.closed) return;
+    if (this.closing) {
+      this.retire(w);
+      return;
+    }
+    w.child.unref();
+    (w.child.channel as { unref?: () => void } | undefined)?.unref?.();
+    w.idleTimer = setTimeout(() => this.retire(w), this.options.workerIdleMs ?? 5000);
+    w.idleTimer.unref();
+    this.idle.push(w);
+  }
+
+  /** Asks a worker to exit (it leaves after its current trial, if any). */
+  private retire(w: TrainerWorker) {
+    const at = this.idle.indexOf(w);
+    if (at >= 0) this.idle.splice(at, 1);
+    if (w.idleTimer) clearTimeout(w.idleTimer);
+    if (w.closed) return;
+    // A parent-side disconnect() leaves the child's 'close' unreported: the worker disconnects.
+    if (w.child.connected) w.child.send({ type: 'exit' });
+    else w.child.kill('SIGTERM');
+  }
+
+  private spawnTrainer(q: QueuedTrial, run: SweepRun) {
+    return new Promise<TrainerOutcome>((resolve) => {
+      const child = fork(this.options.trainerEntry ?? TRAINER_ENTRY, [], {
+        execArgv: ['--import', 'tsx'],
+        env: {
+          ...process.env,
+          FOLDSWEEP_HOME: this.options.home,
+          FOLDSWEEP_PLAN_KEY: planKey(q.sweepId),
+          FOLDSWEEP_TRIAL_INDEX: String(q.trialIndex),
+          FOLDSWEEP_ATTEMPT: '1',
+          FOLDSWEEP_BACKEND: this.options.backend ?? 'auto',
+        },
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      });
+      run.children.set(q.trialIndex, child);
+      let stderr = '';
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (chunk: string) => {
+        stderr = (stderr + chunk).slice(-STDERR_TAIL);
+      });
+      child.on('message', (message: unknown) => {
+        const m = message as { type?: string } & Record<string, number>;
+        if (m.type === 'epoch') {
+          this.options.onEvent?.({
+            type: 'epoch',
+            sweepId: q.sweepId,
+            trialIndex: q.trialIndex,
+            epoch: m.epoch,
+            totalEpochs: m.totalEpochs,
+            valAccuracy: m.valAccuracy,
+            valLoss: m.valLoss,
+          });
+        }
+      });
+      child.on('error', (error) => {
+        stderr += `\n${error.message}`;
+      });
+      // 'close' (not 'exit') so stderr is fully read before the reason is written.
+      child.on('close', (code, signal) => {
+        run.children.delete(q.trialIndex);
+        resolve({ code, signal, stderr });
+      });
+    });
   }
 }
