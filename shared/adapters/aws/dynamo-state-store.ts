@@ -29,9 +29,11 @@ import {
   ALL_SWEEPS,
   CHAMPION_SK,
   createdSortKey,
+  isConditionFailed,
   KEY_ATTRIBUTES,
   STATE_TABLE,
   SWEEP_SK,
+  stripUndefined,
   sweepPk,
   sweepsWithStatus,
   TRIAL_SK_PREFIX,
@@ -359,33 +361,9 @@ function conflict(
   );
 }
 
-function isConditionFailed(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
 /** Drops `undefined` values so that a patch field left undefined keeps the stored value. */
 function definedFields<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(
     Object.entries(patch).filter(([, value]) => value !== undefined),
   ) as Partial<T>;
-}
-
-/**
- * A copy without `undefined` anywhere (the document client rejects them unless configured with
- * `removeUndefinedValues`, and this adapter does not own the client's configuration).
- */
-function stripUndefined<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v) => stripUndefined(v)) as T;
-  if (
-    value !== null &&
-    typeof value === 'object' &&
-    Object.getPrototypeOf(value) === Object.prototype
-  ) {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== undefined)
-        .map(([k, v]) => [k, stripUndefined(v)]),
-    ) as T;
-  }
-  return value;
 }

@@ -15,7 +15,7 @@ import {
   runSchedule,
   syncTriggers,
 } from '../../../../shared/service/schedules.js';
-import { type DataBatch, makeRetrainWorkspace } from '../../../helpers/retrain-fixtures.js';
+import { FLOW_DATA, makeRetrainWorkspace } from '../../../helpers/retrain-fixtures.js';
 
 let ws: Awaited<ReturnType<typeof makeRetrainWorkspace>>;
 beforeEach(async () => {
@@ -25,13 +25,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await ws.cleanup();
 });
-
-/** v1: 60 images whose labels outside the future holdout are wrong: a poor first model. */
-const V1: DataBatch[] = [{ n: 60, seed: 1, labels: 'next-outside-holdout' }];
-/** v2: v1 plus 240 correctly labelled images: the challenger should win. */
-const V2: DataBatch[] = [...V1, { n: 240, seed: 2 }];
-/** v3: v2 plus 900 mislabelled images: the challenger should lose. */
-const V3: DataBatch[] = [...V2, { n: 900, seed: 3, labels: 'next' }];
 
 /** Moves the fake clock to the next 02:00 Berlin and fires the schedule as the scheduler would. */
 async function fireNightly(id = 'nightly'): Promise<ScheduleRun> {
@@ -51,7 +44,7 @@ const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('he
 describe('scheduled retraining with champion/challenger', () => {
   it('promotes the first run, skips unchanged data, promotes a better challenger, rejects a worse one, rolls back', async () => {
     // Prepare
-    await ws.writeData(V1);
+    await ws.writeData(FLOW_DATA.v1);
     const schedule = await createSchedule(ws.deps, ws.scheduleInput());
     expect(await ws.scheduler.list()).toEqual([
       expect.objectContaining({
@@ -115,7 +108,7 @@ describe('scheduled retraining with champion/challenger', () => {
 
     // Night 3: 240 new, well-labelled images: the challenger beats the serving v1 on the same
     // frozen holdout by more than the margin and is promoted.
-    await ws.writeData(V2);
+    await ws.writeData(FLOW_DATA.v2);
     const night3 = await settle(await fireNightly());
     expect(night3).toMatchObject({
       status: 'promoted',
@@ -143,7 +136,7 @@ describe('scheduled retraining with champion/challenger', () => {
 
     // Night 4: 900 mislabelled images: the challenger loses on the holdout and is kept as a
     // rejected challenger with both scores; v2 still serves.
-    await ws.writeData(V3);
+    await ws.writeData(FLOW_DATA.v3);
     const night4 = await settle(await fireNightly());
     expect(night4).toMatchObject({ status: 'rejected', modelVersion: 3, serving: { version: 2 } });
     expect(night4.challenger?.accuracy).toBeLessThan(night4.serving?.accuracy ?? 0);
@@ -180,7 +173,7 @@ describe('scheduled retraining with champion/challenger', () => {
   });
 
   it('starts no second run while one is going, treats a repeated slot as a duplicate, and runs unchanged data when forced', async () => {
-    await ws.writeData(V1);
+    await ws.writeData(FLOW_DATA.v1);
     await createSchedule(ws.deps, ws.scheduleInput());
     ws.executor.hold();
     const first = await fireNightly();
@@ -216,7 +209,7 @@ describe('scheduled retraining with champion/challenger', () => {
   });
 
   it('marks a run still going after maxRunHours failed and lets the next fire start', async () => {
-    await ws.writeData(V1);
+    await ws.writeData(FLOW_DATA.v1);
     await createSchedule(ws.deps, ws.scheduleInput({ maxRunHours: 20 }));
     ws.executor.hold();
     const stuck = await fireNightly();
@@ -234,7 +227,7 @@ describe('scheduled retraining with champion/challenger', () => {
   });
 
   it('finishes a run whose sweep ended but whose completion was lost before starting the next', async () => {
-    await ws.writeData(V1);
+    await ws.writeData(FLOW_DATA.v1);
     await createSchedule(ws.deps, ws.scheduleInput());
     ws.executor.onDrained = undefined; // aggregation runs, completion is "lost"
     const first = await fireNightly();
@@ -263,7 +256,7 @@ describe('the retrain Lambda handler', () => {
         run: await ws.deps.schedules.getRun('nightly', event.scheduledTime),
       };
     };
-    await ws.writeData(V1);
+    await ws.writeData(FLOW_DATA.v1);
     await createSchedule(ws.deps, ws.scheduleInput());
 
     const first = await night();
@@ -277,9 +270,9 @@ describe('the retrain Lambda handler', () => {
     expect(await handler(first.event)).toMatchObject({ runStatus: 'promoted', created: false });
 
     expect((await night()).run?.status).toBe('skipped');
-    await ws.writeData(V2);
+    await ws.writeData(FLOW_DATA.v2);
     expect((await night()).run).toMatchObject({ status: 'promoted', modelVersion: 2 });
-    await ws.writeData(V3);
+    await ws.writeData(FLOW_DATA.v3);
     expect((await night()).run).toMatchObject({ status: 'rejected', modelVersion: 3 });
     await rollback(ws.deps, 'bands', {});
     expect((await ws.deps.registry.getServing('bands'))?.version).toBe(1);
@@ -288,7 +281,7 @@ describe('the retrain Lambda handler', () => {
 
 describe('scheduled runs that fail', () => {
   it('records a vanished dataset location as a failed run and keeps the serving model', async () => {
-    await ws.writeData(V1);
+    await ws.writeData(FLOW_DATA.v1);
     await createSchedule(ws.deps, ws.scheduleInput());
     expect((await settle(await fireNightly())).status).toBe('promoted');
     await ws.removeData();
@@ -298,15 +291,15 @@ describe('scheduled runs that fail', () => {
     expect(run.finishedAt).toBeDefined();
     expect((await ws.deps.registry.getServing('bands'))?.version).toBe(1);
     // Not stuck: the next fire with the data back runs again.
-    await ws.writeData(V2);
+    await ws.writeData(FLOW_DATA.v2);
     expect((await fireNightly()).status).toBe('running');
   });
 
   it('records a failed sweep as a failed run and keeps the serving model', async () => {
-    await ws.writeData(V1);
+    await ws.writeData(FLOW_DATA.v1);
     await createSchedule(ws.deps, ws.scheduleInput());
     expect((await settle(await fireNightly())).status).toBe('promoted');
-    await ws.writeData(V2);
+    await ws.writeData(FLOW_DATA.v2);
     ws.executor.failAll = true;
     const run = await settle(await fireNightly());
     expect(run.status).toBe('failed');
@@ -336,7 +329,7 @@ describe('createSchedule() bad input', () => {
   }
 
   beforeEach(async () => {
-    await ws.writeData(V1);
+    await ws.writeData(FLOW_DATA.v1);
   });
 
   it('rejects an invalid cron expression', async () => {
@@ -401,7 +394,7 @@ describe('createSchedule() bad input', () => {
 
 describe('syncTriggers()', () => {
   it('puts missing triggers and deletes those of schedules that are gone', async () => {
-    await ws.writeData(V1);
+    await ws.writeData(FLOW_DATA.v1);
     await createSchedule(ws.deps, ws.scheduleInput({ id: 'a' }));
     await createSchedule(ws.deps, ws.scheduleInput({ id: 'b', cron: '30 3 * * MON-FRI' }));
     await ws.scheduler.delete('b');
