@@ -34,7 +34,10 @@ export interface ProcessPoolExecutorOptions {
    * trainer process for every trial. Default from FOLDSWEEP_TRAINER_PROCESS, else 'worker'.
    */
   trainerProcess?: 'worker' | 'per-trial';
-  /** An idle worker exits after this long without a trial (ms, default 5000). */
+  /**
+   * An idle worker exits after this long without a trial (ms, default 5000); all exit as soon as
+   * no trial is queued or running.
+   */
   workerIdleMs?: number;
 }
 
@@ -194,6 +197,11 @@ export class ProcessPoolExecutor implements Executor {
           this.running--;
           this.pump();
         });
+    }
+    // Nothing queued or running: the idle workers exit now (they are reaped by this process, so
+    // their CPU time counts in its children's), not at the end of their idle time.
+    if (this.running === 0 && this.queue.length === 0) {
+      for (const w of [...this.idle]) this.retire(w);
     }
   }
 
