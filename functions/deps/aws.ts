@@ -10,6 +10,7 @@ import { DynamoModelRegistry } from '../../shared/adapters/aws/dynamo-model-regi
 import { DynamoScheduleStore } from '../../shared/adapters/aws/dynamo-schedule-store.js';
 import { DynamoStateStore } from '../../shared/adapters/aws/dynamo-state-store.js';
 import { EventBridgeScheduler } from '../../shared/adapters/aws/eventbridge-scheduler.js';
+import { S3DatasetSource } from '../../shared/adapters/aws/s3-dataset-source.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-object-store.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
@@ -53,8 +54,10 @@ export interface AwsDepsOptions {
  * FOLDSWEEP_SCHEDULER_ROLE_ARN are set, EventBridge Scheduler as the trigger adapter. Called
  * once per Lambda instance at module scope. The FOLDSWEEP_*_ENDPOINT variables point the
  * clients at local stand-ins (tests); the S3 one is passed on to the trainer jobs too.
- * Datasets and base models named by a spec are read from the function's file system (the
- * deployment package, /tmp, an EFS mount) and copied into S3 once, as locally.
+ * Datasets named by a spec are read from S3 (`s3://bucket/key`, `s3://bucket/prefix/`: listed,
+ * and downloaded to /tmp only when their ETags changed) or from the function's file system;
+ * base models from the file system (the deployment package, /tmp, an EFS mount). Both are
+ * copied into the stack's bucket once, as locally.
  * @example
  * export const handler = handle(createApp(awsDeps()));
  */
@@ -77,7 +80,8 @@ export function awsDeps(
           requestChecksumCalculation: 'WHEN_REQUIRED',
           responseChecksumValidation: 'WHEN_REQUIRED',
         }
-      : {},
+      : // A dataset bucket may be in another region than the stack's.
+        { followRegionRedirects: true },
   );
   const dynamo = DynamoDBDocumentClient.from(
     new DynamoDBClient(
@@ -136,7 +140,9 @@ export function awsDeps(
     ...(scheduler ? { scheduler } : {}),
     objects,
     executor,
-    datasets: new LocalDatasetPreparer(objects, logger),
+    datasets: new LocalDatasetPreparer(objects, logger, {
+      sources: [new S3DatasetSource({ client: s3 })],
+    }),
     models: new FsModelImporter(objects),
     evaluator,
     clock: systemClock,

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { ulid } from 'ulid';
+import { defaultS3DatasetSource } from '../../shared/adapters/aws/default-s3-dataset-source.js';
 import { CronScheduler } from '../../shared/adapters/local/cron-scheduler.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { FsObjectStore } from '../../shared/adapters/local/fs-object-store.js';
@@ -72,7 +73,7 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     home,
     state,
     objects,
-    datasets: new LocalDatasetPreparer(objects, logger),
+    datasets: new LocalDatasetPreparer(objects, logger, { sources: [defaultS3DatasetSource()] }),
     models: new FsModelImporter(objects),
     evaluator: new TfModelEvaluator(objects),
     prober: new TfFeatureProber(objects),

@@ -10,12 +10,19 @@
  * 2. content hash -> `datasets/<hash>/manifest.json` already exists (same content from another
  *    source): decoded, but only the by-source pointer is written.
  * Writes go pixels, labels, manifest, pointer: a manifest never points at missing data.
+ *
+ * Sources other than the file system (S3: shared/adapters/aws/s3-dataset-source.ts) plug in as
+ * a DatasetSource: it lists the objects with what identifies their content (the fingerprint
+ * covers them as it covers local files), and only when the fingerprint is new does it fetch
+ * them into a temp folder, which the local decoding path then reads.
  * @module
  */
 import { createHash } from 'node:crypto';
-import { isAbsolute, resolve } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ValidationError } from '../errors.js';
+import { InvalidArtifactError, ValidationError } from '../errors.js';
 import type { DatasetPreparer } from '../ports/artifacts.js';
 import type { Logger } from '../ports/logger.js';
 import { getJson, type ObjectStore } from '../ports/object-store.js';
@@ -69,6 +76,13 @@ export function resolveDatasetPath(uri: string, fieldPath: string): string {
       );
     }
   }
+  if (/^s3:\/\//i.test(uri)) {
+    throw ValidationError.single(
+      fieldPath,
+      `'${uri}': s3:// datasets are read by the AWS deployment, or locally with AWS credentials ` +
+        '(foldsweep run/serve); this preparer has no S3 source: copy the data to a local folder',
+    );
+  }
   if (/^[a-z][a-z0-9+.-]+:\/\//i.test(uri)) {
     throw ValidationError.single(
       fieldPath,
@@ -79,9 +93,42 @@ export function resolveDatasetPath(uri: string, fieldPath: string): string {
 }
 
 export interface SourceFileStat {
+  /** A local path, or the URI of an object (`s3://bucket/key`). */
   path: string;
   size: number;
   mtimeMs: number;
+  /** An object's ETag (remote sources): changes with its content even when size and time do not. */
+  etag?: string;
+}
+
+/**
+ * A dataset location outside the file system (e.g. S3). `list` reads no content; `fetch` of
+ * the listed files runs only when the fingerprint is new.
+ */
+export interface DatasetSource {
+  /** Whether this source reads `uri` (e.g. every `s3://` URI). */
+  handles(uri: string): boolean;
+  /** Lists what `ref` names; errors are ValidationErrors on `<fieldPath>.uri` / `.labelsUri`. */
+  list(ref: DatasetRef, fieldPath: string): Promise<ListedDataset>;
+}
+
+export interface ListedDataset {
+  /** What the source fingerprint covers: every object, `path` being its URI. */
+  files: SourceFileStat[];
+  /**
+   * Downloads the files into `dir` (an empty folder the caller removes afterwards), laid out as
+   * the local format expects. Returns the `uri`/`labelsUri` of the local copy and, per local
+   * path, the URI that error messages should name instead.
+   */
+  fetch(dir: string): Promise<{
+    local: Pick<DatasetRef, 'uri' | 'labelsUri'>;
+    names: readonly (readonly [localPath: string, uri: string])[];
+  }>;
+}
+
+export interface LocalDatasetPreparerOptions {
+  /** Sources for URIs that are not local paths (first match wins), e.g. an S3DatasetSource. */
+  sources?: readonly DatasetSource[];
 }
 
 /** sha256 over what determines the prepared output, without reading any pixel. */
@@ -105,7 +152,10 @@ export function sourceFingerprint(
       shape,
     }),
   );
-  for (const f of files) hash.update(`\n${JSON.stringify([f.path, f.size, f.mtimeMs])}`);
+  for (const f of files) {
+    const entry = [f.path, f.size, f.mtimeMs, ...(f.etag === undefined ? [] : [f.etag])];
+    hash.update(`\n${JSON.stringify(entry)}`);
+  }
   return hash.digest('hex');
 }
 
@@ -154,10 +204,15 @@ export class LocalDatasetPreparer implements DatasetPreparer {
   /** Outcome of the most recently finished prepare (for tests and diagnostics). */
   lastPrepare: PrepareOutcome | undefined;
 
+  private readonly sources: readonly DatasetSource[];
+
   constructor(
     private readonly objects: ObjectStore,
     private readonly logger?: Logger,
-  ) {}
+    options: LocalDatasetPreparerOptions = {},
+  ) {
+    this.sources = options.sources ?? [];
+  }
 
   async prepare(ref: DatasetRef, shape: ImageShape, fieldPath: string): Promise<PreparedDataset> {
     return (await this.prepareDetailed(ref, shape, fieldPath)).manifest;
@@ -170,7 +225,8 @@ export class LocalDatasetPreparer implements DatasetPreparer {
     fieldPath: string,
   ): Promise<PrepareOutcome> {
     const started = performance.now();
-    const source = await resolveSource(ref, fieldPath);
+    const remote = this.sources.find((s) => s.handles(ref.uri));
+    const source = remote ? await remote.list(ref, fieldPath) : await resolveSource(ref, fieldPath);
     const fingerprint = sourceFingerprint(ref, shape, source.files);
     const pointerKey = sourcePointerKey(fingerprint);
 
@@ -185,7 +241,10 @@ export class LocalDatasetPreparer implements DatasetPreparer {
     }
 
     const decodeStart = performance.now();
-    const decoded = await decode(ref, shape, fieldPath, source);
+    const decoded =
+      'fetch' in source
+        ? await decodeFetched(ref, shape, fieldPath, source)
+        : await decode(ref, shape, fieldPath, source);
     const decodeMs = performance.now() - decodeStart;
 
     const hash = contentHash(shape, decoded.classes, decoded.pixels, decoded.labels);
@@ -382,6 +441,44 @@ async function decode(
   const files = sel.indices.map((i) => listing.files[i]);
   const pixels = await decodeImageFiles(files, shape, `${fieldPath}.uri`);
   return { classes: sel.classes, pixels, labels: sel.labels, countsPerClass: sel.countsPerClass };
+}
+
+/**
+ * Fetches a remote dataset into a temp folder under os.tmpdir(), decodes it like local files and
+ * removes the folder. Errors name the objects' URIs, not the temp paths.
+ */
+async function decodeFetched(
+  ref: DatasetRef,
+  shape: ImageShape,
+  fieldPath: string,
+  listed: ListedDataset,
+): Promise<Decoded> {
+  const dir = await mkdtemp(join(tmpdir(), 'foldsweep-dataset-'));
+  let names: readonly (readonly [string, string])[] = [[dir, ref.uri]];
+  try {
+    const fetched = await listed.fetch(dir);
+    names = fetched.names;
+    const local: DatasetRef = { ...ref, ...fetched.local };
+    return await decode(local, shape, fieldPath, await resolveSource(local, fieldPath));
+  } catch (err) {
+    throw withUris(err, names);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Rewrites the local paths in a ValidationError's messages (and file) to the URIs they came from. */
+function withUris(err: unknown, names: readonly (readonly [string, string])[]): unknown {
+  if (!(err instanceof ValidationError)) return err;
+  const longestFirst = [...names].sort((a, b) => b[0].length - a[0].length);
+  const rewrite = (text: string) =>
+    longestFirst.reduce((t, [local, uri]) => t.split(local).join(uri), text);
+  err.message = rewrite(err.message);
+  for (const issue of err.issues) issue.message = rewrite(issue.message);
+  if (err instanceof InvalidArtifactError) {
+    (err as { file: string }).file = rewrite(err.file);
+  }
+  return err;
 }
 
 function sameStrings(a: readonly string[], b: readonly string[]): boolean {

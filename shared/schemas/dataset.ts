@@ -1,18 +1,23 @@
 import { z } from 'zod';
 
 /**
- * Where a dataset comes from and how to read it.
+ * Where a dataset comes from and how to read it. `uri` (and `labelsUri`) is a local path, a
+ * `file://` URI or an S3 location (`s3://bucket/key`; read on the AWS deployment, or locally with
+ * AWS credentials).
  * - `idx`: MNIST-family IDX files (optionally .gz). `uri` is the images file; `labelsUri` defaults
  *   to the same name with `images-idx3` replaced by `labels-idx1`.
- * - `image-folder`: `uri` is a folder with one sub-folder per class holding PNG/JPEG files;
- *   class names are the sub-folder names in sorted order.
+ * - `image-folder`: `uri` is a folder with one sub-folder per class holding PNG/JPEG files (in
+ *   S3: a prefix `s3://bucket/prefix/` with one sub-prefix per class); class names are the
+ *   sub-folder names in sorted order.
  * @example
  * { "uri": "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", "format": "idx",
  *   "subset": { "classes": [5, 6, 7, 8, 9], "perClass": 80, "seed": 1 } }
  */
 export const DatasetRefSchema = z
   .object({
-    uri: z.string().min(1, 'give the path of the dataset (a file or folder)'),
+    uri: z
+      .string()
+      .min(1, 'give the location of the dataset: a file or folder path, or s3://bucket/key'),
     format: z.enum(['idx', 'image-folder']),
     labelsUri: z.string().min(1).optional(),
     /** Names for label values 0..n-1 of an IDX dataset (image folders take the folder names). */

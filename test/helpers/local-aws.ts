@@ -10,7 +10,7 @@
  */
 
 import { type BinaryLike, type CipherKey, createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
@@ -25,7 +25,12 @@ import {
   DynamoDBClient,
   type DynamoDBClientConfig,
 } from '@aws-sdk/client-dynamodb';
-import { CreateBucketCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import S3rver from 's3rver';
@@ -110,6 +115,31 @@ export async function startLocalS3(): Promise<LocalS3> {
       }
     },
   };
+}
+
+/**
+ * Uploads every file under `dir` to `s3://<bucket>/<prefix><path relative to dir>` and returns
+ * the keys, sorted (datasets for the S3 dataset source).
+ */
+export async function uploadFolder(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  dir: string,
+): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const keys: string[] = [];
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    const key = prefix + path.relative(dir, file).split(path.sep).join('/');
+    const body = await readFile(file);
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.length }),
+    );
+    keys.push(key);
+  }
+  return keys.sort();
 }
 
 /**

@@ -47,7 +47,7 @@ import {
 import { selectBackend } from '../../trainer/backend.js';
 import { TfModelEvaluator } from '../../trainer/evaluate.js';
 import { runTrial } from '../../trainer/run-trial.js';
-import { makeTempDir, recordingLogger, writeIdxPair } from './images.js';
+import { makeTempDir, recordingLogger, writeIdxPair, writeImage } from './images.js';
 import { writeTinyModel } from './workspace.js';
 
 /** A clock the test moves by hand. */
@@ -276,6 +276,24 @@ export const FLOW_DATA = (() => {
 export async function writeDataVersion(dataDir: string, batches: readonly DataBatch[]) {
   const { pixels, labels } = datasetVersion(batches);
   await writeIdxPair(dataDir, { labels: Array.from(labels), rows: 8, cols: 8, pixels });
+  return { count: labels.length };
+}
+
+/**
+ * Writes a version of the data as an image folder in `dir` (`<class>/<index>.png`, 8x8 grey,
+ * class folders named CLASS_NAMES): sample i keeps its file name and bytes in every later
+ * version, so a version adds files and changes none. Returns the file count.
+ */
+export async function writeDataVersionImages(dir: string, batches: readonly DataBatch[]) {
+  const { pixels, labels } = datasetVersion(batches);
+  for (let i = 0; i < labels.length; i++) {
+    await writeImage(join(dir, CLASS_NAMES[labels[i]], `${String(i).padStart(5, '0')}.png`), {
+      width: 8,
+      height: 8,
+      channels: 1,
+      pixels: pixels.subarray(i * 64, (i + 1) * 64),
+    });
+  }
   return { count: labels.length };
 }
 
