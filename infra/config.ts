@@ -9,6 +9,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
 import { DEFAULT_ATTEMPT_TIMEOUT_SECONDS } from '../shared/schemas/runtime-env.js';
+import type { DatasetLocation } from './policies.js';
 
 /** The config namespace: keys are `foldsweep:<key>`. */
 export const CONFIG_NAMESPACE = 'foldsweep';
@@ -62,6 +63,35 @@ const text = () => z.union([z.string(), z.number()]).transform(String);
 const instanceType = z.string().refine((t) => GPU_INSTANCE_TYPE.test(t), {
   error: (issue) =>
     `'${String(issue.input)}' is not an x86_64 NVIDIA GPU instance type the CUDA 11.2 trainer image can use (families: ${GPU_FAMILIES.join(', ')}; e.g. g4dn.xlarge)`,
+});
+
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+/**
+ * A dataset location the api and retrain functions may read: `bucket`, `bucket/prefix/`, or the
+ * S3 ARN of either (`arn:aws:s3:::bucket`, `arn:aws:s3:::bucket/prefix/*`).
+ */
+export function parseDatasetLocation(value: string): DatasetLocation | undefined {
+  const arn = /^arn:aws[a-z-]*:s3:::(.+)$/.exec(value);
+  const rest = arn ? (arn[1].endsWith('/*') ? arn[1].slice(0, -1) : arn[1]) : value;
+  const slash = rest.indexOf('/');
+  const bucket = slash < 0 ? rest : rest.slice(0, slash);
+  const prefix = slash < 0 ? '' : rest.slice(slash + 1);
+  if (!BUCKET_NAME.test(bucket) || /[*?]/.test(prefix)) return undefined;
+  if (prefix !== '' && !prefix.endsWith('/')) return undefined;
+  return { bucket, prefix };
+}
+
+const datasetLocation = z.string().transform((value, ctx) => {
+  const location = parseDatasetLocation(value);
+  if (location) return location;
+  ctx.addIssue({
+    code: 'custom',
+    message:
+      `'${value}' is not a bucket, bucket/prefix/ or S3 ARN: give e.g. my-data, ` +
+      'my-data/fashion/ (a prefix ends with /) or arn:aws:s3:::my-data/fashion/*',
+  });
+  return z.NEVER;
 });
 
 const lambdaSize = (memoryMiB: number, timeoutSeconds: number, maxTimeout = 900) =>
@@ -213,6 +243,11 @@ export const StackConfigSchema = z
     checkpointRetentionDays: z.number().int().min(1).default(14),
     cacheRetentionDays: z.number().int().min(1).default(30),
     noncurrentVersionRetentionDays: z.number().int().min(1).default(30),
+    /**
+     * Where the api and retrain functions may read datasets from (`s3://` dataset URIs), beyond
+     * `datasets-input/` of the stack's own bucket, which they always may.
+     */
+    datasetBuckets: z.array(datasetLocation).default([]),
     kmsKeyArn: z
       .string()
       .regex(

@@ -90,6 +90,7 @@ const iam = new Iam(prefix, {
   partition,
   accountId,
   kmsKeyArn: config.kmsKeyArn,
+  datasetLocations: config.datasetBuckets,
   tags,
 });
 

@@ -18,6 +18,8 @@ export const OBJECT_PREFIXES = {
   schedules: 'schedules/',
   /** Derived data shared by trials (bottleneck features: `cache/bottleneck/<key>/`). */
   cache: 'cache/',
+  /** Source datasets users upload for `s3://<bucket>/datasets-input/...` dataset URIs. */
+  datasetInputs: 'datasets-input/',
 } as const;
 
 /** DynamoDB attribute holding an item's expiry (epoch seconds) for transient items. */

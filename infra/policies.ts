@@ -74,6 +74,12 @@ export function bucketTlsOnlyPolicy(bucketArn: string): PolicyDocument {
   );
 }
 
+/** A bucket (and key prefix, '' for all of it) that holds source datasets (`s3://` URIs). */
+export interface DatasetLocation {
+  bucket: string;
+  prefix: string;
+}
+
 /** The inputs every role policy draws from: resolved ARNs and names. */
 export interface PolicyInputs {
   bucketArn: string;
@@ -81,6 +87,8 @@ export interface PolicyInputs {
   arns: Arns;
   schedulerRoleArn: string;
   kmsKeyArn?: string;
+  /** Other buckets the api and retrain functions read datasets from (foldsweep:datasetBuckets). */
+  datasetLocations?: DatasetLocation[];
 }
 
 interface S3Grant {
@@ -127,6 +135,42 @@ function s3Statements(bucketArn: string, grant: S3Grant): PolicyStatement[] {
       Condition: { StringLike: { 's3:prefix': grant.list } },
     });
   }
+  return statements;
+}
+
+/**
+ * Reading source datasets (`s3://` dataset URIs): GetObject under each location's prefix and
+ * ListBucket limited to it, in buckets other than the stack's (whose `datasets-input/` the
+ * callers grant with the rest of the bucket).
+ */
+function datasetSourceStatements(bucketArn: string, locations: DatasetLocation[] = []) {
+  if (locations.length === 0) return [];
+  const partition = bucketArn.split(':')[1] ?? 'aws';
+  const bucketArnOf = (bucket: string) => `arn:${partition}:s3:::${bucket}`;
+  const byBucket = new Map<string, string[]>();
+  for (const { bucket, prefix } of locations) {
+    byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), prefix]);
+  }
+  const statements: PolicyStatement[] = [
+    {
+      Sid: 'ReadDatasetSources',
+      Effect: 'Allow',
+      Action: ['s3:GetObject'],
+      Resource: locations.map((l) => `${bucketArnOf(l.bucket)}/${l.prefix}*`),
+    },
+  ];
+  [...byBucket].forEach(([bucket, prefixes], i) => {
+    statements.push({
+      Sid: `ListDatasetSources${i}`,
+      Effect: 'Allow',
+      Action: ['s3:ListBucket'],
+      Resource: [bucketArnOf(bucket)],
+      // A whole bucket lists without condition; prefixes only under themselves.
+      ...(prefixes.includes('')
+        ? {}
+        : { Condition: { StringLike: { 's3:prefix': prefixes.map((p) => `${p}*`) } } }),
+    });
+  });
   return statements;
 }
 
@@ -206,6 +250,8 @@ function deadLetterStatements(arns: Arns): PolicyStatement[] {
 const ALL_PREFIXES = [OBJECT_PREFIXES.datasets, OBJECT_PREFIXES.models, OBJECT_PREFIXES.sweeps];
 /** What starting a scheduled run reads and writes beyond a sweep's prefixes. */
 const SCHEDULE_PREFIXES = [...ALL_PREFIXES, OBJECT_PREFIXES.schedules];
+/** What the functions that prepare datasets read: the above and uploaded source datasets. */
+const PREPARE_READ = [...SCHEDULE_PREFIXES, OBJECT_PREFIXES.datasetInputs].map((x) => `${x}*`);
 const STATE_READ_WRITE = [
   'GetItem',
   'PutItem',
@@ -216,17 +262,19 @@ const STATE_READ_WRITE = [
 ];
 
 /**
- * The api function: validates specs, prepares datasets, imports base models, writes plans,
+ * The api function: validates specs, prepares datasets (reading source datasets under
+ * datasets-input/ and in foldsweep:datasetBuckets), imports base models, writes plans,
  * submits the Batch array job, reads progress, and manages retrain schedules in its group.
  */
 export function apiFunctionPolicy(p: PolicyInputs): PolicyDocument {
   return doc(
     ...logStatements(p.arns.logGroups.api),
     ...s3Statements(p.bucketArn, {
-      read: SCHEDULE_PREFIXES.map((x) => `${x}*`),
+      read: PREPARE_READ,
       write: SCHEDULE_PREFIXES.map((x) => `${x}*`),
-      list: SCHEDULE_PREFIXES.map((x) => `${x}*`),
+      list: PREPARE_READ,
     }),
+    ...datasetSourceStatements(p.bucketArn, p.datasetLocations),
     ...kmsStatements(p.kmsKeyArn),
     ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'DeleteItem']),
     ...submitJobStatements(p.arns),
@@ -278,7 +326,8 @@ export function aggregatorFunctionPolicy(p: PolicyInputs): PolicyDocument {
 }
 
 /**
- * The scheduled retrain: runs a schedule (records the run, prepares the latest data, freezes the
+ * The scheduled retrain: runs a schedule (records the run, prepares the latest data from the
+ * same source locations as the api, freezes the
  * holdout under schedules/ on the first run, starts the sweep like the api's POST). It is
  * invoked by EventBridge Scheduler and manages no schedules itself.
  */
@@ -286,10 +335,11 @@ export function retrainFunctionPolicy(p: PolicyInputs): PolicyDocument {
   return doc(
     ...logStatements(p.arns.logGroups.retrain),
     ...s3Statements(p.bucketArn, {
-      read: SCHEDULE_PREFIXES.map((x) => `${x}*`),
+      read: PREPARE_READ,
       write: SCHEDULE_PREFIXES.map((x) => `${x}*`),
-      list: SCHEDULE_PREFIXES.map((x) => `${x}*`),
+      list: PREPARE_READ,
     }),
+    ...datasetSourceStatements(p.bucketArn, p.datasetLocations),
     ...kmsStatements(p.kmsKeyArn),
     // DeleteItem: a run that ends removes the schedule's running-run marker.
     ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'DeleteItem']),

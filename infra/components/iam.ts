@@ -5,6 +5,7 @@ import {
   aggregatorFunctionPolicy,
   apiFunctionPolicy,
   assumeRolePolicy,
+  type DatasetLocation,
   type PolicyDocument,
   type PolicyInputs,
   retrainFunctionPolicy,
@@ -19,6 +20,8 @@ export interface IamArgs {
   partition: pulumi.Input<string>;
   accountId: pulumi.Input<string>;
   kmsKeyArn?: string;
+  /** Buckets (and prefixes) the api and retrain functions read source datasets from. */
+  datasetLocations?: DatasetLocation[];
   tags: Record<string, string>;
 }
 
@@ -49,6 +52,7 @@ export class Iam extends pulumi.ComponentResource {
         arns,
         schedulerRoleArn,
         kmsKeyArn: args.kmsKeyArn,
+        datasetLocations: args.datasetLocations,
       }),
     );
 

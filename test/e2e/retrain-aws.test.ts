@@ -6,12 +6,14 @@
  * wired by awsDeps from the environment: S3ObjectStore on s3rver, DynamoStateStore,
  * DynamoScheduleStore and DynamoModelRegistry on dynalite, the BatchExecutor on the emulator.
  * The schedule is created and the model rolled back through the API app (API Gateway v2
- * events), as on AWS.
+ * events), as on AWS. A second schedule reads its dataset from S3 (an image folder in a bucket
+ * of its own, growing between nights) through awsDeps' S3 dataset source.
  * EventBridge Scheduler has no local server: its client alone is replaced by aws-sdk-client-mock
  * (the CreateSchedule request is checked, and each night's event is its target Input with the
  * scheduled time filled in, as EventBridge Scheduler fills it).
  */
 import { randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -41,12 +43,14 @@ import {
   type LocalS3,
   startLocalDynamo,
   startLocalS3,
+  uploadFolder,
 } from '../helpers/local-aws.js';
 import {
   FakeClock,
   FLOW_DATA,
   retrainScheduleInput,
   writeDataVersion,
+  writeDataVersionImages,
 } from '../helpers/retrain-fixtures.js';
 import { writeTinyModel } from '../helpers/workspace.js';
 
@@ -103,6 +107,27 @@ async function call<T>(method: string, path: string, body?: unknown) {
   const res = await apiHandler(apiEvent(method, path, body));
   return { status: res.statusCode, body: JSON.parse(res.body) as T };
 }
+
+/**
+ * EventBridge Scheduler fires the schedule's next 02:00 Berlin slot (its Input, time filled in);
+ * waits for the sweep's array job, its trainer processes and the aggregator's invocations.
+ */
+async function fireNight(request: CreateScheduleCommandInput) {
+  deps.clock.set(nextFireTime('0 2 * * *', 'Europe/Berlin', deps.clock.now()) as Date);
+  const event = JSON.parse(
+    (request.Target?.Input ?? '').replace(
+      '<aws.scheduler.scheduled-time>',
+      deps.clock.now().toISOString(),
+    ),
+  ) as { scheduleId: string; scheduledTime: string };
+  const outcome = await retrain(event);
+  await batch.emulator.idle(120_000);
+  expect(batch.emulator.deliveryErrors).toEqual([]);
+  const run = (await deps.schedules.getRun(event.scheduleId, event.scheduledTime)) as ScheduleRun;
+  return { event, outcome, run };
+}
+
+const submits = () => batch.calls.SubmitJob ?? 0;
 
 beforeAll(async () => {
   tmp = await makeTempDir('foldsweep-retrain-aws-');
@@ -207,23 +232,7 @@ describe('scheduled retraining on the AWS path (Scheduler -> retrain Lambda -> B
       },
     });
 
-    /** EventBridge Scheduler fires the next 02:00 Berlin slot: its Input, time filled in. */
-    const night = async () => {
-      deps.clock.set(nextFireTime('0 2 * * *', 'Europe/Berlin', deps.clock.now()) as Date);
-      const event = JSON.parse(
-        (request.Target?.Input ?? '').replace(
-          '<aws.scheduler.scheduled-time>',
-          deps.clock.now().toISOString(),
-        ),
-      ) as { scheduleId: string; scheduledTime: string };
-      const outcome = await retrain(event);
-      // The sweep's array job, its trainer processes and the aggregator's invocations.
-      await batch.emulator.idle(120_000);
-      expect(batch.emulator.deliveryErrors).toEqual([]);
-      const run = (await deps.schedules.getRun('nightly', event.scheduledTime)) as ScheduleRun;
-      return { event, outcome, run };
-    };
-    const submits = () => batch.calls.SubmitJob ?? 0;
+    const night = () => fireNight(request);
 
     // Night 1: the first champion is promoted: nothing served yet.
     const night1 = await night();
@@ -357,6 +366,58 @@ describe('scheduled retraining on the AWS path (Scheduler -> retrain Lambda -> B
       }),
     );
     expect(Items?.map((i) => String(i.sk).slice(0, 4))).toEqual(['RUN#', 'RUN#', 'RUN#', 'RUN#']);
+  }, 300_000);
+
+  it('retrains on an image folder in S3 when new objects arrive, and skips a night without any', async () => {
+    // The dataset lives in a bucket of its own, as a user's data would (one sub-prefix per class).
+    const dataBucket = await s3.createBucket();
+    const uri = `s3://${dataBucket}/bands/`;
+    const upload = async (batches: typeof FLOW_DATA.v1) => {
+      const dir = await mkdtemp(join(tmp.path, 'images-'));
+      await writeDataVersionImages(dir, batches);
+      await uploadFolder(s3.client, dataBucket, 'bands/', dir);
+    };
+    await upload(FLOW_DATA.v1);
+    const created = await call<{ schedule: { id: string } }>(
+      'POST',
+      '/schedules',
+      retrainScheduleInput(paths, {
+        id: 'nightly-s3',
+        modelName: 'bands-s3',
+        dataset: { uri, format: 'image-folder' },
+      }),
+    );
+    expect(created.status).toBe(201);
+    const request = scheduler
+      .commandCalls(CreateScheduleCommand)
+      .map((c) => c.args[0].input as CreateScheduleCommandInput)
+      .find((r) => r.Name === 'foldsweep-nightly-s3') as CreateScheduleCommandInput;
+    expect(request).toBeDefined();
+    const submitted = submits();
+
+    const first = await fireNight(request);
+    expect(first.run).toMatchObject({ status: 'promoted', dataset: { count: 60 } });
+    expect(submits()).toBe(submitted + 1);
+
+    // Nothing new in the bucket: listed, recognised, skipped, no sweep.
+    const unchanged = await fireNight(request);
+    expect(unchanged.run.status).toBe('skipped');
+    expect(unchanged.run.reason).toMatch(/dataset unchanged/);
+    expect(submits()).toBe(submitted + 1);
+
+    // 240 new objects: a new data version, a new sweep (not skipped).
+    await upload(FLOW_DATA.v2);
+    const grown = await fireNight(request);
+    expect(grown.run.status).not.toBe('skipped');
+    expect(['promoted', 'rejected']).toContain(grown.run.status);
+    expect(grown.run).toMatchObject({
+      dataset: { count: 300 },
+      holdout: { count: first.run.holdout?.count },
+    });
+    expect(grown.run.dataset?.hash).not.toBe(first.run.dataset?.hash);
+    expect(grown.run.sweepId).not.toBe(first.run.sweepId);
+    expect(submits()).toBe(submitted + 2);
+    expect(await deps.registry.listVersions('bands-s3')).toHaveLength(2);
   }, 300_000);
 });
 

@@ -65,6 +65,38 @@ describe('parseStackConfig()', () => {
     expect(config.functions.api.timeoutSeconds).toBe(29);
   });
 
+  it('reads datasetBuckets as buckets with optional prefixes (names or ARNs), default none', () => {
+    expect(parseStackConfig({}, context).datasetBuckets).toEqual([]);
+    const config = parseStackConfig(
+      {
+        datasetBuckets:
+          '["my-data","shared.data/fashion/","arn:aws:s3:::arn-bucket","arn:aws:s3:::arn-bucket2/x/y/*"]',
+      },
+      context,
+    );
+    expect(config.datasetBuckets).toEqual([
+      { bucket: 'my-data', prefix: '' },
+      { bucket: 'shared.data', prefix: 'fashion/' },
+      { bucket: 'arn-bucket', prefix: '' },
+      { bucket: 'arn-bucket2', prefix: 'x/y/' },
+    ]);
+  });
+
+  it('rejects a dataset bucket that is no bucket name, prefix or ARN, naming the entry', () => {
+    const error = errorFor({
+      datasetBuckets: '["ok-bucket","My_Bucket","data/fashion","arn:aws:s3:::b/*/x/*"]',
+    });
+    expect(error.issues.map((i) => i.key)).toEqual([
+      'foldsweep:datasetBuckets.1',
+      'foldsweep:datasetBuckets.2',
+      'foldsweep:datasetBuckets.3',
+    ]);
+    expect(error.issues[0].message).toMatch(
+      /'My_Bucket' is not a bucket, bucket\/prefix\/ or S3 ARN: give e\.g\. my-data/,
+    );
+    expect(error.issues[1].message).toMatch(/a prefix ends with \//);
+  });
+
   it('names a misspelt key instead of ignoring it', () => {
     const error = errorFor({ gpuInstanceType: '["g5.xlarge"]' });
     expect(error.issues).toEqual([

@@ -205,6 +205,52 @@ describe('role policies', () => {
     });
   });
 
+  it('lets the api and retrain functions read source datasets: datasets-input/ by default, and the configured buckets', () => {
+    const input = object('datasets-input/fashion/train-images-idx3-ubyte.gz');
+    const other = 'arn:aws:s3:::my-data';
+    const shared = 'arn:aws:s3:::shared-data';
+    const withSources = inputs({
+      datasetLocations: [
+        { bucket: 'my-data', prefix: '' },
+        { bucket: 'shared-data', prefix: 'fashion/' },
+        { bucket: 'shared-data', prefix: 'mnist/' },
+      ],
+    });
+    for (const policy of [apiFunctionPolicy, retrainFunctionPolicy]) {
+      const plain = policy(inputs());
+      expect(allows(plain, 's3:GetObject', input)).toBe(true);
+      expect(allows(plain, 's3:PutObject', input)).toBe(false);
+      expect(allows(plain, 's3:GetObject', `${other}/x.png`)).toBe(false);
+      expect(JSON.stringify(plain)).not.toContain('DatasetSources');
+
+      const doc = policy(withSources);
+      expect(allows(doc, 's3:GetObject', `${other}/any/key.png`)).toBe(true);
+      expect(allows(doc, 's3:GetObject', `${shared}/fashion/cat/a.png`)).toBe(true);
+      expect(allows(doc, 's3:GetObject', `${shared}/mnist/train-images-idx3-ubyte`)).toBe(true);
+      expect(allows(doc, 's3:GetObject', `${shared}/private/secrets.csv`)).toBe(false);
+      expect(allows(doc, 's3:PutObject', `${other}/any/key.png`)).toBe(false);
+      const lists = doc.Statement.filter(
+        (s) => s.Action.includes('s3:ListBucket') && s.Resource?.[0] !== BUCKET,
+      );
+      expect(lists.map((s) => [s.Resource, s.Condition])).toEqual([
+        [[other], undefined],
+        [[shared], { StringLike: { 's3:prefix': ['fashion/*', 'mnist/*'] } }],
+      ]);
+      // Statement ids stay unique within the policy.
+      const sids = doc.Statement.map((s) => s.Sid);
+      expect(new Set(sids).size).toBe(sids.length);
+    }
+    const ownList = apiFunctionPolicy(inputs()).Statement.find(
+      (s) => s.Action.includes('s3:ListBucket') && s.Resource?.[0] === BUCKET,
+    );
+    expect(ownList?.Condition?.StringLike?.['s3:prefix']).toContain('datasets-input/*');
+    // Nobody else reads them: training uses the prepared copies under datasets/.
+    for (const doc of [aggregatorFunctionPolicy(withSources), trainerJobPolicy(withSources)]) {
+      expect(allows(doc, 's3:GetObject', input)).toBe(false);
+      expect(allows(doc, 's3:GetObject', `${other}/any/key.png`)).toBe(false);
+    }
+  });
+
   it('grants KMS on the configured key only, and only when one is configured', () => {
     const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     expect(allows(trainerJobPolicy(inputs({ kmsKeyArn: key })), 'kms:Decrypt', key)).toBe(true);

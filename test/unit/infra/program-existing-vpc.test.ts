@@ -31,6 +31,7 @@ beforeAll(async () => {
     'foldsweep:trainerImageTag': 'v1.2.3',
     'foldsweep:deletionProtection': false,
     'foldsweep:tags': { team: 'vision' },
+    'foldsweep:datasetBuckets': ['team-datasets', 'arn:aws:s3:::shared-data/fashion/*'],
   });
   program = await import('../../../infra/index.js');
   await outputValue(program.apiUrl);
@@ -97,6 +98,23 @@ describe('infra with an existing VPC and the non-default settings', () => {
     expect(trainer.Statement).toContainEqual(
       expect.objectContaining({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: [KEY] }),
     );
+  });
+
+  it('lets the api and retrain roles read the configured dataset buckets, and no other role', () => {
+    const policy = (suffix: string) =>
+      JSON.parse(
+        String(rec.one('aws:iam/rolePolicy:RolePolicy', suffix).inputs.policy),
+      ) as PolicyDocument;
+    const read = {
+      Sid: 'ReadDatasetSources',
+      Effect: 'Allow',
+      Action: ['s3:GetObject'],
+      Resource: ['arn:aws:s3:::team-datasets/*', 'arn:aws:s3:::shared-data/fashion/*'],
+    };
+    for (const fn of ['-api', '-retrain']) expect(policy(fn).Statement).toContainEqual(read);
+    for (const other of ['-aggregator', '-trainer']) {
+      expect(JSON.stringify(policy(other))).not.toContain('team-datasets');
+    }
   });
 
   it('lets `pulumi destroy` remove data when deletion protection is off', () => {
