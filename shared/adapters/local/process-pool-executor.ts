@@ -10,6 +10,11 @@ import { type Plan, planKey, trialResultKey } from '../../schemas/plan.js';
 import type { TrialStatus } from '../../schemas/state.js';
 import { type TrialResult, TrialResultSchema } from '../../schemas/trial-result.js';
 
+/**
+ * tsx's loader by absolute URL: a bare `--import tsx` resolves against the working directory,
+ * so trainers would fail to start when foldsweep runs from any folder but the project's.
+ */
+const TSX_LOADER = import.meta.resolve('tsx');
 const TRAINER_ENTRY = fileURLToPath(new URL('../../../trainer/main.ts', import.meta.url));
 const STDERR_TAIL = 4000;
 
@@ -344,7 +349,7 @@ export class ProcessPoolExecutor implements Executor {
 
   private startWorker(): TrainerWorker {
     const child = fork(this.options.trainerEntry ?? TRAINER_ENTRY, [], {
-      execArgv: ['--import', 'tsx'],
+      execArgv: ['--import', TSX_LOADER],
       env: {
         ...process.env,
         FOLDSWEEP_WORKER: '1',
@@ -450,7 +455,7 @@ export class ProcessPoolExecutor implements Executor {
   private spawnTrainer(q: QueuedTrial, run: SweepRun) {
     return new Promise<TrainerOutcome>((resolve) => {
       const child = fork(this.options.trainerEntry ?? TRAINER_ENTRY, [], {
-        execArgv: ['--import', 'tsx'],
+        execArgv: ['--import', TSX_LOADER],
         env: {
           ...process.env,
           FOLDSWEEP_HOME: this.options.home,
