@@ -17,7 +17,7 @@ export const DatasetRefSchema = z
   .object({
     uri: z
       .string()
-      .min(1, 'give the location of the dataset: a file or folder path, or s3://bucket/key'),
+      .min(1, 'give the path of the dataset (a file or folder) or its s3://bucket/key location'),
     format: z.enum(['idx', 'image-folder']),
     labelsUri: z.string().min(1).optional(),
     /** Names for label values 0..n-1 of an IDX dataset (image folders take the folder names). */
