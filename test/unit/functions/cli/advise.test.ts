@@ -104,9 +104,14 @@ describe('foldsweep advise', () => {
       });
       expect(plan.trials.length).toBe(plan.variants.length * resolved.folds);
       expect(plan.variants.some((v) => v.strategy === 'bottleneck-linear')).toBe(true);
-      expect(plan.variants.some((v) => v.strategy === 'finetune' && v.freezeDepth === 2)).toBe(
-        true,
+      // freezeDepth 0, and pool1 (the tiny CNN's early layer, depth 2) unless the probe of
+      // this untrained base is too weak for freezing to make sense.
+      const depths = new Set(
+        plan.variants.filter((v) => v.strategy === 'finetune').map((v) => v.freezeDepth),
       );
+      expect(depths.has(0)).toBe(true);
+      expect([...depths].every((d) => d === 0 || d === 2)).toBe(true);
+      expect(depths.has(2)).toBe(!out.includes('domains look far apart'));
     } finally {
       await deps.close();
     }
