@@ -64,6 +64,24 @@ describe('recommendSweep', () => {
     expect(advice.spec.training).toMatchObject({ epochs: 40, batchSize: 16, patience: 6 });
   });
 
+  it('under ~1,000 images with a moderate probe, fine-tuning leads beside bottleneck-linear', () => {
+    const advice = recommendSweep(
+      input({
+        topProbe: {
+          cutLayer: 'fc1',
+          accuracy: 0.8,
+          chance: 0.2,
+          trainSamples: 200,
+          valSamples: 100,
+        },
+      }),
+    );
+    const text = advice.reasons.join('\n');
+    expect(text).not.toContain('start with bottleneck-linear');
+    expect(text).toContain('scores about what the probe does (80.0%)');
+    expect(advice.spec.searchSpace?.strategy).toContain('bottleneck-linear');
+  });
+
   it('over ~1,000 images fine-tunes first with 3 folds; over 10,000 drops augmentation', () => {
     const mid = recommendSweep(input({ countsPerClass: counts(600) }));
     expect(mid.reasons.join('\n')).toContain(

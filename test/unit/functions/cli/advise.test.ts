@@ -76,7 +76,7 @@ describe('foldsweep advise', () => {
     ]);
     expect(code).toBe(0);
     expect(out).toMatch(/Linear probe of the base model's features:\n {2}fc1 .*\n {2}pool1 /);
-    expect(out).toContain('90 images: under ~1,000, start with bottleneck-linear');
+    expect(out).toMatch(/90 images: under ~1,000,? .*bottleneck-linear/);
     expect(out).toMatch(/The sweep: \d+ variants x 5 folds = \d+ trials/);
     expect(out).toContain(`wrote ${specFile}`);
 
