@@ -44,7 +44,7 @@
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { heapF32, type Scope, type Shape4, scoped, type WasmBackend } from './scope.js';
-import { type ConvGeometry, ptr, type SimdExports, simdFor } from './simd.js';
+import { type ConvGeometry, type PaddedConvDims, ptr, type SimdExports, simdFor } from './simd.js';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -367,6 +367,36 @@ function padded(
   return xp;
 }
 
+/** Where a convolution's windows lie on its input, which is zero-padded by (top, left). */
+interface ConvWindows {
+  top: number;
+  left: number;
+  fh: number;
+  fw: number;
+  sh: number;
+  sw: number;
+}
+
+/**
+ * x zero-padded so that every window of a convolution with output [B, oh, ow, o] fits, and the
+ * dimensions simd.wat's convForward and convFilterGrad both take after their pointers (the
+ * forward convolution and the filter gradient marshal the same geometry); the caller frees xp.
+ */
+function paddedForConv(
+  backend: WasmBackend,
+  simd: SimdExports,
+  x: TensorInfo,
+  out: { oh: number; ow: number; o: number },
+  win: ConvWindows,
+  slack: number,
+): { xp: TensorInfo; dims: PaddedConvDims } {
+  const [b, h, w, c] = x.shape;
+  const hp = Math.max(win.top + h, (out.oh - 1) * win.sh + win.fh);
+  const wp = Math.max(win.left + w, (out.ow - 1) * win.sw + win.fw);
+  const xp = padded(backend, simd, x, hp, wp, win.top, win.left, slack);
+  return { xp, dims: [b, hp, wp, c, out.oh, out.ow, out.o, win.fh, win.fw, win.sh, win.sw] };
+}
+
 /**
  * y = x (*) w by simd.wat `convForward` (w [FH, FW, C, O] at byte offset `w`, O % 8 === 0), x
  * zero-padded by (top, left) so that output (r, q) reads the window at (r*sh, q*sw).
@@ -376,36 +406,26 @@ function convDirect(
   simd: SimdExports,
   x: TensorInfo,
   w: number,
-  out: { shape: Shape4; top: number; left: number; fh: number; fw: number; sh: number; sw: number },
+  out: { shape: Shape4 } & ConvWindows,
 ): TensorInfo {
-  const [b, h, wIn, c] = x.shape;
   const [, oh, ow, o] = out.shape;
-  const hp = Math.max(out.top + h, (oh - 1) * out.sh + out.fh);
-  const wp = Math.max(out.left + wIn, (ow - 1) * out.sw + out.fw);
+  const c = x.shape[3];
   // The last tile of an output row may read one position past it.
-  const xp = padded(backend, simd, x, hp, wp, out.top, out.left, (out.sw + out.fw) * c + 4);
-  const y = backend.makeOutput([...out.shape], 'float32');
+  const { xp, dims } = paddedForConv(
+    backend,
+    simd,
+    x,
+    { oh, ow, o },
+    out,
+    (out.sw + out.fw) * c + 4,
+  );
   try {
-    simd.convForward(
-      ptr(backend, xp),
-      w,
-      ptr(backend, y),
-      b,
-      hp,
-      wp,
-      c,
-      oh,
-      ow,
-      o,
-      out.fh,
-      out.fw,
-      out.sh,
-      out.sw,
-    );
+    const y = backend.makeOutput([...out.shape], 'float32');
+    simd.convForward(ptr(backend, xp), w, ptr(backend, y), ...dims);
+    return y;
   } finally {
     backend.disposeData(xp.dataId);
   }
-  return y;
 }
 
 /**
@@ -496,34 +516,28 @@ function filterGradDirect(
   dy: TensorInfo,
   info: backend_util.Conv2DInfo,
 ): TensorInfo {
-  const { batchSize: b, inHeight: h, inWidth: w, inChannels: c } = info;
-  const { top, left } = info.padInfo;
-  const hp = Math.max(top + h, (info.outHeight - 1) * info.strideHeight + info.filterHeight);
-  const wp = Math.max(left + w, (info.outWidth - 1) * info.strideWidth + info.filterWidth);
-  const dw = backend.makeOutput([...info.filterShape], 'float32');
-  const xp = backend.makeOutput([b * hp * wp * c + 4], 'float32');
+  const { xp, dims } = paddedForConv(
+    backend,
+    simd,
+    x,
+    { oh: info.outHeight, ow: info.outWidth, o: info.outChannels },
+    {
+      top: info.padInfo.top,
+      left: info.padInfo.left,
+      fh: info.filterHeight,
+      fw: info.filterWidth,
+      sh: info.strideHeight,
+      sw: info.strideWidth,
+    },
+    0,
+  );
   try {
-    simd.padCopy(ptr(backend, x), ptr(backend, xp), b, h, w, c, hp, wp, top, left);
-    simd.convFilterGrad(
-      ptr(backend, xp),
-      ptr(backend, dy),
-      ptr(backend, dw),
-      b,
-      hp,
-      wp,
-      c,
-      info.outHeight,
-      info.outWidth,
-      info.outChannels,
-      info.filterHeight,
-      info.filterWidth,
-      info.strideHeight,
-      info.strideWidth,
-    );
+    const dw = backend.makeOutput([...info.filterShape], 'float32');
+    simd.convFilterGrad(ptr(backend, xp), ptr(backend, dy), ptr(backend, dw), ...dims);
+    return dw;
   } finally {
     backend.disposeData(xp.dataId);
   }
-  return dw;
 }
 
 /**

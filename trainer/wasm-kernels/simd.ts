@@ -11,6 +11,25 @@ import type { WasmBackend } from './scope.js';
 import { SIMD_WASM_BASE64 } from './simd-module.js';
 
 /** Input H, W, C; output OH, OW; filter FH, FW; strides; top and left padding. */
+/**
+ * What simd.wat's convForward and convFilterGrad take after their three pointers: batch, the
+ * padded input's height, width and channels (hp, wp, c), the output's (oh, ow, o), the filter's
+ * height and width (fh, fw) and the strides (sh, sw).
+ */
+export type PaddedConvDims = [
+  batch: number,
+  hp: number,
+  wp: number,
+  c: number,
+  oh: number,
+  ow: number,
+  o: number,
+  fh: number,
+  fw: number,
+  sh: number,
+  sw: number,
+];
+
 export type ConvGeometry = [
   h: number,
   w: number,
@@ -60,38 +79,8 @@ export interface SimdExports {
     top: number,
     left: number,
   ): void;
-  convForward(
-    xp: number,
-    w: number,
-    y: number,
-    batch: number,
-    hp: number,
-    wp: number,
-    c: number,
-    oh: number,
-    ow: number,
-    o: number,
-    fh: number,
-    fw: number,
-    sh: number,
-    sw: number,
-  ): void;
-  convFilterGrad(
-    xp: number,
-    dy: number,
-    dw: number,
-    batch: number,
-    hp: number,
-    wp: number,
-    c: number,
-    oh: number,
-    ow: number,
-    o: number,
-    fh: number,
-    fw: number,
-    sh: number,
-    sw: number,
-  ): void;
+  convForward(xp: number, w: number, y: number, ...dims: PaddedConvDims): void;
+  convFilterGrad(xp: number, dy: number, dw: number, ...dims: PaddedConvDims): void;
   biasAdd(x: number, bias: number, out: number, rows: number, c: number): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div; mode: 0 same shape, 1 b scalar, 2 a scalar */
   binary(op: number, a: number, b: number, out: number, n: number, mode: number): void;
