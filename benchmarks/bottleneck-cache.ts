@@ -83,6 +83,8 @@ async function sweepOnce(cache: boolean): Promise<Measured> {
     }
     const best = board.rows.find((r) => r.variantId === board.bestVariantId);
     const bestVariant = plan.variants.find((v) => v.id === board.bestVariantId);
+    // The trainer workers must have exited for their CPU time to count (cutime).
+    await deps.executor.close();
     await deps.close();
     return {
       cache: cache ? 'on' : 'off',
