@@ -6,7 +6,7 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { ConflictError, FoldsweepError, NotFoundError, ValidationError } from '../../errors.js';
+import { ConflictError, FoldsweepError, NotFoundError } from '../../errors.js';
 import type { ModelRegistry, ServeRequest } from '../../ports/model-registry.js';
 import { parseOrThrow, toFieldIssues } from '../../schemas/issues.js';
 import {
@@ -19,6 +19,8 @@ import {
   type ServingPointer,
 } from '../../schemas/registry.js';
 import {
+  checkTableOptions,
+  type DynamoTableOptions,
   EVENT_SK_PREFIX,
   eventSk,
   isConditionFailed,
@@ -59,12 +61,7 @@ type Head = z.infer<typeof HeadSchema>;
 /** How often a write that lost the compare-and-set to another writer is tried again. */
 const MAX_ATTEMPTS = 20;
 
-export interface DynamoModelRegistryOptions {
-  client: DynamoDBDocumentClient;
-  table: string;
-  /** Query `Limit` per page (default: none). Tests set it small to exercise pagination. */
-  queryPageSize?: number;
-}
+export type DynamoModelRegistryOptions = DynamoTableOptions;
 
 /**
  * ModelRegistry in the state table (key layout in dynamo-table.ts), atomic without DynamoDB
@@ -89,16 +86,7 @@ export class DynamoModelRegistry implements ModelRegistry {
   private readonly queryPageSize: number | undefined;
 
   constructor(options: DynamoModelRegistryOptions) {
-    const { client, table, queryPageSize } = options;
-    if (typeof table !== 'string' || table === '') {
-      throw ValidationError.single('table', 'give the name of the DynamoDB state table');
-    }
-    if (queryPageSize !== undefined && !(Number.isInteger(queryPageSize) && queryPageSize >= 1)) {
-      throw ValidationError.single(
-        'queryPageSize',
-        `must be a positive integer, got ${queryPageSize}`,
-      );
-    }
+    const { client, table, queryPageSize } = checkTableOptions(options);
     this.client = client;
     this.table = table;
     this.queryPageSize = queryPageSize;

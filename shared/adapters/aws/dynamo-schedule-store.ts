@@ -24,6 +24,8 @@ import {
 } from '../../schemas/schedule.js';
 import {
   ACTIVE_RUN_SK,
+  checkTableOptions,
+  type DynamoTableOptions,
   isConditionFailed,
   RUN_SK_PREFIX,
   runSk,
@@ -47,12 +49,7 @@ const META = new Set(['pk', 'sk', '_claim', '_rev']);
 /** How often a write that lost a race is tried again before giving up. */
 const MAX_ATTEMPTS = 20;
 
-export interface DynamoScheduleStoreOptions {
-  client: DynamoDBDocumentClient;
-  table: string;
-  /** Query `Limit` per page (default: none). Tests set it small to exercise pagination. */
-  queryPageSize?: number;
-}
+export type DynamoScheduleStoreOptions = DynamoTableOptions;
 
 /**
  * ScheduleStore in the state table (key layout in dynamo-table.ts), with single-item
@@ -81,16 +78,7 @@ export class DynamoScheduleStore implements ScheduleStore {
   private readonly queryPageSize: number | undefined;
 
   constructor(options: DynamoScheduleStoreOptions) {
-    const { client, table, queryPageSize } = options;
-    if (typeof table !== 'string' || table === '') {
-      throw ValidationError.single('table', 'give the name of the DynamoDB state table');
-    }
-    if (queryPageSize !== undefined && !(Number.isInteger(queryPageSize) && queryPageSize >= 1)) {
-      throw ValidationError.single(
-        'queryPageSize',
-        `must be a positive integer, got ${queryPageSize}`,
-      );
-    }
+    const { client, table, queryPageSize } = checkTableOptions(options);
     this.client = client;
     this.table = table;
     this.queryPageSize = queryPageSize;

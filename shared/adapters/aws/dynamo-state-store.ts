@@ -28,7 +28,9 @@ import {
 import {
   ALL_SWEEPS,
   CHAMPION_SK,
+  checkTableOptions,
   createdSortKey,
+  type DynamoTableOptions,
   isConditionFailed,
   KEY_ATTRIBUTES,
   STATE_TABLE,
@@ -50,15 +52,7 @@ const SweepPatchSchema = SweepRecordSchema.omit({
   spec: true,
 }).partial();
 
-export interface DynamoStateStoreOptions {
-  client: DynamoDBDocumentClient;
-  table: string;
-  /**
-   * Query `Limit` per page (default: none, so DynamoDB pages at 1 MB). Tests set it small to
-   * exercise pagination without writing megabytes.
-   */
-  queryPageSize?: number;
-}
+export type DynamoStateStoreOptions = DynamoTableOptions;
 
 /**
  * StateStore over one DynamoDB table laid out by `STATE_TABLE` (see dynamo-table.ts): sweeps,
@@ -82,16 +76,7 @@ export class DynamoStateStore implements StateStore {
   private readonly queryPageSize: number | undefined;
 
   constructor(options: DynamoStateStoreOptions) {
-    const { client, table, queryPageSize } = options;
-    if (typeof table !== 'string' || table === '') {
-      throw ValidationError.single('table', 'give the name of the DynamoDB state table');
-    }
-    if (queryPageSize !== undefined && !(Number.isInteger(queryPageSize) && queryPageSize >= 1)) {
-      throw ValidationError.single(
-        'queryPageSize',
-        `must be a positive integer, got ${queryPageSize}`,
-      );
-    }
+    const { client, table, queryPageSize } = checkTableOptions(options);
     this.client = client;
     this.table = table;
     this.queryPageSize = queryPageSize;

@@ -1,4 +1,6 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ValidationError } from '../../errors.js';
 
 /**
  * The one DynamoDB table behind DynamoStateStore, DynamoScheduleStore and DynamoModelRegistry
@@ -80,6 +82,32 @@ export const versionSk = (version: number) =>
 export const modelSweepSk = (sweepId: string) => `SWEEP#${sweepId}`;
 export const EVENT_SK_PREFIX = 'EVENT#';
 export const eventSk = (seq: number) => `${EVENT_SK_PREFIX}${String(seq).padStart(10, '0')}`;
+
+/** What every adapter of the state table is built from. */
+export interface DynamoTableOptions {
+  client: DynamoDBDocumentClient;
+  table: string;
+  /**
+   * Query `Limit` per page (default: none, so DynamoDB pages at 1 MB). Tests set it small to
+   * exercise pagination without writing megabytes.
+   */
+  queryPageSize?: number;
+}
+
+/** The options, checked: a ValidationError names the bad one. */
+export function checkTableOptions(options: DynamoTableOptions): DynamoTableOptions {
+  const { table, queryPageSize } = options;
+  if (typeof table !== 'string' || table === '') {
+    throw ValidationError.single('table', 'give the name of the DynamoDB state table');
+  }
+  if (queryPageSize !== undefined && !(Number.isInteger(queryPageSize) && queryPageSize >= 1)) {
+    throw ValidationError.single(
+      'queryPageSize',
+      `must be a positive integer, got ${queryPageSize}`,
+    );
+  }
+  return options;
+}
 
 /** A failed ConditionExpression (a create-once or compare-and-set write that lost). */
 export function isConditionFailed(error: unknown): boolean {
