@@ -5,7 +5,6 @@
  * An API Gateway HTTP API (v2) event creates a sweep through the `api` handler; nothing but the
  * handlers and the trainer processes touches the stand-ins.
  */
-import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { BatchClient, SubmitJobCommand } from '@aws-sdk/client-batch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,25 +21,17 @@ import { TrialResultSchema } from '../../shared/schemas/trial-result.js';
 import { aggregateSweep, getLeaderboard } from '../../shared/service/aggregate.js';
 import type { SweepView } from '../../shared/service/sweeps.js';
 import { createSweep } from '../../shared/service/sweeps.js';
+import { EMULATOR_CREDENTIALS, type RunningBatchEmulator } from '../batch-emulator/server.js';
+import { LOCAL_REGION, type LocalDynamo, type LocalS3 } from '../helpers/local-aws.js';
 import {
-  EMULATOR_CREDENTIALS,
-  type RunningBatchEmulator,
-  startBatchEmulator,
-} from '../batch-emulator/server.js';
-import {
-  FAKE_CREDENTIALS,
-  LOCAL_REGION,
-  type LocalDynamo,
-  type LocalS3,
-  startLocalDynamo,
-  startLocalS3,
-} from '../helpers/local-aws.js';
+  apiGatewayEvent,
+  type LocalAwsStack,
+  startLocalAwsStack,
+  TEST_DEFINITION,
+} from '../helpers/local-aws-stack.js';
 import { makeWorkspace } from '../helpers/workspace.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const FAULT_TRAINER = fileURLToPath(new URL('../batch-emulator/fault-trainer.ts', import.meta.url));
-const QUEUE = 'foldsweep-gpu';
-const DEFINITION = 'foldsweep-trainer';
 
 type ApiHandler = (event: unknown) => Promise<{ statusCode: number; body: string }>;
 
@@ -51,42 +42,14 @@ let ws: Awaited<ReturnType<typeof makeWorkspace>>;
 let api: ApiHandler;
 let objects: S3ObjectStore;
 let state: DynamoStateStore;
-const savedEnv: Record<string, string | undefined> = {};
-
-/** An API Gateway HTTP API (payload format 2.0) event. */
-function apiEvent(method: string, path: string, body?: unknown) {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: {
-      'content-type': 'application/json',
-      host: 'abc123.execute-api.us-east-1.amazonaws.com',
-    },
-    requestContext: {
-      accountId: '123456789012',
-      apiId: 'abc123',
-      domainName: 'abc123.execute-api.us-east-1.amazonaws.com',
-      domainPrefix: 'abc123',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
-      requestId: randomUUID(),
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    isBase64Encoded: false,
-  };
-}
+let stack: LocalAwsStack;
 
 async function call<T>(
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; body: T }> {
-  const res = await api(apiEvent(method, path, body));
+  const res = await api(apiGatewayEvent(method, path, body));
   return { status: res.statusCode, body: JSON.parse(res.body) as T };
 }
 
@@ -100,63 +63,26 @@ beforeAll(async () => {
   } finally {
     Math.random = random;
   }
-  [s3, dynamo] = await Promise.all([startLocalS3(), startLocalDynamo()]);
-  const [bucket, table] = await Promise.all([s3.createBucket(), dynamo.createTable()]);
-  let aggregator: ((event: unknown) => Promise<unknown>) | undefined;
-  batch = await startBatchEmulator({
-    jobQueues: [QUEUE, 'other-queue'],
-    jobDefinitions: {
-      [DEFINITION]: {
-        command: [process.execPath, '--import', 'tsx', FAULT_TRAINER],
-        cwd: REPO,
-        environment: { FOLDSWEEP_BACKEND: 'wasm' },
-      },
-      'other-job': { run: async () => ({ exitCode: 0 }) },
-    },
-    concurrency: 2,
-    baseEnv: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-    },
-    // EventBridge -> the aggregator Lambda.
-    onEvent: (event) => aggregator?.(event),
+  stack = await startLocalAwsStack({
+    trainer: FAULT_TRAINER,
+    otherJobQueues: ['other-queue'],
+    otherJobDefinitions: { 'other-job': { run: async () => ({ exitCode: 0 }) } },
   });
-  const env: Record<string, string> = {
-    FOLDSWEEP_BUCKET: bucket,
-    FOLDSWEEP_TABLE: table,
-    FOLDSWEEP_JOB_QUEUE: `arn:aws:batch:${LOCAL_REGION}:123456789012:job-queue/${QUEUE}`,
-    FOLDSWEEP_JOB_DEFINITION: DEFINITION,
-    FOLDSWEEP_S3_ENDPOINT: s3.endpoint,
-    FOLDSWEEP_DYNAMODB_ENDPOINT: dynamo.endpoint,
-    FOLDSWEEP_BATCH_ENDPOINT: batch.endpoint,
-    AWS_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-    LOG_LEVEL: 'warn',
-  };
-  for (const [k, v] of Object.entries(env)) {
-    savedEnv[k] = process.env[k];
-    process.env[k] = v;
-  }
+  ({ s3, dynamo, batch } = stack);
+  const { bucket, table } = stack;
   // Each handler builds its own deps from the environment, as in its own Lambda.
   ({ handler: api } = (await import('../../functions/api/lambda.js')) as unknown as {
     handler: ApiHandler;
   });
-  ({ handler: aggregator } = await import('../../functions/aggregator/lambda.js'));
+  const { handler: aggregator } = await import('../../functions/aggregator/lambda.js');
+  stack.onBatchEvent(aggregator);
   objects = new S3ObjectStore({ client: s3.client, bucket });
   state = new DynamoStateStore({ client: dynamo.doc, table });
 });
 
 afterAll(async () => {
-  await batch?.close();
-  for (const [k, v] of Object.entries(savedEnv)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  await Promise.all([s3?.stop(), dynamo?.stop(), ws?.cleanup()]);
+  await stack?.close();
+  await ws?.cleanup();
 });
 
 /** Settings under which the tiny model learns within seconds, variants apart. */
@@ -242,7 +168,7 @@ describe('the AWS path (api -> Batch array job -> aggregator)', () => {
   }, 120_000);
 
   it('resumes a trainer SIGKILLed mid-trial from its checkpoint, fails a crashing trial alone, ignores foreign events', async () => {
-    const definition = batch.emulator.options.jobDefinitions[DEFINITION];
+    const definition = batch.emulator.options.jobDefinitions[TEST_DEFINITION];
     definition.environment = { ...definition.environment, FOLDSWEEP_TEST_CRASH_TRIALS: '3' };
     // Trial 1 is SIGKILLed on its first attempt as soon as it reports its first epoch (whose
     // checkpoint is saved by then), i.e. in the middle of its second epoch.

@@ -12,7 +12,6 @@
  * (the CreateSchedule request is checked, and each night's event is its target Input with the
  * scheduled time filled in, as EventBridge Scheduler fills it).
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,17 +33,15 @@ import { type AwsDeps, awsDeps } from '../../functions/deps/aws.js';
 import { createRetrainHandler, type RetrainOutcome } from '../../functions/retrain/lambda.js';
 import { ValidationError } from '../../shared/errors.js';
 import { nextFireTime, type ScheduleRun } from '../../shared/schemas/schedule.js';
-import { type RunningBatchEmulator, startBatchEmulator } from '../batch-emulator/server.js';
+import type { RunningBatchEmulator } from '../batch-emulator/server.js';
 import { makeTempDir, recordingLogger, type TempDir } from '../helpers/images.js';
+import { LOCAL_REGION, type LocalS3, uploadFolder } from '../helpers/local-aws.js';
 import {
-  FAKE_CREDENTIALS,
-  LOCAL_REGION,
-  type LocalDynamo,
-  type LocalS3,
-  startLocalDynamo,
-  startLocalS3,
-  uploadFolder,
-} from '../helpers/local-aws.js';
+  apiGatewayEvent,
+  type LocalAwsStack,
+  startLocalAwsStack,
+  TEST_ACCOUNT,
+} from '../helpers/local-aws-stack.js';
 import {
   FakeClock,
   FLOW_DATA,
@@ -54,11 +51,8 @@ import {
 } from '../helpers/retrain-fixtures.js';
 import { writeTinyModel } from '../helpers/workspace.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const TRAINER = fileURLToPath(new URL('../../trainer/main.ts', import.meta.url));
-const QUEUE = 'foldsweep-gpu';
-const DEFINITION = 'foldsweep-trainer';
-const ACCOUNT = '123456789012';
+const ACCOUNT = TEST_ACCOUNT;
 const RETRAIN_ARN = `arn:aws:lambda:${LOCAL_REGION}:${ACCOUNT}:function:foldsweep-test-retrain`;
 const SCHEDULER_ROLE_ARN = `arn:aws:iam::${ACCOUNT}:role/foldsweep-test-scheduler`;
 const DLQ_ARN = `arn:aws:sqs:${LOCAL_REGION}:${ACCOUNT}:foldsweep-test-dlq`;
@@ -67,7 +61,6 @@ const GROUP = 'foldsweep-test-retrain';
 type ApiResult = { statusCode: number; body: string };
 
 let s3: LocalS3;
-let dynamo: LocalDynamo;
 let batch: RunningBatchEmulator;
 let tmp: TempDir;
 let env: Record<string, string>;
@@ -76,35 +69,10 @@ let scheduler: AwsStub<ServiceInputTypes, ServiceOutputTypes, SchedulerClientRes
 let retrain: (event: unknown) => Promise<RetrainOutcome>;
 let apiHandler: (event: unknown) => Promise<ApiResult>;
 let paths: { imagesFile: string; modelPath: string; dataDir: string };
-const savedEnv: Record<string, string | undefined> = {};
-
-/** An API Gateway HTTP API (payload format 2.0) event. */
-function apiEvent(method: string, path: string, body?: unknown) {
-  return {
-    version: '2.0',
-    routeKey: '$default',
-    rawPath: path,
-    rawQueryString: '',
-    headers: { 'content-type': 'application/json', host: 'abc.execute-api.amazonaws.com' },
-    requestContext: {
-      accountId: ACCOUNT,
-      apiId: 'abc',
-      domainName: 'abc.execute-api.amazonaws.com',
-      domainPrefix: 'abc',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
-      requestId: randomUUID(),
-      routeKey: '$default',
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    isBase64Encoded: false,
-  };
-}
+let stack: LocalAwsStack;
 
 async function call<T>(method: string, path: string, body?: unknown) {
-  const res = await apiHandler(apiEvent(method, path, body));
+  const res = await apiHandler(apiGatewayEvent(method, path, body));
   return { status: res.statusCode, body: JSON.parse(res.body) as T };
 }
 
@@ -137,51 +105,16 @@ beforeAll(async () => {
     imagesFile: join(dataDir, 'train-images-idx3-ubyte'),
     modelPath: await writeTinyModel(join(tmp.path, 'model')),
   };
-  [s3, dynamo] = await Promise.all([startLocalS3(), startLocalDynamo()]);
-  const [bucket, table] = await Promise.all([s3.createBucket(), dynamo.createTable()]);
-  let aggregator: ((event: unknown) => Promise<unknown>) | undefined;
-  batch = await startBatchEmulator({
-    jobQueues: [QUEUE],
-    jobDefinitions: {
-      [DEFINITION]: {
-        command: [process.execPath, '--import', 'tsx', TRAINER],
-        cwd: REPO,
-        environment: { FOLDSWEEP_BACKEND: 'wasm' },
-      },
+  stack = await startLocalAwsStack({
+    trainer: TRAINER,
+    env: {
+      FOLDSWEEP_SCHEDULE_GROUP: GROUP,
+      FOLDSWEEP_RETRAIN_FUNCTION_ARN: RETRAIN_ARN,
+      FOLDSWEEP_SCHEDULER_ROLE_ARN: SCHEDULER_ROLE_ARN,
+      FOLDSWEEP_DEAD_LETTER_QUEUE_ARN: DLQ_ARN,
     },
-    concurrency: 2,
-    baseEnv: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-    },
-    // EventBridge rule -> the aggregator Lambda.
-    onEvent: (event) => aggregator?.(event),
   });
-  env = {
-    FOLDSWEEP_BUCKET: bucket,
-    FOLDSWEEP_TABLE: table,
-    FOLDSWEEP_JOB_QUEUE: `arn:aws:batch:${LOCAL_REGION}:${ACCOUNT}:job-queue/${QUEUE}`,
-    FOLDSWEEP_JOB_DEFINITION: DEFINITION,
-    FOLDSWEEP_SCHEDULE_GROUP: GROUP,
-    FOLDSWEEP_RETRAIN_FUNCTION_ARN: RETRAIN_ARN,
-    FOLDSWEEP_SCHEDULER_ROLE_ARN: SCHEDULER_ROLE_ARN,
-    FOLDSWEEP_DEAD_LETTER_QUEUE_ARN: DLQ_ARN,
-    FOLDSWEEP_S3_ENDPOINT: s3.endpoint,
-    FOLDSWEEP_DYNAMODB_ENDPOINT: dynamo.endpoint,
-    FOLDSWEEP_BATCH_ENDPOINT: batch.endpoint,
-    AWS_REGION: LOCAL_REGION,
-    AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-    LOG_LEVEL: 'warn',
-  };
-  // For the exported handler (module-scope deps from the environment, as in Lambda).
-  for (const [k, v] of Object.entries(env)) {
-    savedEnv[k] = process.env[k];
-    process.env[k] = v;
-  }
+  ({ s3, batch, env } = stack);
   // One set of deps for the three functions, on a fake clock (each Lambda would build its own
   // from the same environment; the clock is the only part replaced).
   const clock = new FakeClock('2025-01-06T11:00:00.000Z');
@@ -192,18 +125,14 @@ beforeAll(async () => {
     ScheduleArn: `arn:aws:scheduler:${LOCAL_REGION}:${ACCOUNT}:schedule/${GROUP}/foldsweep-nightly`,
   });
   retrain = createRetrainHandler(deps);
-  aggregator = createAggregatorHandler(deps, { jobQueue: env.FOLDSWEEP_JOB_QUEUE });
+  stack.onBatchEvent(createAggregatorHandler(deps, { jobQueue: env.FOLDSWEEP_JOB_QUEUE }));
   apiHandler = handle(createApp(deps)) as unknown as (event: unknown) => Promise<ApiResult>;
 }, 120_000);
 
 afterAll(async () => {
   scheduler?.restore();
-  await batch?.close();
-  for (const [k, v] of Object.entries(savedEnv)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  await Promise.all([s3?.stop(), dynamo?.stop(), tmp?.cleanup()]);
+  await stack?.close();
+  await tmp?.cleanup();
 });
 
 describe('scheduled retraining on the AWS path (Scheduler -> retrain Lambda -> Batch -> aggregator Lambda)', () => {
