@@ -1,3 +1,4 @@
+import { toTensors } from '../../trainer/data.js';
 import type { LayersModel, Tf } from '../../trainer/tf.js';
 
 /**
@@ -95,4 +96,18 @@ export function tinyBnCnn(tf: Tf, numClasses = 3): LayersModel {
   model.add(tf.layers.dense({ units: 8, activation: 'relu', name: 'fc1' }));
   model.add(tf.layers.dense({ units: numClasses, activation: 'softmax', name: 'predictions' }));
   return model;
+}
+
+/**
+ * `n` band images as training tensors (2 of every 3 samples) and validation tensors (the third),
+ * 3 classes, one-hot labels: the data of the training-loop tests.
+ */
+export function bandSplits(tf: Tf, n: number) {
+  const { pixels, labels } = bandImages(n, 3);
+  const idx = Array.from({ length: n }, (_, i) => i);
+  const take = (keep: (i: number) => boolean) =>
+    toTensors(tf, pixels, labels, [8, 8, 1], 3, idx.filter(keep));
+  const train = take((i) => i % 3 !== 0);
+  const val = take((i) => i % 3 === 0);
+  return { xTrain: train.xs, yTrain: train.ys, xVal: val.xs, yVal: val.ys };
 }

@@ -11,6 +11,15 @@ import { SweepSpecSchema } from '../../../shared/schemas/sweep-spec.js';
 
 const LAYERS = ['conv1', 'pool1', 'conv2', 'pool2', 'conv3', 'gap', 'fc1'];
 
+/** A probe of `cutLayer` on 200 + 100 images of 5 classes. */
+const probe = (cutLayer: string, accuracy: number) => ({
+  cutLayer,
+  accuracy,
+  chance: 0.2,
+  trainSamples: 200,
+  valSamples: 100,
+});
+
 function input(overrides: Partial<AdviceInput> = {}): AdviceInput {
   return {
     dataset: { uri: '/data/train-images-idx3-ubyte.gz', format: 'idx' },
@@ -19,14 +28,8 @@ function input(overrides: Partial<AdviceInput> = {}): AdviceInput {
     countsPerClass: [60, 60, 60, 60, 60],
     layers: LAYERS,
     earlyLayer: 'conv2',
-    topProbe: { cutLayer: 'fc1', accuracy: 0.9, chance: 0.2, trainSamples: 200, valSamples: 100 },
-    earlyProbe: {
-      cutLayer: 'conv2',
-      accuracy: 0.88,
-      chance: 0.2,
-      trainSamples: 200,
-      valSamples: 100,
-    },
+    topProbe: probe('fc1', 0.9),
+    earlyProbe: probe('conv2', 0.88),
     ...overrides,
   };
 }
@@ -67,13 +70,7 @@ describe('recommendSweep', () => {
   it('under ~1,000 images with a moderate probe, fine-tuning leads beside bottleneck-linear', () => {
     const advice = recommendSweep(
       input({
-        topProbe: {
-          cutLayer: 'fc1',
-          accuracy: 0.8,
-          chance: 0.2,
-          trainSamples: 200,
-          valSamples: 100,
-        },
+        topProbe: probe('fc1', 0.8),
       }),
     );
     const text = advice.reasons.join('\n');
@@ -98,20 +95,8 @@ describe('recommendSweep', () => {
   it('a weak probe (far domain) fine-tunes every layer at the scratch rate, scratch as a contender', () => {
     const advice = recommendSweep(
       input({
-        topProbe: {
-          cutLayer: 'fc1',
-          accuracy: 0.3,
-          chance: 0.2,
-          trainSamples: 200,
-          valSamples: 100,
-        },
-        earlyProbe: {
-          cutLayer: 'conv2',
-          accuracy: 0.32,
-          chance: 0.2,
-          trainSamples: 200,
-          valSamples: 100,
-        },
+        topProbe: probe('fc1', 0.3),
+        earlyProbe: probe('conv2', 0.32),
       }),
     );
     expect(advice.spec.searchSpace?.freezeDepth).toEqual([0]);
@@ -123,13 +108,7 @@ describe('recommendSweep', () => {
   it('freezes through the early layer, and says the probe favours it when that layer probes better', () => {
     const advice = recommendSweep(
       input({
-        topProbe: {
-          cutLayer: 'fc1',
-          accuracy: 0.8,
-          chance: 0.2,
-          trainSamples: 200,
-          valSamples: 100,
-        },
+        topProbe: probe('fc1', 0.8),
       }),
     );
     expect(advice.spec.searchSpace?.freezeDepth).toEqual([0, 'conv2']);

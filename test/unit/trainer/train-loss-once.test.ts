@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../trainer/backend.js';
-import { toTensors } from '../../../trainer/data.js';
 import { buildFineTuneModel } from '../../../trainer/model.js';
 import type { Tf } from '../../../trainer/tf.js';
 import {
@@ -8,34 +7,14 @@ import {
   type TrainingLoss,
   trainWithEarlyStopping,
 } from '../../../trainer/train.js';
-import { bandImages, tinyCnn } from '../../helpers/tiny-model.js';
+import { bandSplits, tinyCnn } from '../../helpers/tiny-model.js';
 
 let tf: Tf;
 beforeAll(async () => {
   tf = (await selectBackend({ prefer: 'wasm' })).tf;
 });
 
-function data(n = 60) {
-  const { pixels, labels } = bandImages(n, 3);
-  const idx = Array.from({ length: n }, (_, i) => i);
-  const train = toTensors(
-    tf,
-    pixels,
-    labels,
-    [8, 8, 1],
-    3,
-    idx.filter((i) => i % 3 !== 0),
-  );
-  const val = toTensors(
-    tf,
-    pixels,
-    labels,
-    [8, 8, 1],
-    3,
-    idx.filter((i) => i % 3 === 0),
-  );
-  return { xTrain: train.xs, yTrain: train.ys, xVal: val.xs, yVal: val.ys };
-}
+const data = (n = 60) => bandSplits(tf, n);
 
 function twins() {
   const make = () =>

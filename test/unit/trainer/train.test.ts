@@ -11,34 +11,14 @@ import {
   trainWithEarlyStopping,
 } from '../../../trainer/train.js';
 import { MemoryObjectStore } from '../../helpers/memory-object-store.js';
-import { bandImages, tinyCnn } from '../../helpers/tiny-model.js';
+import { bandSplits, tinyCnn } from '../../helpers/tiny-model.js';
 
 let tf: Tf;
 beforeAll(async () => {
   tf = (await selectBackend({ prefer: 'wasm' })).tf;
 });
 
-function splits(n = 90) {
-  const { pixels, labels } = bandImages(n, 3);
-  const idx = Array.from({ length: n }, (_, i) => i);
-  const train = toTensors(
-    tf,
-    pixels,
-    labels,
-    [8, 8, 1],
-    3,
-    idx.filter((i) => i % 3 !== 0),
-  );
-  const val = toTensors(
-    tf,
-    pixels,
-    labels,
-    [8, 8, 1],
-    3,
-    idx.filter((i) => i % 3 === 0),
-  );
-  return { xTrain: train.xs, yTrain: train.ys, xVal: val.xs, yVal: val.ys };
-}
+const splits = (n = 90) => bandSplits(tf, n);
 
 describe('toTensors()', () => {
   it('scales pixels to [0, 1] and one-hot encodes labels', () => {
