@@ -103,6 +103,8 @@ interface RunRecord {
   championTestAccuracy: number | null;
   variants: VariantOutcome[];
   finishedAt: string;
+  /** os.loadavg() when the run finished (absent in runs saved before it was recorded). */
+  loadAverage?: number[];
 }
 
 const settingsKey = JSON.stringify(SETTINGS);
@@ -191,6 +193,7 @@ async function runOne(
     championTestAccuracy: champion?.testAccuracy ?? null,
     variants,
     finishedAt: new Date().toISOString(),
+    loadAverage: loadavg(),
   };
 }
 
@@ -428,21 +431,18 @@ function render(records: RunRecord[]): string {
       `| ${claim.claim} | ${claim.favouredLabel} vs ${claim.otherLabel} | ${cells.join(' | ')} |`,
     );
   }
-  const load = records.find((r) => r.settings === settingsKey);
+  const finished = current.map((r) => r.finishedAt).sort();
+  const loads = current.flatMap((r) => (r.loadAverage ? [r.loadAverage[0]] : []));
   lines.push(
     '',
     '## How this was run',
     '',
     `- command: \`npm run results -- --sizes ${sizesDone.join(',')} --seeds ${[...new Set(current.map((r) => r.seed))].join(',')}\``,
     `- machine: ${cpus()[0]?.model ?? 'unknown CPU'}, nproc ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}; trainer backend wasm (SIMD kernels)`,
-    `- runs finished ${load ? current.map((r) => r.finishedAt).sort()[0] : 'n/a'} to ${
-      current
-        .map((r) => r.finishedAt)
-        .sort()
-        .at(-1) ?? 'n/a'
-    }; load average when the page was written: ${loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}`,
+    `- runs finished ${finished[0] ?? 'n/a'} to ${finished.at(-1) ?? 'n/a'}` +
+      (loads.length > 0
+        ? `; 1-minute load average at the end of each run ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} (above nproc: other work shared the cores)`
+        : ''),
     '',
   );
   return lines.join('\n');
