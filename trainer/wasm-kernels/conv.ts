@@ -24,7 +24,8 @@
  *   2 positions x 16 output channels at a time (O a multiple of 8; else XNNPACK's Conv2D).
  * - `makeConv2DBackpropFilter`: dW[kh] [FW·C, O] = Σ over output positions n of the FW·C input
  *   values under filter row kh (contiguous in NHWC once x is zero-padded) ⊗ dy[n, :], accumulated
- *   in registers by simd.wat `convFilterGrad` (tiles of 3 rows x 16 output channels): no im2col,
+ *   in registers by simd.wat `convFilterGrad` (tiles of 2 rows x 16 output channels, over blocks of
+ *   ~128 output positions so that a block stays in cache across the tiles): no im2col,
  *   no transposes, no XNNPACK operator to create and pack per call. O must be a multiple of 8;
  *   otherwise colT [FH·FW·C, N] (the transposed im2col, simd.wat `im2colT`) x dy [N, O] on
  *   wasm's BatchMatMul, in chunks of images for large batches.

@@ -403,64 +403,97 @@
       (br $bLoop)))
   )
 
-;; Filter gradient of a convolution, dw [FH, FW, C, O] = sum over output positions n of
+  ;; Filter gradient of a convolution, dw [FH, FW, C, O] = sum over output positions n of
   ;; xp[window of n] (x) dy[n, :], straight from the padded input (see padCopy): no im2col.
   ;; For a filter row kh the FW*C values (kw, ci) under a window are contiguous in xp, so dw[kh]
-  ;; is a [FW*C, O] product, computed in tiles of 3 (kw, ci) rows x 16 (or 8) output channels
-  ;; held in f32x4 accumulators, one pass over all n per tile. O must be a multiple of 8; the
-  ;; last row tile may read up to 2 floats past a window (xp's slack).
+  ;; is a [FW*C, O] product, computed in tiles of 2 (kw, ci) rows x 16 (or 8) output channels
+  ;; held in f32x4 accumulators (per position: 2 x values broadcast, dy read as v128 over o;
+  ;; 3-row tiles need 17 v128 registers and ran no faster). dw is zeroed first, then the images
+  ;; are taken in blocks of about 128 output positions (at least one image): every tile runs over
+  ;; one block's positions, its accumulators loaded from dw before and stored after, so the
+  ;; block's dy and xp stay in cache across all (kh, row, channel) tiles instead of the whole
+  ;; batch streaming through once per tile. O must be a multiple of 8; the last row tile may read
+  ;; 1 float past a window (xp's slack).
   (func (export "convFilterGrad")
     (param $xp i32) (param $dy i32) (param $dw i32)
     (param $B i32) (param $Hp i32) (param $Wp i32) (param $C i32)
     (param $OH i32) (param $OW i32) (param $O i32)
     (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32)
     (local $J i32) (local $kh i32) (local $j0 i32) (local $o0 i32) (local $rowBytes i32) (local $posStep i32)
+    (local $b0 i32) (local $b1 i32) (local $nb i32)
     (local.set $J (i32.mul (local.get $FW) (local.get $C)))
     (local.set $rowBytes (i32.shl (i32.mul (local.get $Wp) (local.get $C)) (i32.const 2)))
     (local.set $posStep (i32.shl (i32.mul (local.get $sw) (local.get $C)) (i32.const 2)))
-    (block $khEnd (loop $khLoop
-      (br_if $khEnd (i32.ge_s (local.get $kh) (local.get $FH)))
-      (local.set $j0 (i32.const 0))
-      (block $jEnd (loop $jLoop
-        (br_if $jEnd (i32.ge_s (local.get $j0) (local.get $J)))
-        (local.set $o0 (i32.const 0))
-        (block $oEnd (loop $oLoop
-          (br_if $oEnd (i32.gt_s (i32.add (local.get $o0) (i32.const 16)) (local.get $O)))
-          (call $tile16 (local.get $xp) (local.get $dy) (local.get $dw) (local.get $B) (local.get $Hp)
-            (local.get $OH) (local.get $OW) (local.get $O) (local.get $J) (local.get $sh)
-            (local.get $kh) (local.get $j0) (local.get $o0) (local.get $rowBytes) (local.get $posStep))
-          (local.set $o0 (i32.add (local.get $o0) (i32.const 16)))
-          (br $oLoop)))
-        (if (i32.lt_s (local.get $o0) (local.get $O)) (then
-          (call $tile8 (local.get $xp) (local.get $dy) (local.get $dw) (local.get $B) (local.get $Hp)
-            (local.get $OH) (local.get $OW) (local.get $O) (local.get $J) (local.get $sh)
-            (local.get $kh) (local.get $j0) (local.get $o0) (local.get $rowBytes) (local.get $posStep))))
-        (local.set $j0 (i32.add (local.get $j0) (i32.const 3)))
-        (br $jLoop)))
-      (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
-      (br $khLoop)))
+    (memory.fill (local.get $dw) (i32.const 0)
+      (i32.shl (i32.mul (i32.mul (local.get $FH) (local.get $J)) (local.get $O)) (i32.const 2)))
+    (local.set $nb (i32.div_u (i32.const 128) (i32.mul (local.get $OH) (local.get $OW))))
+    (if (i32.eqz (local.get $nb)) (then (local.set $nb (i32.const 1))))
+    (block $blkEnd (loop $blkLoop
+      (br_if $blkEnd (i32.ge_s (local.get $b0) (local.get $B)))
+      (local.set $b1 (i32.add (local.get $b0) (local.get $nb)))
+      (if (i32.gt_s (local.get $b1) (local.get $B)) (then (local.set $b1 (local.get $B))))
+      (local.set $kh (i32.const 0))
+      (block $khEnd (loop $khLoop
+        (br_if $khEnd (i32.ge_s (local.get $kh) (local.get $FH)))
+        (local.set $j0 (i32.const 0))
+        (block $jEnd (loop $jLoop
+          (br_if $jEnd (i32.ge_s (local.get $j0) (local.get $J)))
+          (local.set $o0 (i32.const 0))
+          (block $oEnd (loop $oLoop
+            (br_if $oEnd (i32.gt_s (i32.add (local.get $o0) (i32.const 16)) (local.get $O)))
+            (call $fgTile16 (local.get $xp) (local.get $dy) (local.get $dw) (local.get $b0) (local.get $b1) (local.get $Hp)
+              (local.get $OH) (local.get $OW) (local.get $O) (local.get $J) (local.get $sh)
+              (local.get $kh) (local.get $j0) (local.get $o0) (local.get $rowBytes) (local.get $posStep))
+            (local.set $o0 (i32.add (local.get $o0) (i32.const 16)))
+            (br $oLoop)))
+          (if (i32.lt_s (local.get $o0) (local.get $O)) (then
+            (call $fgTile8 (local.get $xp) (local.get $dy) (local.get $dw) (local.get $b0) (local.get $b1) (local.get $Hp)
+              (local.get $OH) (local.get $OW) (local.get $O) (local.get $J) (local.get $sh)
+              (local.get $kh) (local.get $j0) (local.get $o0) (local.get $rowBytes) (local.get $posStep))))
+          (local.set $j0 (i32.add (local.get $j0) (i32.const 2)))
+          (br $jLoop)))
+        (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
+        (br $khLoop)))
+      (local.set $b0 (local.get $b1))
+      (br $blkLoop)))
   )
 
-  ;; One tile of convFilterGrad: rows j0..j0+2 (those < J) x 16 output channels from o0, summed
-  ;; over every output position; written to dw[kh*J + j0 + i, o0 ..].
-  (func $tile16
-    (param $xp i32) (param $dy i32) (param $dw i32) (param $B i32) (param $Hp i32)
+  ;; One tile of convFilterGrad: rows j0..j0+1 (those < J) x 16 output channels from o0,
+  ;; dw[kh*J + j0 + i, o0 ..] += the sum over the output positions of images [b0, b1).
+  (func $fgTile16
+    (param $xp i32) (param $dy i32) (param $dw i32) (param $b0 i32) (param $b1 i32) (param $Hp i32)
     (param $OH i32) (param $OW i32) (param $O i32) (param $J i32) (param $sh i32)
     (param $kh i32) (param $j0 i32) (param $o0 i32) (param $rowBytes i32) (param $posStep i32)
     (local $b i32) (local $r i32) (local $q i32) (local $xrow i32) (local $dyp i32)
-    (local $dyStep i32) (local $out i32) (local $a v128)
-    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128)
-    (local $c00 v128) (local $c01 v128) (local $c02 v128) (local $c03 v128)
-    (local $c10 v128) (local $c11 v128) (local $c12 v128) (local $c13 v128)
-    (local $c20 v128) (local $c21 v128) (local $c22 v128) (local $c23 v128)
+    (local $dyStep i32) (local $out i32) (local $t v128)
+    (local $a0 v128)
+    (local $a1 v128)
+    (local $c0_0 v128) (local $c0_1 v128) (local $c0_2 v128) (local $c0_3 v128)
+    (local $c1_0 v128) (local $c1_1 v128) (local $c1_2 v128) (local $c1_3 v128)
     (local.set $dyStep (i32.shl (local.get $O) (i32.const 2)))
-    (local.set $dyp (i32.add (local.get $dy) (i32.shl (local.get $o0) (i32.const 2))))
+    (local.set $out (i32.add (local.get $dw) (i32.shl
+      (i32.add (i32.mul (i32.add (i32.mul (local.get $kh) (local.get $J)) (local.get $j0)) (local.get $O))
+               (local.get $o0))
+      (i32.const 2))))
+    (if (i32.lt_s (i32.add (local.get $j0) (i32.const 0)) (local.get $J)) (then
+      (local.set $c0_0 (v128.load offset=0 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 0)))))
+      (local.set $c0_1 (v128.load offset=16 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 0)))))
+      (local.set $c0_2 (v128.load offset=32 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 0)))))
+      (local.set $c0_3 (v128.load offset=48 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 0)))))
+    ))
+    (if (i32.lt_s (i32.add (local.get $j0) (i32.const 1)) (local.get $J)) (then
+      (local.set $c1_0 (v128.load offset=0 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 1)))))
+      (local.set $c1_1 (v128.load offset=16 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 1)))))
+      (local.set $c1_2 (v128.load offset=32 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 1)))))
+      (local.set $c1_3 (v128.load offset=48 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 1)))))
+    ))
+    (local.set $dyp (i32.add (local.get $dy) (i32.shl (i32.add (i32.mul (i32.mul (local.get $b0) (i32.mul (local.get $OH) (local.get $OW))) (local.get $O)) (local.get $o0)) (i32.const 2))))
+    (local.set $b (local.get $b0))
     (block $bEnd (loop $bLoop
-      (br_if $bEnd (i32.ge_s (local.get $b) (local.get $B)))
+      (br_if $bEnd (i32.ge_s (local.get $b) (local.get $b1)))
       (local.set $r (i32.const 0))
       (block $rEnd (loop $rLoop
         (br_if $rEnd (i32.ge_s (local.get $r) (local.get $OH)))
-        ;; xp[b, r*sh + kh, 0, j0]: window row kh of output (b, r, 0)
         (local.set $xrow (i32.add (local.get $xp) (i32.add
           (i32.mul (i32.add (i32.mul (local.get $b) (local.get $Hp))
                             (i32.add (i32.mul (local.get $r) (local.get $sh)) (local.get $kh)))
@@ -469,25 +502,20 @@
         (local.set $q (local.get $OW))
         (block $qEnd (loop $qLoop
           (br_if $qEnd (i32.eqz (local.get $q)))
-          (local.set $d0 (v128.load offset=0 (local.get $dyp)))
-          (local.set $d1 (v128.load offset=16 (local.get $dyp)))
-          (local.set $d2 (v128.load offset=32 (local.get $dyp)))
-          (local.set $d3 (v128.load offset=48 (local.get $dyp)))
-          (local.set $a (v128.load32_splat offset=0 (local.get $xrow)))
-          (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $a) (local.get $d0))))
-          (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $a) (local.get $d1))))
-          (local.set $c02 (f32x4.add (local.get $c02) (f32x4.mul (local.get $a) (local.get $d2))))
-          (local.set $c03 (f32x4.add (local.get $c03) (f32x4.mul (local.get $a) (local.get $d3))))
-          (local.set $a (v128.load32_splat offset=4 (local.get $xrow)))
-          (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $a) (local.get $d0))))
-          (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $a) (local.get $d1))))
-          (local.set $c12 (f32x4.add (local.get $c12) (f32x4.mul (local.get $a) (local.get $d2))))
-          (local.set $c13 (f32x4.add (local.get $c13) (f32x4.mul (local.get $a) (local.get $d3))))
-          (local.set $a (v128.load32_splat offset=8 (local.get $xrow)))
-          (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $a) (local.get $d0))))
-          (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $a) (local.get $d1))))
-          (local.set $c22 (f32x4.add (local.get $c22) (f32x4.mul (local.get $a) (local.get $d2))))
-          (local.set $c23 (f32x4.add (local.get $c23) (f32x4.mul (local.get $a) (local.get $d3))))
+          (local.set $a0 (v128.load32_splat offset=0 (local.get $xrow)))
+          (local.set $a1 (v128.load32_splat offset=4 (local.get $xrow)))
+          (local.set $t (v128.load offset=0 (local.get $dyp)))
+          (local.set $c0_0 (f32x4.add (local.get $c0_0) (f32x4.mul (local.get $a0) (local.get $t))))
+          (local.set $c1_0 (f32x4.add (local.get $c1_0) (f32x4.mul (local.get $a1) (local.get $t))))
+          (local.set $t (v128.load offset=16 (local.get $dyp)))
+          (local.set $c0_1 (f32x4.add (local.get $c0_1) (f32x4.mul (local.get $a0) (local.get $t))))
+          (local.set $c1_1 (f32x4.add (local.get $c1_1) (f32x4.mul (local.get $a1) (local.get $t))))
+          (local.set $t (v128.load offset=32 (local.get $dyp)))
+          (local.set $c0_2 (f32x4.add (local.get $c0_2) (f32x4.mul (local.get $a0) (local.get $t))))
+          (local.set $c1_2 (f32x4.add (local.get $c1_2) (f32x4.mul (local.get $a1) (local.get $t))))
+          (local.set $t (v128.load offset=48 (local.get $dyp)))
+          (local.set $c0_3 (f32x4.add (local.get $c0_3) (f32x4.mul (local.get $a0) (local.get $t))))
+          (local.set $c1_3 (f32x4.add (local.get $c1_3) (f32x4.mul (local.get $a1) (local.get $t))))
           (local.set $xrow (i32.add (local.get $xrow) (local.get $posStep)))
           (local.set $dyp (i32.add (local.get $dyp) (local.get $dyStep)))
           (local.set $q (i32.sub (local.get $q) (i32.const 1)))
@@ -496,41 +524,52 @@
         (br $rLoop)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bLoop)))
+    (if (i32.lt_s (i32.add (local.get $j0) (i32.const 0)) (local.get $J)) (then
+      (v128.store offset=0 (local.get $out) (local.get $c0_0))
+      (v128.store offset=16 (local.get $out) (local.get $c0_1))
+      (v128.store offset=32 (local.get $out) (local.get $c0_2))
+      (v128.store offset=48 (local.get $out) (local.get $c0_3))
+      (local.set $out (i32.add (local.get $out) (local.get $dyStep)))))
+    (if (i32.lt_s (i32.add (local.get $j0) (i32.const 1)) (local.get $J)) (then
+      (v128.store offset=0 (local.get $out) (local.get $c1_0))
+      (v128.store offset=16 (local.get $out) (local.get $c1_1))
+      (v128.store offset=32 (local.get $out) (local.get $c1_2))
+      (v128.store offset=48 (local.get $out) (local.get $c1_3))
+      (local.set $out (i32.add (local.get $out) (local.get $dyStep)))))
+  )
+
+  ;; One tile of convFilterGrad: rows j0..j0+1 (those < J) x 8 output channels from o0,
+  ;; dw[kh*J + j0 + i, o0 ..] += the sum over the output positions of images [b0, b1).
+  (func $fgTile8
+    (param $xp i32) (param $dy i32) (param $dw i32) (param $b0 i32) (param $b1 i32) (param $Hp i32)
+    (param $OH i32) (param $OW i32) (param $O i32) (param $J i32) (param $sh i32)
+    (param $kh i32) (param $j0 i32) (param $o0 i32) (param $rowBytes i32) (param $posStep i32)
+    (local $b i32) (local $r i32) (local $q i32) (local $xrow i32) (local $dyp i32)
+    (local $dyStep i32) (local $out i32) (local $t v128)
+    (local $a0 v128)
+    (local $a1 v128)
+    (local $c0_0 v128) (local $c0_1 v128)
+    (local $c1_0 v128) (local $c1_1 v128)
+    (local.set $dyStep (i32.shl (local.get $O) (i32.const 2)))
     (local.set $out (i32.add (local.get $dw) (i32.shl
       (i32.add (i32.mul (i32.add (i32.mul (local.get $kh) (local.get $J)) (local.get $j0)) (local.get $O))
                (local.get $o0))
       (i32.const 2))))
     (if (i32.lt_s (i32.add (local.get $j0) (i32.const 0)) (local.get $J)) (then
-      (v128.store offset=0 (local.get $out) (local.get $c00)) (v128.store offset=16 (local.get $out) (local.get $c01)) (v128.store offset=32 (local.get $out) (local.get $c02)) (v128.store offset=48 (local.get $out) (local.get $c03))
-      (local.set $out (i32.add (local.get $out) (local.get $dyStep)))))
+      (local.set $c0_0 (v128.load offset=0 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 0)))))
+      (local.set $c0_1 (v128.load offset=16 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 0)))))
+    ))
     (if (i32.lt_s (i32.add (local.get $j0) (i32.const 1)) (local.get $J)) (then
-      (v128.store offset=0 (local.get $out) (local.get $c10)) (v128.store offset=16 (local.get $out) (local.get $c11)) (v128.store offset=32 (local.get $out) (local.get $c12)) (v128.store offset=48 (local.get $out) (local.get $c13))
-      (local.set $out (i32.add (local.get $out) (local.get $dyStep)))))
-    (if (i32.lt_s (i32.add (local.get $j0) (i32.const 2)) (local.get $J)) (then
-      (v128.store offset=0 (local.get $out) (local.get $c20)) (v128.store offset=16 (local.get $out) (local.get $c21)) (v128.store offset=32 (local.get $out) (local.get $c22)) (v128.store offset=48 (local.get $out) (local.get $c23))
-      (local.set $out (i32.add (local.get $out) (local.get $dyStep)))))
-  )
-
-  ;; One tile of convFilterGrad: rows j0..j0+2 (those < J) x 8 output channels from o0, summed
-  ;; over every output position; written to dw[kh*J + j0 + i, o0 ..].
-  (func $tile8
-    (param $xp i32) (param $dy i32) (param $dw i32) (param $B i32) (param $Hp i32)
-    (param $OH i32) (param $OW i32) (param $O i32) (param $J i32) (param $sh i32)
-    (param $kh i32) (param $j0 i32) (param $o0 i32) (param $rowBytes i32) (param $posStep i32)
-    (local $b i32) (local $r i32) (local $q i32) (local $xrow i32) (local $dyp i32)
-    (local $dyStep i32) (local $out i32) (local $a v128)
-    (local $d0 v128) (local $d1 v128)
-    (local $c00 v128) (local $c01 v128)
-    (local $c10 v128) (local $c11 v128)
-    (local $c20 v128) (local $c21 v128)
-    (local.set $dyStep (i32.shl (local.get $O) (i32.const 2)))
-    (local.set $dyp (i32.add (local.get $dy) (i32.shl (local.get $o0) (i32.const 2))))
+      (local.set $c1_0 (v128.load offset=0 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 1)))))
+      (local.set $c1_1 (v128.load offset=16 (i32.add (local.get $out) (i32.mul (local.get $dyStep) (i32.const 1)))))
+    ))
+    (local.set $dyp (i32.add (local.get $dy) (i32.shl (i32.add (i32.mul (i32.mul (local.get $b0) (i32.mul (local.get $OH) (local.get $OW))) (local.get $O)) (local.get $o0)) (i32.const 2))))
+    (local.set $b (local.get $b0))
     (block $bEnd (loop $bLoop
-      (br_if $bEnd (i32.ge_s (local.get $b) (local.get $B)))
+      (br_if $bEnd (i32.ge_s (local.get $b) (local.get $b1)))
       (local.set $r (i32.const 0))
       (block $rEnd (loop $rLoop
         (br_if $rEnd (i32.ge_s (local.get $r) (local.get $OH)))
-        ;; xp[b, r*sh + kh, 0, j0]: window row kh of output (b, r, 0)
         (local.set $xrow (i32.add (local.get $xp) (i32.add
           (i32.mul (i32.add (i32.mul (local.get $b) (local.get $Hp))
                             (i32.add (i32.mul (local.get $r) (local.get $sh)) (local.get $kh)))
@@ -539,17 +578,14 @@
         (local.set $q (local.get $OW))
         (block $qEnd (loop $qLoop
           (br_if $qEnd (i32.eqz (local.get $q)))
-          (local.set $d0 (v128.load offset=0 (local.get $dyp)))
-          (local.set $d1 (v128.load offset=16 (local.get $dyp)))
-          (local.set $a (v128.load32_splat offset=0 (local.get $xrow)))
-          (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $a) (local.get $d0))))
-          (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $a) (local.get $d1))))
-          (local.set $a (v128.load32_splat offset=4 (local.get $xrow)))
-          (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $a) (local.get $d0))))
-          (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $a) (local.get $d1))))
-          (local.set $a (v128.load32_splat offset=8 (local.get $xrow)))
-          (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $a) (local.get $d0))))
-          (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $a) (local.get $d1))))
+          (local.set $a0 (v128.load32_splat offset=0 (local.get $xrow)))
+          (local.set $a1 (v128.load32_splat offset=4 (local.get $xrow)))
+          (local.set $t (v128.load offset=0 (local.get $dyp)))
+          (local.set $c0_0 (f32x4.add (local.get $c0_0) (f32x4.mul (local.get $a0) (local.get $t))))
+          (local.set $c1_0 (f32x4.add (local.get $c1_0) (f32x4.mul (local.get $a1) (local.get $t))))
+          (local.set $t (v128.load offset=16 (local.get $dyp)))
+          (local.set $c0_1 (f32x4.add (local.get $c0_1) (f32x4.mul (local.get $a0) (local.get $t))))
+          (local.set $c1_1 (f32x4.add (local.get $c1_1) (f32x4.mul (local.get $a1) (local.get $t))))
           (local.set $xrow (i32.add (local.get $xrow) (local.get $posStep)))
           (local.set $dyp (i32.add (local.get $dyp) (local.get $dyStep)))
           (local.set $q (i32.sub (local.get $q) (i32.const 1)))
@@ -558,18 +594,13 @@
         (br $rLoop)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bLoop)))
-    (local.set $out (i32.add (local.get $dw) (i32.shl
-      (i32.add (i32.mul (i32.add (i32.mul (local.get $kh) (local.get $J)) (local.get $j0)) (local.get $O))
-               (local.get $o0))
-      (i32.const 2))))
     (if (i32.lt_s (i32.add (local.get $j0) (i32.const 0)) (local.get $J)) (then
-      (v128.store offset=0 (local.get $out) (local.get $c00)) (v128.store offset=16 (local.get $out) (local.get $c01))
+      (v128.store offset=0 (local.get $out) (local.get $c0_0))
+      (v128.store offset=16 (local.get $out) (local.get $c0_1))
       (local.set $out (i32.add (local.get $out) (local.get $dyStep)))))
     (if (i32.lt_s (i32.add (local.get $j0) (i32.const 1)) (local.get $J)) (then
-      (v128.store offset=0 (local.get $out) (local.get $c10)) (v128.store offset=16 (local.get $out) (local.get $c11))
-      (local.set $out (i32.add (local.get $out) (local.get $dyStep)))))
-    (if (i32.lt_s (i32.add (local.get $j0) (i32.const 2)) (local.get $J)) (then
-      (v128.store offset=0 (local.get $out) (local.get $c20)) (v128.store offset=16 (local.get $out) (local.get $c21))
+      (v128.store offset=0 (local.get $out) (local.get $c1_0))
+      (v128.store offset=16 (local.get $out) (local.get $c1_1))
       (local.set $out (i32.add (local.get $out) (local.get $dyStep)))))
   )
 
