@@ -1,4 +1,13 @@
-import type { FrozenHoldout, RunStatus, ScheduleRecord, ScheduleRun } from '../schemas/schedule.js';
+import { ConflictError } from '../errors.js';
+import { parseOrThrow } from '../schemas/issues.js';
+import { definedFields } from '../schemas/patch.js';
+import {
+  type FrozenHoldout,
+  type RunStatus,
+  type ScheduleRecord,
+  type ScheduleRun,
+  ScheduleRunSchema,
+} from '../schemas/schedule.js';
 
 /** What `createRun` did: stored it, or found the same slot (duplicate) or another active run. */
 export type CreateRunOutcome =
@@ -50,4 +59,35 @@ export interface ScheduleStore {
   findRunBySweep(sweepId: string): Promise<ScheduleRun | undefined>;
   listRuns(scheduleId: string, options?: { limit?: number }): Promise<ScheduleRun[]>;
   close?(): Promise<void>;
+}
+
+/**
+ * What `updateRun` stores: `current` with the patch's set fields, validated. The run's identity
+ * (schedule, slot, trigger, start) never changes. With `expectStatus`, a run in another status is
+ * a ConflictError and nothing changes. Shared by the SQLite and DynamoDB stores.
+ */
+export function applyRunPatch(
+  current: ScheduleRun,
+  patch: RunPatch,
+  expectStatus?: readonly RunStatus[],
+): ScheduleRun {
+  const { scheduleId, firedAt } = current;
+  if (expectStatus && !expectStatus.includes(current.status)) {
+    throw new ConflictError(
+      `run ${scheduleId}@${firedAt} is '${current.status}', expected ` +
+        `${expectStatus.map((s) => `'${s}'`).join(' or ')}; nothing was changed`,
+    );
+  }
+  return parseOrThrow(
+    ScheduleRunSchema,
+    {
+      ...current,
+      ...definedFields(patch),
+      scheduleId,
+      firedAt,
+      trigger: current.trigger,
+      startedAt: current.startedAt,
+    },
+    `update of run ${scheduleId}@${firedAt}`,
+  );
 }

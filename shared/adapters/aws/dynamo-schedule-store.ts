@@ -11,7 +11,12 @@ import {
 import type { z } from 'zod';
 import { mapBounded } from '../../concurrency.js';
 import { ConflictError, FoldsweepError, NotFoundError, ValidationError } from '../../errors.js';
-import type { CreateRunOutcome, RunPatch, ScheduleStore } from '../../ports/schedule-store.js';
+import {
+  applyRunPatch,
+  type CreateRunOutcome,
+  type RunPatch,
+  type ScheduleStore,
+} from '../../ports/schedule-store.js';
 import { parseOrThrow, toFieldIssues } from '../../schemas/issues.js';
 import {
   type FrozenHoldout,
@@ -225,24 +230,7 @@ export class DynamoScheduleStore implements ScheduleStore {
       const item = await this.getItem(pk, sk);
       if (!item) throw new NotFoundError('schedule run', `${scheduleId}@${firedAt}`);
       const current = this.runOf(item);
-      if (expectStatus && !expectStatus.includes(current.status)) {
-        throw new ConflictError(
-          `run ${scheduleId}@${firedAt} is '${current.status}', expected ` +
-            `${expectStatus.map((s) => `'${s}'`).join(' or ')}; nothing was changed`,
-        );
-      }
-      const next = parseOrThrow(
-        ScheduleRunSchema,
-        {
-          ...current,
-          ...definedFields(patch),
-          scheduleId,
-          firedAt,
-          trigger: current.trigger,
-          startedAt: current.startedAt,
-        },
-        `update of run ${scheduleId}@${firedAt}`,
-      );
+      const next = applyRunPatch(current, patch, expectStatus);
       const claim = typeof item._claim === 'string' ? item._claim : randomUUID();
       if (next.status === 'running' && current.status !== 'running') {
         const held = await this.claimActive(next, claim);
@@ -505,11 +493,4 @@ export class DynamoScheduleStore implements ScheduleStore {
       { cause },
     );
   }
-}
-
-/** Drops `undefined` values so that a patch field left undefined keeps the stored value. */
-function definedFields<T extends object>(patch: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(patch).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
 }

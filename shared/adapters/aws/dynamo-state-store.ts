@@ -16,6 +16,7 @@ import {
 } from '../../errors.js';
 import type { StateStore } from '../../ports/state-store.js';
 import { parseOrThrow, toFieldIssues } from '../../schemas/issues.js';
+import { definedFields } from '../../schemas/patch.js';
 import {
   type ChampionRecord,
   ChampionRecordSchema,
@@ -344,11 +345,4 @@ function conflict(
     `sweep '${id}' has status '${actual}', expected ${expected}; nothing was changed`,
     { cause },
   );
-}
-
-/** Drops `undefined` values so that a patch field left undefined keeps the stored value. */
-function definedFields<T extends object>(patch: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(patch).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
 }

@@ -1,7 +1,12 @@
 import type Database from 'better-sqlite3';
 import type { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
-import type { CreateRunOutcome, RunPatch, ScheduleStore } from '../../ports/schedule-store.js';
+import {
+  applyRunPatch,
+  type CreateRunOutcome,
+  type RunPatch,
+  type ScheduleStore,
+} from '../../ports/schedule-store.js';
 import { parseOrThrow } from '../../schemas/issues.js';
 import {
   type FrozenHoldout,
@@ -135,24 +140,7 @@ export class SqliteScheduleStore implements ScheduleStore {
       const row = this.sql.getRun.get(scheduleId, firedAt);
       if (!row) throw new NotFoundError('schedule run', `${scheduleId}@${firedAt}`);
       const current = this.runOf(row);
-      if (expectStatus && !expectStatus.includes(current.status)) {
-        throw new ConflictError(
-          `run ${scheduleId}@${firedAt} is '${current.status}', expected ` +
-            `${expectStatus.map((s) => `'${s}'`).join(' or ')}; nothing was changed`,
-        );
-      }
-      const next = parseOrThrow(
-        ScheduleRunSchema,
-        {
-          ...current,
-          ...definedFields(patch),
-          scheduleId,
-          firedAt,
-          trigger: current.trigger,
-          startedAt: current.startedAt,
-        },
-        `update of run ${scheduleId}@${firedAt}`,
-      );
+      const next = applyRunPatch(current, patch, expectStatus);
       this.sql.updateRun.run(
         next.status === 'running' ? 1 : 0,
         next.sweepId ?? null,
@@ -225,11 +213,4 @@ function prepareStatements(db: Database.Database) {
       'SELECT body FROM schedule_runs WHERE schedule_id = ? ORDER BY fired_at DESC LIMIT ?',
     ),
   };
-}
-
-/** Drops `undefined` values so that a patch field left undefined keeps the stored value. */
-function definedFields<T extends object>(patch: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(patch).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
 }

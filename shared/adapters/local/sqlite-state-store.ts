@@ -8,6 +8,7 @@ import {
 } from '../../errors.js';
 import type { StateStore } from '../../ports/state-store.js';
 import { parseOrThrow } from '../../schemas/issues.js';
+import { definedFields } from '../../schemas/patch.js';
 import {
   type ChampionRecord,
   ChampionRecordSchema,
@@ -234,11 +235,4 @@ function prepareStatements(db: Database.Database) {
       'SELECT sweep_id, body FROM champions WHERE sweep_id = ?',
     ),
   };
-}
-
-/** Drops `undefined` values so that a patch field left undefined keeps the stored value. */
-function definedFields<T extends object>(patch: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(patch).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
 }
