@@ -16,6 +16,9 @@ export type { TrainerMessage };
 if (process.env.FOLDSWEEP_WORKER === '1' && process.send) {
   serveTrials();
 } else {
+  // Forked by the local pool: a parent that died (kill -9) takes its trainer with it, so a
+  // process taking the sweep over never trains the same trial beside an orphan.
+  if (process.send) process.on('disconnect', () => process.exit());
   runTrialFromEnv(process.env, {
     send: (message) => {
       if (process.send) process.send(message);

@@ -9,43 +9,19 @@ import { FsObjectStore } from '../shared/adapters/local/fs-object-store.js';
 import { getJson, type ObjectStore } from '../shared/ports/object-store.js';
 import { mulberry32 } from '../shared/random.js';
 import { type Plan, PlanSchema, trialResultKey } from '../shared/schemas/plan.js';
-import { type TrialResult, TrialResultSchema } from '../shared/schemas/trial-result.js';
+import type {
+  RunTrialRequest,
+  TrainerMessage,
+  WorkerMessage,
+} from '../shared/schemas/trainer-protocol.js';
+import { failedTrialResult, TrialResultSchema } from '../shared/schemas/trial-result.js';
 import { type SelectedBackend, selectBackend } from './backend.js';
 import { Checkpointer } from './checkpoint.js';
 import { EXIT, readTrainerEnv, type TrainerStorage } from './config.js';
 import { runTrial } from './run-trial.js';
 import type { Tf } from './tf.js';
 
-/** Progress messages a trainer sends its parent over IPC (the local pool forks with one). */
-export type TrainerMessage =
-  | { type: 'started'; backend: string; totalEpochs: number }
-  | { type: 'epoch'; epoch: number; totalEpochs: number; valAccuracy: number; valLoss: number };
-
-/**
- * Worker protocol (FOLDSWEEP_WORKER=1, see serveTrials): the parent waits for `ready`, then sends
- * one `run` at a time; the worker answers with TrainerMessages and one `done` per run.
- */
-export interface RunTrialRequest {
-  type: 'run';
-  planKey: string;
-  trialIndex: number;
-  attempt: number;
-}
-export type WorkerMessage =
-  | TrainerMessage
-  | { type: 'ready'; pid: number }
-  | {
-      type: 'done';
-      trialIndex: number;
-      /** The exit code a one-trial trainer process would have exited with (EXIT). */
-      code: number;
-      /** What the trial wrote to stderr (its failure), also written to the worker's stderr. */
-      error?: string;
-      /** tf.memory().numTensors before the trial, after it, and after disposing leaked variables. */
-      tensors?: { before: number; after: number; afterCleanup: number };
-      /** The worker leaks tensors it could not free: the parent replaces it. */
-      retire?: boolean;
-    };
+export type { RunTrialRequest, TrainerMessage, WorkerMessage };
 
 // JSON lines on stdout: CloudWatch Logs on Batch (the local pool ignores stdout).
 let rootLogger: pino.Logger | undefined;
@@ -98,21 +74,11 @@ async function writeFailure(
 ) {
   const trial = plan.trials[trialIndex];
   if (!trial) return;
-  const at = new Date().toISOString();
-  const result: TrialResult = {
-    sweepId: plan.sweepId,
-    trialIndex,
-    variantId: trial.variantId,
-    fold: trial.fold,
-    status: 'failed',
+  const result = failedTrialResult(
+    { sweepId: plan.sweepId, trialIndex, variantId: trial.variantId, fold: trial.fold },
     reason,
-    attempt,
-    startedAt: at,
-    finishedAt: at,
-    durationMs: 0,
-    epochs: [],
-    objective: null,
-  };
+    { attempt, at: new Date().toISOString() },
+  );
   await objects.put(trialResultKey(plan.sweepId, trialIndex), JSON.stringify(result, null, 1));
 }
 

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { ulid } from 'ulid';
@@ -15,13 +16,16 @@ import type { FeatureProber } from '../../shared/ports/artifacts.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import type { ExecutorEvent } from '../../shared/ports/executor.js';
 import type { Logger } from '../../shared/ports/logger.js';
-import { aggregateSweep } from '../../shared/service/aggregate.js';
+import type { PreparationStarter } from '../../shared/ports/preparation.js';
 import {
-  completeScheduledRun,
-  type RetrainDeps,
-  runSchedule,
-} from '../../shared/service/schedules.js';
-import { findInterruptedSweeps } from '../../shared/service/sweeps.js';
+  findOrphanedSweeps,
+  MAX_AGGREGATION_ATTEMPTS,
+  prepareSweep,
+  renewLeases,
+  resumeSweep,
+  settleSweep,
+} from '../../shared/service/lifecycle.js';
+import { type RetrainDeps, runSchedule } from '../../shared/service/schedules.js';
 import { TfModelEvaluator } from '../../trainer/evaluate.js';
 import { TfFeatureProber } from '../../trainer/probe.js';
 
@@ -34,6 +38,11 @@ export interface LocalDepsOptions {
   /** Where logs go: a pino destination; default `<home>/logs/foldsweep.log`. */
   logger?: Logger;
   onEvent?: (event: ExecutorEvent) => void;
+  /**
+   * How long this process's hold on a sweep lasts without a heartbeat (ms). Another process
+   * takes a sweep over only after it ran out. Default FOLDSWEEP_LEASE_MS, else 30 s.
+   */
+  leaseMs?: number;
 }
 
 export interface LocalDeps extends RetrainDeps {
@@ -42,13 +51,26 @@ export interface LocalDeps extends RetrainDeps {
   scheduler: CronScheduler;
   /** `foldsweep advise`'s linear probe of a base model's features. */
   prober: FeatureProber;
+  owner: { id: string; leaseMs: number };
+  preparation: PreparationStarter;
+  /** The sweeps this process drives: their leases are renewed by its heartbeat. */
+  driving: Set<string>;
+  /**
+   * Takes over every sweep no live process drives (stopped or crashed owners): resumes it where
+   * it stopped. `serve` calls it at start and once per lease period. Returns the ids taken.
+   */
+  adoptOrphans(): Promise<string[]>;
+  /** Stops the heartbeat and releases this process's sweeps (others may take them at once). */
   close(): Promise<void>;
 }
 
 /**
  * Wires the embedded default: filesystem objects, SQLite state (sweeps, schedules, model
- * registry in one file), a process pool of trainers that aggregates each sweep in this process
- * when its trials drain, and cron triggers for scheduled retraining (started by `serve`).
+ * registry in one file), a process pool of trainers whose draining settles the sweep in this
+ * process (lifecycle settleSweep), a background queue that prepares submitted sweeps one at a
+ * time, this process as the owner of the sweeps it drives (a lease renewed by a heartbeat, which
+ * also stops the trainers of a sweep another process cancelled), and cron triggers for scheduled
+ * retraining (started by `serve`).
  */
 export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
   const home = resolve(options.home ?? process.env.FOLDSWEEP_HOME ?? '.foldsweep');
@@ -63,12 +85,31 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
   const state = new SqliteStateStore(join(home, 'state.db'));
   const schedules = new SqliteScheduleStore(join(home, 'state.db'));
   const registry = new SqliteModelRegistry(join(home, 'state.db'));
+  const leaseMs = options.leaseMs ?? Number(process.env.FOLDSWEEP_LEASE_MS ?? 30_000);
+  const owner = { id: `${hostname()}:${process.pid}:${ulid().slice(-8)}`, leaseMs };
+  const driving = new Set<string>();
   const scheduler = new CronScheduler({
     onFire: (fire) => runSchedule(deps as LocalDeps, fire.scheduleId, fire),
     missedRuns: 'run-once',
     logger,
     unref: true,
   });
+  // Preparations run one at a time: a burst of submissions queues instead of decoding at once.
+  let preparing: Promise<unknown> = Promise.resolve();
+  const preparation: PreparationStarter = {
+    async start(sweepId) {
+      driving.add(sweepId);
+      preparing = preparing
+        .then(() => prepareSweep(deps as LocalDeps, sweepId))
+        .then((outcome) => {
+          if (outcome.status !== 'running') driving.delete(sweepId);
+        })
+        .catch((error: unknown) => {
+          driving.delete(sweepId);
+          logger.error({ err: error, sweepId }, 'preparing the sweep failed');
+        });
+    },
+  };
   const deps = {
     home,
     state,
@@ -83,7 +124,10 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     schedules,
     registry,
     scheduler,
-  } as Omit<LocalDeps, 'executor' | 'close'> & Partial<LocalDeps>;
+    owner,
+    preparation,
+    driving,
+  } as Omit<LocalDeps, 'executor' | 'close' | 'adoptOrphans'> & Partial<LocalDeps>;
   const executor = new ProcessPoolExecutor({
     home,
     objects,
@@ -93,31 +137,97 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     logger,
     onEvent: options.onEvent,
     onDrained: async (sweepId) => {
-      await aggregateSweep(deps as LocalDeps, sweepId);
-      await completeScheduledRun(deps as LocalDeps, sweepId);
+      driving.add(sweepId);
+      try {
+        await settleWithRetries(deps as LocalDeps, sweepId);
+      } finally {
+        driving.delete(sweepId);
+      }
     },
   });
   deps.executor = executor;
+  const heartbeat = setInterval(
+    () => {
+      beat(deps as LocalDeps).catch((error: unknown) =>
+        logger.error({ err: error }, 'lease heartbeat failed'),
+      );
+    },
+    Math.max(50, Math.min(2000, leaseMs / 3)),
+  );
+  heartbeat.unref();
+  deps.adoptOrphans = () => adoptOrphans(deps as LocalDeps);
   deps.close = async () => {
+    clearInterval(heartbeat);
     await scheduler.stop();
+    await releaseLeases(deps as LocalDeps).catch(() => undefined);
     await Promise.all([state.close?.(), schedules.close(), registry.close()]);
   };
   return deps as LocalDeps;
 }
 
-/**
- * Picks up sweeps that an earlier process left running (it was stopped or crashed): runs only
- * their unfinished trials, then aggregates as usual. Returns the ids it resumed.
- */
-export async function resumeInterruptedSweeps(deps: LocalDeps): Promise<string[]> {
-  const resumed: string[] = [];
-  for (const { sweep, plan, finished } of await findInterruptedSweeps(deps)) {
-    deps.logger.info(
-      { sweepId: sweep.id, finished: finished.size, total: plan.trials.length },
-      'resuming an interrupted sweep',
-    );
-    await deps.executor.submit(plan, { finished });
-    resumed.push(sweep.id);
+/** The drained path locally: settleSweep, retried while it has attempts left. */
+async function settleWithRetries(deps: LocalDeps, sweepId: string) {
+  for (let attempt = 1; attempt <= MAX_AGGREGATION_ATTEMPTS; attempt++) {
+    try {
+      await settleSweep(deps, sweepId);
+      return;
+    } catch (error) {
+      deps.logger.warn({ err: error, sweepId, attempt }, 'aggregation attempt failed');
+    }
   }
-  return resumed;
+}
+
+/**
+ * Renews this process's leases; stops driving the sweeps it lost: cancelled by another process
+ * (its trainers are stopped now), finished, or taken over after a missed heartbeat.
+ */
+async function beat(deps: LocalDeps) {
+  if (deps.driving.size === 0) return;
+  for (const { id, status } of await renewLeases(deps, deps.driving)) {
+    deps.driving.delete(id);
+    if (status === 'cancelled' || status === 'lost') {
+      deps.logger.info({ sweepId: id, status }, 'sweep no longer ours: stopping its trainers');
+      await deps.executor.cancel(id);
+    }
+  }
+}
+
+/** Lets other processes take this one's unfinished sweeps at once (a clean stop). */
+async function releaseLeases(deps: LocalDeps) {
+  for (const id of deps.driving) {
+    await deps.state
+      .updateSweep(
+        id,
+        { owner: null },
+        { expectLease: { owner: deps.owner.id, now: deps.clock.now().toISOString() } },
+      )
+      .catch(() => undefined);
+  }
+  deps.driving.clear();
+}
+
+async function adoptOrphans(deps: LocalDeps): Promise<string[]> {
+  const adopted: string[] = [];
+  for (const sweep of await findOrphanedSweeps(deps)) {
+    if (deps.driving.has(sweep.id)) continue;
+    deps.driving.add(sweep.id);
+    try {
+      const outcome = await resumeSweep(deps, sweep.id);
+      if (outcome.status === 'skipped') {
+        deps.driving.delete(sweep.id);
+        continue;
+      }
+      deps.logger.info({ sweepId: sweep.id, status: sweep.status }, 'took over an orphaned sweep');
+      adopted.push(sweep.id);
+    } catch (error) {
+      deps.driving.delete(sweep.id);
+      deps.logger.error({ err: error, sweepId: sweep.id }, 'taking over a sweep failed');
+    }
+  }
+  return adopted;
+}
+
+/** @deprecated name kept for callers: see LocalDeps.adoptOrphans. */
+export async function resumeInterruptedSweeps(deps: LocalDeps): Promise<string[]> {
+  return deps.adoptOrphans();
 }

@@ -2,6 +2,15 @@ import { describeVariant } from '../planner/variants.js';
 import type { Plan, Variant } from '../schemas/plan.js';
 import type { TrialResult } from '../schemas/trial-result.js';
 
+/**
+ * What ranking needs of a finished trial: a TrialResult, or the trial record the state store
+ * keeps of it (aggregation reads those: one query instead of one object read per trial).
+ */
+export type TrialOutcome = Pick<
+  TrialResult,
+  'sweepId' | 'trialIndex' | 'status' | 'objective' | 'attempt'
+>;
+
 export interface LeaderboardRow {
   rank: number;
   variantId: string;
@@ -44,10 +53,10 @@ export interface Leaderboard {
  * Results for trials not in the plan are ignored; of several results for one trial only the
  * highest attempt counts (the later-read one on a tie), so a duplicate cannot count a fold twice.
  */
-export function buildLeaderboard(plan: Plan, results: readonly TrialResult[]): Leaderboard {
+export function buildLeaderboard(plan: Plan, results: readonly TrialOutcome[]): Leaderboard {
   const objective = plan.spec.training.objective;
   const higherIsBetter = objective === 'val_accuracy';
-  const byTrial = new Map<number, TrialResult>();
+  const byTrial = new Map<number, TrialOutcome>();
   for (const r of results) {
     if (r.sweepId !== plan.sweepId || !plan.trials[r.trialIndex]) continue;
     const prev = byTrial.get(r.trialIndex);

@@ -240,6 +240,36 @@ export class LocalDatasetPreparer implements DatasetPreparer {
       );
     }
 
+    // Single flight: concurrent prepares of one source decode it once and share the result.
+    const running = this.inflight.get(pointerKey);
+    if (running) {
+      const shared = await running;
+      return this.finish(
+        { ...shared, reused: 'source', decoded: false, decodeMs: 0 },
+        started,
+        ref,
+        fieldPath,
+      );
+    }
+    const work = this.decodeAndStore(ref, shape, fieldPath, source, fingerprint, pointerKey);
+    this.inflight.set(pointerKey, work);
+    try {
+      return this.finish(await work, started, ref, fieldPath);
+    } finally {
+      this.inflight.delete(pointerKey);
+    }
+  }
+
+  private readonly inflight = new Map<string, Promise<Omit<PrepareOutcome, 'totalMs'>>>();
+
+  private async decodeAndStore(
+    ref: DatasetRef,
+    shape: ImageShape,
+    fieldPath: string,
+    source: Awaited<ReturnType<DatasetSource['list']>> | ResolvedSource,
+    fingerprint: string,
+    pointerKey: string,
+  ): Promise<Omit<PrepareOutcome, 'totalMs'>> {
     const decodeStart = performance.now();
     const decoded =
       'fetch' in source
@@ -274,12 +304,7 @@ export class LocalDatasetPreparer implements DatasetPreparer {
       createdAt: new Date().toISOString(),
     };
     await this.objects.put(pointerKey, `${JSON.stringify(pointer, null, 2)}\n`);
-    return this.finish(
-      { manifest, reused, decoded: true, fingerprint, decodeMs },
-      started,
-      ref,
-      fieldPath,
-    );
+    return { manifest, reused, decoded: true, fingerprint, decodeMs };
   }
 
   private finish(

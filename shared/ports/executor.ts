@@ -28,18 +28,38 @@ export interface ExecutorDescription {
   trials: { index: number; status: TrialStatus }[];
 }
 
+/** Trial counts an executor can tell while its jobs run (AWS: the array jobs' status summary). */
+export interface ExecutorProgress {
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface SubmitOptions {
+  /** Trials that already ended (a resumed sweep): not run again. */
+  finished?: ReadonlyMap<number, 'succeeded' | 'failed'>;
+}
+
 /**
- * Runs one trainer per trial of a plan. Local: a process pool; AWS: one Batch array job.
- * Contract: `submit` returns once the trials are accepted (not when they finish); each trial
- * ends with a TrialResult in the object store, failed trials included; when every trial of a
- * sweep is terminal, the deployment's aggregation runs (locally the executor calls back, on AWS
- * an EventBridge rule invokes the aggregator).
+ * Runs one trainer per trial of a plan. Local: a process pool; AWS: one Batch array job per part.
+ * Contract (test/contracts/executor.contract.ts):
+ * - `submit` returns once the trials are accepted (not when they finish), with the job ids the
+ *   sweep stores (events of other jobs are ignored); trials in `finished` are not run again;
+ * - each trial ends with a TrialResult in the object store, failed trials included, and when
+ *   every trial of a sweep is terminal the deployment's drained path runs (locally the executor
+ *   calls back, on AWS an EventBridge rule invokes the aggregator);
+ * - `cancel` starts no further trial of the sweep and stops the running ones (a stopped trial
+ *   writes no result: it is unfinished, and a resume runs it);
+ * - `progress` counts the trials of a running sweep when the executor knows better than the
+ *   trial records (undefined otherwise).
  * @example
- * await executor.submit(plan);
- * const { trials } = await executor.describe(plan.sweepId);
+ * const { jobIds } = await executor.submit(plan);
+ * await executor.cancel(plan.sweepId, jobIds);
  */
 export interface Executor {
-  submit(plan: Plan): Promise<void>;
-  cancel(sweepId: string): Promise<void>;
+  submit(plan: Plan, options?: SubmitOptions): Promise<{ jobIds: string[] }>;
+  cancel(sweepId: string, jobIds?: readonly string[]): Promise<void>;
   describe(sweepId: string): Promise<ExecutorDescription>;
+  progress?(sweepId: string, jobIds: readonly string[]): Promise<ExecutorProgress | undefined>;
 }

@@ -1,4 +1,19 @@
+import { ConflictError } from '../errors.js';
 import type { ChampionRecord, SweepRecord, SweepStatus, TrialRecord } from '../schemas/state.js';
+
+export interface UpdateSweepOptions {
+  expectStatus?: readonly SweepStatus[];
+  /** The writer's owner id and its clock: see the contract. */
+  expectLease?: { owner: string; now: string };
+}
+
+/** Whether `owner` may write a sweep whose stored owner is `current` at time `now` (ISO). */
+export function leaseAllows(
+  current: SweepRecord['owner'],
+  lease: { owner: string; now: string },
+): boolean {
+  return !current || current.id === lease.owner || current.leaseUntil < lease.now;
+}
 
 /**
  * Sweeps, trials and champions, with the conditional writes that make retries and duplicate
@@ -9,6 +24,9 @@ import type { ChampionRecord, SweepRecord, SweepStatus, TrialRecord } from '../s
  * - `updateSweep` is compare-and-set when `expectStatus` is given: it applies the patch only if
  *   the stored status is one of them, else throws ConflictError; a missing sweep throws
  *   NotFoundError. It returns the stored record after the write.
+ * - With `expectLease` the patch applies only when the sweep has no owner, is owned by
+ *   `expectLease.owner`, or its owner's lease ended before `expectLease.now`; else ConflictError
+ *   (a live process drives the sweep). Both conditions are checked in the same atomic write.
  * - `putTrial` upserts by (sweepId, trialIndex).
  * - `promoteChampion` is create-once per sweep: the first call stores and returns
  *   `{ created: true }`, later calls return the stored champion with `created: false`.
@@ -23,7 +41,7 @@ export interface StateStore {
   updateSweep(
     id: string,
     patch: Partial<Omit<SweepRecord, 'id' | 'createdAt' | 'spec'>>,
-    options?: { expectStatus?: readonly SweepStatus[] },
+    options?: UpdateSweepOptions,
   ): Promise<SweepRecord>;
   putTrial(trial: TrialRecord): Promise<void>;
   /** Ordered by trialIndex. */
@@ -33,4 +51,11 @@ export interface StateStore {
   ): Promise<{ created: boolean; champion: ChampionRecord }>;
   getChampion(sweepId: string): Promise<ChampionRecord | undefined>;
   close?(): Promise<void>;
+}
+
+/** The ConflictError of a write refused because another process's lease is alive. */
+export function leaseConflict(id: string, current: SweepRecord): ConflictError {
+  return new ConflictError(
+    `sweep '${id}' is driven by ${current.owner?.id} (lease until ${current.owner?.leaseUntil}); nothing was changed`,
+  );
 }

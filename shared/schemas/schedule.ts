@@ -260,7 +260,14 @@ export const ScheduleRecordSchema = z.object({
 });
 export type ScheduleRecord = z.infer<typeof ScheduleRecordSchema>;
 
-export const RUN_STATUSES = ['running', 'skipped', 'failed', 'promoted', 'rejected'] as const;
+export const RUN_STATUSES = [
+  'running',
+  'skipped',
+  'failed',
+  'cancelled',
+  'promoted',
+  'rejected',
+] as const;
 export const RunStatusSchema = z.enum(RUN_STATUSES);
 export type RunStatus = z.infer<typeof RunStatusSchema>;
 

@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { SweepSpecSchema } from './sweep-spec.js';
 
+/** A sweep's lifecycle (shared/service/lifecycle.ts moves it): see that file for the arrows. */
 export const SWEEP_STATUSES = [
   'pending',
+  'preparing',
   'running',
   'aggregating',
   'completed',
@@ -16,6 +18,16 @@ export const TERMINAL_SWEEP_STATUSES: readonly SweepStatus[] = ['completed', 'fa
 export const TrialStatusSchema = z.enum(['pending', 'running', 'succeeded', 'failed']);
 export type TrialStatus = z.infer<typeof TrialStatusSchema>;
 
+/** A field-named problem (the shape of a 400's issues), kept on a sweep that failed preparing. */
+export const FieldIssueSchema = z.object({ path: z.string(), message: z.string() });
+
+/**
+ * The process that drives a sweep (locally: a `foldsweep run` or `serve`), with a lease it renews
+ * by heartbeat. Nobody else takes the sweep over while `leaseUntil` is in the future.
+ */
+export const SweepOwnerSchema = z.object({ id: z.string(), leaseUntil: z.string() });
+export type SweepOwner = z.infer<typeof SweepOwnerSchema>;
+
 /** A sweep as the state store keeps it. */
 export const SweepRecordSchema = z.object({
   id: z.string(),
@@ -27,8 +39,17 @@ export const SweepRecordSchema = z.object({
   planKey: z.string().optional(),
   datasetHash: z.string().optional(),
   trialsTotal: z.number().int().nonnegative(),
-  error: z.string().optional(),
+  /** Why it failed or was cancelled (null once cleared by a resume or a later success). */
+  error: z.string().nullable().optional(),
+  /** Why preparation rejected the sweep, field by field (as a 400 would list them). */
+  issues: z.array(FieldIssueSchema).optional(),
   championVariantId: z.string().optional(),
+  /** The executor's job ids, one per part (AWS: the array jobs); events of other jobs are ignored. */
+  jobIds: z.array(z.string()).optional(),
+  /** Aggregation attempts so far: bounded (MAX_AGGREGATION_ATTEMPTS), then the sweep fails. */
+  aggregationAttempts: z.number().int().nonnegative().optional(),
+  /** null once released (terminal sweeps keep no owner). */
+  owner: SweepOwnerSchema.nullable().optional(),
 });
 export type SweepRecord = z.infer<typeof SweepRecordSchema>;
 
@@ -42,6 +63,8 @@ export const TrialRecordSchema = z.object({
   objective: z.number().nullable(),
   reason: z.string().optional(),
   backend: z.string().optional(),
+  bestEpoch: z.number().int().nonnegative().optional(),
+  durationMs: z.number().nonnegative().optional(),
   updatedAt: z.string(),
 });
 export type TrialRecord = z.infer<typeof TrialRecordSchema>;

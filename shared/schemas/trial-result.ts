@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { TrialRecord } from './state.js';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export const BackendNameSchema = z.enum(BACKENDS);
@@ -58,3 +59,54 @@ export const TrialResultSchema = z.object({
   featuresMs: z.number().nonnegative().optional(),
 });
 export type TrialResult = z.infer<typeof TrialResultSchema>;
+
+/** The identity of a trial, as the plan lists it. */
+export interface TrialIdentity {
+  sweepId: string;
+  trialIndex: number;
+  variantId: string;
+  fold: number;
+}
+
+/**
+ * The one failed TrialResult: for a trial that could not start, whose trainer died without a
+ * result, or whose Batch child was lost. `at` is both its start and finish (it did not train).
+ */
+export function failedTrialResult(
+  trial: TrialIdentity,
+  reason: string,
+  options: { attempt?: number; at: string },
+): TrialResult {
+  return {
+    sweepId: trial.sweepId,
+    trialIndex: trial.trialIndex,
+    variantId: trial.variantId,
+    fold: trial.fold,
+    status: 'failed',
+    reason,
+    attempt: Math.max(1, options.attempt ?? 1),
+    startedAt: options.at,
+    finishedAt: options.at,
+    durationMs: 0,
+    epochs: [],
+    objective: null,
+  };
+}
+
+/** The one "trial outcome -> trial record": what the state store keeps of a finished trial. */
+export function trialRecordOf(result: TrialResult, updatedAt: string): TrialRecord {
+  return {
+    sweepId: result.sweepId,
+    trialIndex: result.trialIndex,
+    variantId: result.variantId,
+    fold: result.fold,
+    status: result.status,
+    attempt: result.attempt,
+    objective: result.objective,
+    reason: result.reason,
+    backend: result.backend,
+    ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch } : {}),
+    ...(result.durationMs !== undefined ? { durationMs: result.durationMs } : {}),
+    updatedAt,
+  };
+}

@@ -4,7 +4,6 @@ import {
   type Leaderboard,
 } from '../aggregation/leaderboard.js';
 import { mapBounded } from '../concurrency.js';
-import { ConflictError } from '../errors.js';
 import { PREPROCESSING } from '../model/preprocessing.js';
 import { foldSplit } from '../planner/folds.js';
 import { copyPrefix, getJson } from '../ports/object-store.js';
@@ -50,47 +49,32 @@ export async function getLeaderboard(deps: ServiceDeps, sweepId: string): Promis
 
 export type AggregateOutcome =
   | { status: 'completed'; leaderboard: Leaderboard; champion: ChampionRecord; promoted: boolean }
-  | { status: 'failed'; leaderboard: Leaderboard; reason: string }
+  | { status: 'failed'; leaderboard?: Leaderboard; reason: string }
   | { status: 'skipped'; reason: string };
 
 /**
- * Ranks variants, promotes the best one's best fold model as the sweep's champion (model.json,
- * weights, metadata.json), evaluates it on the holdout and the test set, and writes the
- * leaderboard and a report. Idempotent: a second call, or two racing calls, promote once
- * (the state store's create-once champion) and leave the same files.
+ * The aggregation's work, without moving the sweep (shared/service/lifecycle.ts settleSweep
+ * does that around it): writes the leaderboard, promotes the best complete variant's best fold
+ * model as the sweep's champion (model files, then metadata.json, then the champion record: the
+ * record is the commit point, so a kill at any step leaves no champion record, and the next
+ * attempt overwrites the files), evaluates it on the holdout and the test set, and writes the
+ * report. A champion already recorded is kept as it is (no copy, no evaluation).
  * @example
- * const outcome = await aggregateSweep(deps, sweepId);
- * if (outcome.status === 'completed') console.log(outcome.champion.testAccuracy);
+ * const outcome = await promoteBest(deps, plan, buildLeaderboard(plan, trials));
  */
-export async function aggregateSweep(
+export async function promoteBest(
   deps: ServiceDeps,
-  sweepId: string,
-): Promise<AggregateOutcome> {
-  const log = deps.logger.child({ op: 'aggregateSweep', sweepId });
+  plan: Plan,
+  leaderboard: Leaderboard,
+): Promise<Exclude<AggregateOutcome, { status: 'skipped' }>> {
+  const { sweepId } = plan;
   const stamp = () => deps.clock.now().toISOString();
-  try {
-    await deps.state.updateSweep(
-      sweepId,
-      { status: 'aggregating', updatedAt: stamp() },
-      { expectStatus: ['running', 'aggregating'] },
-    );
-  } catch (error) {
-    if (error instanceof ConflictError) {
-      const existing = await deps.state.getSweep(sweepId);
-      return { status: 'skipped', reason: `sweep is ${existing?.status}: nothing to aggregate` };
-    }
-    throw error;
-  }
-  const plan = await loadPlan(deps, sweepId);
-  const leaderboard = buildLeaderboard(plan, await readTrialResults(deps, sweepId));
   await deps.objects.put(leaderboardKey(sweepId), JSON.stringify(leaderboard, null, 1));
   const best = leaderboard.rows.find((r) => r.variantId === leaderboard.bestVariantId);
   if (!best || best.bestTrialIndex === null || best.mean === null) {
     const reason =
       'no variant completed every fold: see the failed trials\u2019 reasons in the leaderboard';
-    await finishSweep(deps, sweepId, { status: 'failed', error: reason, updatedAt: stamp() });
     await deps.objects.put(reportKey(sweepId), renderReport(plan, leaderboard, undefined));
-    log.warn({ reason }, 'sweep failed');
     return { status: 'failed', leaderboard, reason };
   }
   const existing = await deps.state.getChampion(sweepId);
@@ -102,6 +86,8 @@ export async function aggregateSweep(
     const prefix = championPrefix(sweepId);
     const trial = plan.trials[best.bestTrialIndex];
     const variant = plan.variants[trial.variantIndex];
+    // metadata.json last: a folder without it is an unfinished copy.
+    await deps.objects.delete(`${prefix}/metadata.json`).catch(() => undefined);
     await copyPrefix(deps.objects, trialModelPrefix(sweepId, trial.index), prefix);
     const holdoutIdx = foldSplit(plan.foldOf, 0).holdout;
     const holdout = holdoutIdx.length
@@ -158,29 +144,7 @@ export async function aggregateSweep(
     }
   }
   await deps.objects.put(reportKey(sweepId), renderReport(plan, leaderboard, champion));
-  await finishSweep(deps, sweepId, {
-    status: 'completed',
-    championVariantId: champion.variantId,
-    updatedAt: stamp(),
-  });
-  log.info(
-    { variant: best.description, cvMean: best.mean, test: champion.testAccuracy, promoted },
-    'champion promoted',
-  );
   return { status: 'completed', leaderboard, champion, promoted };
-}
-
-async function finishSweep(
-  deps: ServiceDeps,
-  sweepId: string,
-  patch: Parameters<ServiceDeps['state']['updateSweep']>[1],
-) {
-  try {
-    await deps.state.updateSweep(sweepId, patch, { expectStatus: ['aggregating'] });
-  } catch (error) {
-    // A racing aggregation finished first: the stored outcome stands.
-    if (!(error instanceof ConflictError)) throw error;
-  }
 }
 
 function renderReport(

@@ -1,5 +1,5 @@
 import { mapBounded } from '../concurrency.js';
-import { ConflictError, ObjectNotFoundError } from '../errors.js';
+import { FoldsweepError, ObjectNotFoundError } from '../errors.js';
 import { getJson } from '../ports/object-store.js';
 import {
   type BatchJobDetail,
@@ -10,9 +10,15 @@ import {
   sweepJobRef,
 } from '../schemas/events.js';
 import { trialResultKey } from '../schemas/plan.js';
-import { type TrialResult, TrialResultSchema } from '../schemas/trial-result.js';
-import { type AggregateOutcome, aggregateSweep } from './aggregate.js';
+import {
+  failedTrialResult,
+  type TrialResult,
+  TrialResultSchema,
+  trialRecordOf,
+} from '../schemas/trial-result.js';
+import type { AggregateOutcome } from './aggregate.js';
 import type { ServiceDeps } from './deps.js';
+import { settleSweep } from './lifecycle.js';
 import { completeScheduledRun, type RetrainDeps } from './schedules.js';
 import { loadPlan } from './sweeps.js';
 
@@ -58,7 +64,7 @@ const partMarkerPrefix = (sweepId: string) => `sweeps/${sweepId}/batch/`;
 const partMarkerKey = (sweepId: string, part: number) =>
   `${partMarkerPrefix(sweepId)}part-${String(part).padStart(3, '0')}.json`;
 
-const PUT_CONCURRENCY = 16;
+const PUT_CONCURRENCY = 64;
 
 /**
  * The aggregator's use case: decides whether an EventBridge event is the end of one of this
@@ -109,6 +115,18 @@ export async function handleBatchJobEvent(
   if (!ref) return ignore('not a foldsweep job (no foldsweep:sweep-id tag)');
   const sweep = await deps.state.getSweep(ref.sweepId);
   if (!sweep) return ignore(`sweep ${ref.sweepId} is unknown`);
+  if (sweep.status === 'preparing' && !sweep.jobIds?.length) {
+    // Submitted a moment ago, its job ids not stored yet: fail so that the event is redelivered.
+    throw new FoldsweepError(
+      `sweep ${ref.sweepId} has not recorded its job ids yet: retry the event`,
+    );
+  }
+  const expected = sweep.jobIds?.[ref.part];
+  if (expected !== job.jobId) {
+    return ignore(
+      `job ${job.jobId} is not sweep ${ref.sweepId}'s part ${ref.part} (${expected ?? 'none recorded'}): a foreign or stale job carrying its tags`,
+    );
+  }
   if (sweep.status !== 'running' && sweep.status !== 'aggregating') {
     // A redelivery after a crash between aggregating and finishing the scheduled run: finish it.
     await finishScheduledRun(deps, ref.sweepId);
@@ -154,19 +172,12 @@ export async function handleBatchJobEvent(
     waitingForParts,
   };
   if (waitingForParts > 0) return base;
-  let aggregate: AggregateOutcome;
-  try {
-    aggregate = await aggregateSweep(deps, ref.sweepId);
-  } catch (error) {
-    // Lost a compare-and-set to a racing invocation that is aggregating: its outcome stands.
-    if (!(error instanceof ConflictError)) throw error;
-    aggregate = { status: 'skipped', reason: error.message };
-  }
-  const run = await finishScheduledRun(deps, ref.sweepId);
+  // Throws while attempts remain (the event is redelivered); fails the sweep after the last.
+  const { scheduledRun, ...aggregate } = await settleSweep(deps, ref.sweepId);
   return {
     ...base,
     aggregate,
-    ...(run ? { scheduledRun: { scheduleId: run.scheduleId, status: run.status } } : {}),
+    ...(scheduledRun ? { scheduledRun } : {}),
   };
 }
 
@@ -206,38 +217,17 @@ async function settlePart(
       result = stored.data;
     } else {
       counts.missing++;
-      const at = now();
       const why = job.statusReason ? `${job.status}: ${job.statusReason}` : job.status;
-      result = {
-        sweepId,
-        trialIndex: trial.index,
-        variantId: trial.variantId,
-        fold: trial.fold,
-        status: 'failed',
-        reason: `the Batch child of trial ${trial.index} ended without writing a result (array job ${job.jobId} ${why}): it was lost on every attempt, timed out or was terminated`,
-        attempt: 1,
-        startedAt: at,
-        finishedAt: at,
-        durationMs: 0,
-        epochs: [],
-        objective: null,
-      };
+      result = failedTrialResult(
+        { sweepId, trialIndex: trial.index, variantId: trial.variantId, fold: trial.fold },
+        `the Batch child of trial ${trial.index} ended without writing a result (array job ${job.jobId} ${why}): it was lost on every attempt, timed out or was terminated`,
+        { at: now() },
+      );
       await deps.objects.put(key, JSON.stringify(result, null, 1));
     }
     if (result.status === 'succeeded') counts.succeeded++;
     else counts.failed++;
-    await deps.state.putTrial({
-      sweepId,
-      trialIndex: trial.index,
-      variantId: trial.variantId,
-      fold: trial.fold,
-      status: result.status,
-      attempt: result.attempt,
-      objective: result.objective,
-      reason: result.reason,
-      backend: result.backend,
-      updatedAt: now(),
-    });
+    await deps.state.putTrial(trialRecordOf(result, now()));
   });
   return counts;
 }

@@ -3,6 +3,7 @@ import type { Clock } from '../ports/clock.js';
 import type { Executor } from '../ports/executor.js';
 import type { Logger } from '../ports/logger.js';
 import type { ObjectStore } from '../ports/object-store.js';
+import type { PreparationStarter } from '../ports/preparation.js';
 import type { StateStore } from '../ports/state-store.js';
 
 /** What the use cases need, built once per process by functions/deps/{local,aws}.ts. */
@@ -17,4 +18,11 @@ export interface ServiceDeps {
   logger: Logger;
   /** Time-sortable unique ids (ULIDs by default). */
   newId: () => string;
+  /**
+   * This process as the owner of the sweeps it drives, with the lease it holds on each (local
+   * processes); absent on AWS, where Batch runs a sweep and events settle it.
+   */
+  owner?: { id: string; leaseMs: number };
+  /** Runs preparation off the request path; without it the caller prepares in its background. */
+  preparation?: PreparationStarter;
 }

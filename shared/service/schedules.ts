@@ -10,7 +10,6 @@ import { ConflictError, FoldsweepError, NotFoundError, ValidationError } from '.
 import { assignFolds } from '../planner/folds.js';
 import { checkSpecAgainstArtifacts } from '../planner/plan-sweep.js';
 import type { DatasetPreparer } from '../ports/artifacts.js';
-import type { Executor } from '../ports/executor.js';
 import type { ModelRegistry } from '../ports/model-registry.js';
 import { getJson, getText } from '../ports/object-store.js';
 import type { RunPatch, ScheduleStore } from '../ports/schedule-store.js';
@@ -37,8 +36,8 @@ import {
 import { TERMINAL_SWEEP_STATUSES } from '../schemas/state.js';
 import { type SweepSpec, SweepSpecSchema } from '../schemas/sweep-spec.js';
 import type { ServiceDeps } from './deps.js';
+import { prepareSweep, submitSweep } from './lifecycle.js';
 import { championLineage, servingVersion } from './registry.js';
-import { createSweep } from './sweeps.js';
 
 /** The sweep service's deps plus the schedule store, the model registry and the trigger port. */
 export type RetrainDeps = ServiceDeps & {
@@ -245,6 +244,12 @@ export async function completeScheduledRun(
     const sweep = await deps.state.getSweep(sweepId);
     if (!sweep) throw new FoldsweepError(`sweep '${sweepId}' is not in the state store`);
     if (!TERMINAL_SWEEP_STATUSES.includes(sweep.status)) return run;
+    if (sweep.status === 'cancelled') {
+      return await finishRun(deps, run, {
+        status: 'cancelled',
+        reason: `sweep ${sweepId} was cancelled${sweep.error ? `: ${sweep.error}` : ''}`,
+      });
+    }
     if (sweep.status !== 'completed') {
       return await finishRun(deps, run, {
         status: 'failed',
@@ -449,19 +454,16 @@ async function startRun(
       r.uri === ref.uri ? Promise.resolve(training) : deps.datasets.prepare(r, shape, fieldPath),
   };
   // Link the run to the sweep before any trial can run, so completion always finds it.
-  const executor: Executor = {
-    submit: async (plan) => {
-      current = await updateRunning(deps, current, { sweepId: plan.sweepId });
-      await deps.executor.submit(plan);
-    },
-    cancel: (sweepId) => deps.executor.cancel(sweepId),
-    describe: (sweepId) => deps.executor.describe(sweepId),
-  };
-  const { sweep } = await createSweep(
-    { ...deps, datasets, executor },
-    { ...spec, name: spec.name ?? schedule.id, dataset: ref, holdoutFraction: 0 },
-  );
-  if (sweep.status === 'failed') {
+  const submitted = await submitSweep(deps, {
+    ...spec,
+    name: spec.name ?? schedule.id,
+    dataset: ref,
+    holdoutFraction: 0,
+  });
+  current = await updateRunning(deps, current, { sweepId: submitted.id });
+  const prepared = await prepareSweep({ ...deps, datasets }, submitted.id);
+  const sweep = prepared.sweep;
+  if (prepared.status !== 'running') {
     return finishRun(deps, current, {
       status: 'failed',
       sweepId: sweep.id,

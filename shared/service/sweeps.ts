@@ -1,11 +1,9 @@
-import { NotFoundError, ValidationError } from '../errors.js';
-import { planSweep } from '../planner/plan-sweep.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { getJson } from '../ports/object-store.js';
-import { parseOrThrow } from '../schemas/issues.js';
-import { type Plan, PlanSchema, planKey } from '../schemas/plan.js';
+import { type Plan, PlanSchema } from '../schemas/plan.js';
 import type { SweepRecord, SweepStatus, TrialRecord } from '../schemas/state.js';
-import { SweepSpecSchema } from '../schemas/sweep-spec.js';
 import type { ServiceDeps } from './deps.js';
+import { prepareSweep, submitSweep } from './lifecycle.js';
 
 export interface SweepProgress {
   trialsTotal: number;
@@ -22,9 +20,11 @@ export interface SweepView extends SweepRecord {
 }
 
 /**
- * Validates a sweep spec, prepares its data and base model, plans it, stores the plan and the
- * sweep, and submits the trials. Every check that can fail runs before anything is stored, so a
- * bad spec leaves the state untouched.
+ * Submits a sweep and prepares it in this call (`submitSweep` then `prepareSweep`): what
+ * `foldsweep run`, a schedule run and tests use; the HTTP API answers after `submitSweep` and
+ * prepares in the background. A spec whose shape is wrong throws before anything is stored; a
+ * problem found while preparing ends the sweep `failed` with its issues and throws them as a
+ * ValidationError (the sweep record stays, failed, so `GET /sweeps/:id` shows why).
  * @throws ValidationError (field paths and what to do) for a bad spec, model or dataset
  * @example
  * const { sweep, plan } = await createSweep(deps, {
@@ -37,72 +37,19 @@ export async function createSweep(
   deps: ServiceDeps,
   input: unknown,
 ): Promise<{ sweep: SweepRecord; plan: Plan }> {
-  const spec = parseOrThrow(SweepSpecSchema, input, 'sweep spec');
-  const log = deps.logger.child({ op: 'createSweep' });
-  const baseModel = await deps.models.importBaseModel(spec.baseModel, 'baseModel');
-  const dataset = await deps.datasets.prepare(spec.dataset, baseModel.inputShape, 'dataset');
-  const testSet = spec.testSet
-    ? await deps.datasets.prepare(spec.testSet, baseModel.inputShape, 'testSet')
-    : undefined;
-  const labels = await deps.objects.get(dataset.labelsKey);
-  const id = deps.newId();
-  const now = deps.clock.now().toISOString();
-  const plan = planSweep({
-    sweepId: id,
-    createdAt: now,
-    spec,
-    dataset,
-    labels,
-    baseModel,
-    testSet,
-  });
-  await deps.objects.put(planKey(id), JSON.stringify(plan));
-  const sweep: SweepRecord = {
-    id,
-    name: spec.name,
-    status: 'running',
-    spec,
-    createdAt: now,
-    updatedAt: now,
-    planKey: planKey(id),
-    datasetHash: dataset.hash,
-    trialsTotal: plan.trials.length,
-  };
-  await deps.state.createSweep(sweep);
-  for (const t of plan.trials) {
-    await deps.state.putTrial({
-      sweepId: id,
-      trialIndex: t.index,
-      variantId: t.variantId,
-      fold: t.fold,
-      status: 'pending',
-      attempt: 0,
-      objective: null,
-      updatedAt: now,
-    });
+  const submitted = await submitSweep(deps, input);
+  const outcome = await prepareSweep(deps, submitted.id);
+  if (outcome.status === 'running') return { sweep: outcome.sweep, plan: outcome.plan };
+  if (outcome.status === 'failed' && outcome.issues[0]?.path !== '(submit)') {
+    const summary = outcome.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+    throw new ValidationError(`invalid sweep spec: ${summary}`, outcome.issues);
   }
-  log.info(
-    {
-      sweepId: id,
-      variants: plan.variants.length,
-      folds: plan.folds,
-      trials: plan.trials.length,
-      dataset: dataset.hash.slice(0, 12),
-      samples: dataset.count,
-    },
-    'sweep planned',
+  if (outcome.status === 'failed' && outcome.sweep.planKey) {
+    return { sweep: outcome.sweep, plan: await loadPlan(deps, submitted.id) };
+  }
+  throw new ConflictError(
+    `sweep ${submitted.id} did not start: ${outcome.status === 'skipped' ? outcome.reason : outcome.sweep.error}`,
   );
-  try {
-    await deps.executor.submit(plan);
-  } catch (error) {
-    const failed = await deps.state.updateSweep(id, {
-      status: 'failed',
-      error: `submitting the trials failed: ${(error as Error).message}`,
-      updatedAt: deps.clock.now().toISOString(),
-    });
-    return { sweep: failed, plan };
-  }
-  return { sweep, plan };
 }
 
 export function summarizeProgress(total: number, trials: readonly TrialRecord[]): SweepProgress {
@@ -124,9 +71,25 @@ export function summarizeProgress(total: number, trials: readonly TrialRecord[])
 export async function getSweep(deps: ServiceDeps, id: string): Promise<SweepView> {
   const sweep = await deps.state.getSweep(id);
   if (!sweep) throw new NotFoundError('sweep', id);
-  const trials = await deps.state.listTrials(id);
-  return { ...sweep, progress: summarizeProgress(sweep.trialsTotal, trials) };
+  const progress = summarizeProgress(sweep.trialsTotal, await deps.state.listTrials(id));
+  if (sweep.status === 'running' && sweep.jobIds?.length && deps.executor.progress) {
+    // AWS: trial records are settled when an array job ends; Batch counts its children live.
+    const live = await deps.executor.progress(id, sweep.jobIds).catch(() => undefined);
+    if (live && live.succeeded + live.failed >= progress.succeeded + progress.failed) {
+      return {
+        ...sweep,
+        progress: {
+          ...live,
+          trialsTotal: sweep.trialsTotal,
+          fraction: fractionOf(sweep.trialsTotal, live.succeeded + live.failed),
+        },
+      };
+    }
+  }
+  return { ...sweep, progress };
 }
+
+const fractionOf = (total: number, done: number) => (total ? done / total : 0);
 
 export async function listSweeps(
   deps: ServiceDeps,
@@ -143,27 +106,4 @@ export async function loadPlan(
   if (!sweep) throw new NotFoundError('sweep', sweepId);
   if (!sweep.planKey) throw new ValidationError(`sweep ${sweepId} has no plan`, []);
   return PlanSchema.parse(await getJson(deps.objects, sweep.planKey));
-}
-
-/**
- * Sweeps a previous process left unfinished (it stopped while trials ran or while aggregating).
- * For each: the plan and which trials the state store records as finished, so the caller can run
- * only the rest (a trial whose process died before its state was recorded runs again and
- * overwrites its result). Nothing is changed here.
- */
-export async function findInterruptedSweeps(
-  deps: Pick<ServiceDeps, 'state' | 'objects'>,
-): Promise<{ sweep: SweepRecord; plan: Plan; finished: Map<number, 'succeeded' | 'failed'> }[]> {
-  const out = [];
-  for (const status of ['running', 'aggregating'] as const) {
-    for (const sweep of await deps.state.listSweeps({ status, limit: 10_000 })) {
-      const plan = await loadPlan(deps, sweep.id);
-      const finished = new Map<number, 'succeeded' | 'failed'>();
-      for (const t of await deps.state.listTrials(sweep.id)) {
-        if (t.status === 'succeeded' || t.status === 'failed') finished.set(t.trialIndex, t.status);
-      }
-      out.push({ sweep, plan, finished });
-    }
-  }
-  return out;
 }

@@ -202,6 +202,97 @@ export function stateStoreContract(name: string, make: () => Promise<StateStoreF
       });
     });
 
+    describe('updateSweep() with expectLease', () => {
+      const lease = (owner: string, leaseUntil: string) => ({ id: owner, leaseUntil });
+      const at = '2025-01-01T10:00:00.000Z';
+
+      it('lets a writer take a sweep that has no owner', async () => {
+        await store.createSweep(sweepRecordFactory());
+
+        const taken = await store.updateSweep(
+          sweepRecordFactory().id,
+          { status: 'preparing', owner: lease('a', '2025-01-01T10:00:30.000Z') },
+          { expectStatus: ['pending'], expectLease: { owner: 'a', now: at } },
+        );
+
+        expect(taken.owner).toEqual(lease('a', '2025-01-01T10:00:30.000Z'));
+      });
+
+      it('refuses another writer while the lease is alive and changes nothing', async () => {
+        const sweep = sweepRecordFactory({ owner: lease('a', '2025-01-01T10:00:30.000Z') });
+        await store.createSweep(sweep);
+
+        await expect(
+          store.updateSweep(
+            sweep.id,
+            { status: 'running', owner: lease('b', '2025-01-01T10:01:00.000Z') },
+            { expectLease: { owner: 'b', now: at } },
+          ),
+        ).rejects.toThrow(ConflictError);
+        await expect(
+          store.updateSweep(
+            sweep.id,
+            { status: 'running' },
+            { expectLease: { owner: 'b', now: at } },
+          ),
+        ).rejects.toThrow(/driven by a/);
+
+        expect(await store.getSweep(sweep.id)).toEqual(sweep);
+      });
+
+      it('lets the owner renew, and anyone take over once the lease ended', async () => {
+        const sweep = sweepRecordFactory({ owner: lease('a', '2025-01-01T10:00:30.000Z') });
+        await store.createSweep(sweep);
+
+        const renewed = await store.updateSweep(
+          sweep.id,
+          { owner: lease('a', '2025-01-01T10:01:00.000Z') },
+          { expectLease: { owner: 'a', now: at } },
+        );
+        const taken = await store.updateSweep(
+          sweep.id,
+          { owner: lease('b', '2025-01-01T10:03:00.000Z') },
+          { expectLease: { owner: 'b', now: '2025-01-01T10:01:00.001Z' } },
+        );
+
+        expect(renewed.owner?.id).toBe('a');
+        expect(taken.owner?.id).toBe('b');
+      });
+
+      it('treats a released owner (null) as no owner', async () => {
+        const sweep = sweepRecordFactory({ owner: null });
+        await store.createSweep(sweep);
+
+        const taken = await store.updateSweep(
+          sweep.id,
+          { owner: lease('b', '2025-01-01T10:03:00.000Z') },
+          { expectLease: { owner: 'b', now: at } },
+        );
+
+        expect(taken.owner?.id).toBe('b');
+      });
+
+      it('lets exactly one of two processes take an expired sweep at once', async () => {
+        const sweep = sweepRecordFactory({
+          status: 'running',
+          owner: lease('dead', '2025-01-01T09:00:00.000Z'),
+        });
+        await store.createSweep(sweep);
+        const take = (owner: string) =>
+          store.updateSweep(
+            sweep.id,
+            { owner: lease(owner, '2025-01-01T10:05:00.000Z') },
+            { expectLease: { owner, now: at } },
+          );
+
+        const results = await Promise.allSettled([take('x'), take('y')]);
+
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const stored = await store.getSweep(sweep.id);
+        expect(['x', 'y']).toContain(stored?.owner?.id);
+      });
+    });
+
     describe('listSweeps()', () => {
       const at = (minute: number) => `2025-01-01T10:${String(minute).padStart(2, '0')}:00.000Z`;
       const seed = async () => {

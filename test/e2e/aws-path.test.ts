@@ -18,7 +18,8 @@ import { ChampionMetadataSchema } from '../../shared/schemas/champion.js';
 import { type Plan, PlanSchema, planKey, trialResultKey } from '../../shared/schemas/plan.js';
 import type { SweepSpecInput } from '../../shared/schemas/sweep-spec.js';
 import { TrialResultSchema } from '../../shared/schemas/trial-result.js';
-import { aggregateSweep, getLeaderboard } from '../../shared/service/aggregate.js';
+import { getLeaderboard } from '../../shared/service/aggregate.js';
+import { settleSweep } from '../../shared/service/lifecycle.js';
 import type { SweepView } from '../../shared/service/sweeps.js';
 import { createSweep } from '../../shared/service/sweeps.js';
 import { EMULATOR_CREDENTIALS, type RunningBatchEmulator } from '../batch-emulator/server.js';
@@ -146,7 +147,7 @@ describe('the AWS path (api -> Batch array job -> aggregator)', () => {
       concurrency: 2,
       backend: 'wasm',
       onDrained: async (sweepId) => {
-        await aggregateSweep(ws.deps, sweepId);
+        await settleSweep(ws.deps, sweepId);
       },
     });
     ws.deps.executor = local;

@@ -38,7 +38,7 @@ import type {
 } from '../../shared/schemas/schedule.js';
 import type { TrialStatus } from '../../shared/schemas/state.js';
 import { type TrialResult, TrialResultSchema } from '../../shared/schemas/trial-result.js';
-import { aggregateSweep } from '../../shared/service/aggregate.js';
+import { settleSweep } from '../../shared/service/lifecycle.js';
 import {
   completeScheduledRun,
   type RetrainDeps,
@@ -98,7 +98,7 @@ export class InProcessExecutor implements Executor {
     this.gate = undefined;
   }
 
-  async submit(plan: Plan): Promise<void> {
+  async submit(plan: Plan): Promise<{ jobIds: string[] }> {
     this.submitted.push(plan);
     this.statuses.set(
       plan.sweepId,
@@ -107,6 +107,7 @@ export class InProcessExecutor implements Executor {
     const run = this.run(plan, this.gate);
     run.catch(() => {}); // surfaced by waitFor
     this.runs.set(plan.sweepId, run);
+    return { jobIds: [] };
   }
 
   /** Releases held sweeps and waits for every submitted one to end (before closing stores). */
@@ -365,7 +366,7 @@ export async function makeRetrainWorkspace(options: { start?: string } = {}) {
     scheduler,
   };
   executor.onDrained = async (sweepId) => {
-    await aggregateSweep(deps, sweepId);
+    await settleSweep(deps, sweepId);
     await completeScheduledRun(deps, sweepId);
   };
   const imagesFile = join(dataDir, 'train-images-idx3-ubyte');

@@ -19,6 +19,7 @@ export class RecordingExecutor implements Executor {
   readonly submitted: Plan[] = [];
   async submit(plan: Plan) {
     this.submitted.push(plan);
+    return { jobIds: [] };
   }
   async cancel() {}
   async describe(sweepId: string): Promise<ExecutorDescription> {

@@ -4,7 +4,8 @@ import { ProcessPoolExecutor } from '../../shared/adapters/local/process-pool-ex
 import type { ExecutorEvent } from '../../shared/ports/executor.js';
 import { getJson } from '../../shared/ports/object-store.js';
 import { ChampionMetadataSchema } from '../../shared/schemas/champion.js';
-import { aggregateSweep, getLeaderboard } from '../../shared/service/aggregate.js';
+import { getLeaderboard } from '../../shared/service/aggregate.js';
+import { settleSweep } from '../../shared/service/lifecycle.js';
 import { createSweep, getSweep } from '../../shared/service/sweeps.js';
 import { makeWorkspace } from '../helpers/workspace.js';
 
@@ -26,7 +27,7 @@ beforeEach(async () => {
     trainerEntry: CRASHING_TRAINER,
     onEvent: (e) => events.push(e),
     onDrained: async (id) => {
-      await aggregateSweep(ws.deps, id);
+      await settleSweep(ws.deps, id);
     },
   });
   ws.deps.executor = executor;
@@ -86,7 +87,7 @@ describe('ProcessPoolExecutor', () => {
     expect(result.epochs.length).toBeGreaterThan(0);
 
     // Aggregating again (a duplicate trigger) changes nothing.
-    const again = await aggregateSweep(ws.deps, sweep.id);
+    const again = await settleSweep(ws.deps, sweep.id);
     expect(again.status).toBe('skipped');
     expect(await ws.state.getChampion(sweep.id)).toEqual(champion);
   }, 180_000);

@@ -9,7 +9,12 @@ import {
   type SubmitJobCommandInput,
   TerminateJobCommand,
 } from '@aws-sdk/client-batch';
-import type { Executor, ExecutorDescription } from '../../ports/executor.js';
+import type {
+  Executor,
+  ExecutorDescription,
+  ExecutorProgress,
+  SubmitOptions,
+} from '../../ports/executor.js';
 import type { Logger } from '../../ports/logger.js';
 import type { StateStore } from '../../ports/state-store.js';
 import { BATCH_JOB_TAGS, batchJobName, sweepJobRef } from '../../schemas/events.js';
@@ -160,7 +165,11 @@ export class BatchExecutor implements Executor {
     }
   }
 
-  async submit(plan: Plan): Promise<void> {
+  /**
+   * One array job per part of the plan, all trials (a resumed sweep's finished trials included:
+   * a trainer finds a succeeded trial's result and exits at once). Returns the job ids by part.
+   */
+  async submit(plan: Plan, _options: SubmitOptions = {}): Promise<{ jobIds: string[] }> {
     const parts = splitTrials(plan.trials.length, this.maxArraySize);
     const submitted: string[] = [];
     try {
@@ -178,6 +187,7 @@ export class BatchExecutor implements Executor {
       { sweepId: plan.sweepId, trials: plan.trials.length, jobIds: submitted },
       'sweep submitted to AWS Batch',
     );
+    return { jobIds: submitted };
   }
 
   /** The SubmitJob request of one part (exported for infra tests and the docs). */
@@ -213,16 +223,41 @@ export class BatchExecutor implements Executor {
     };
   }
 
-  async cancel(sweepId: string): Promise<void> {
-    const parents = await this.findParents(sweepId);
-    for (const job of parents) {
-      if (job.status && TERMINAL.includes(job.status)) continue;
-      await this.terminate(job.jobId as string, 'foldsweep: sweep cancelled');
-    }
-    this.options.logger?.info(
-      { sweepId, jobIds: parents.map((j) => j.jobId) },
-      'sweep cancelled on AWS Batch',
+  /**
+   * TerminateJob on the sweep's array jobs (the stored ids; without them, the jobs found by
+   * name): Batch cancels the children not started and terminates the running ones.
+   */
+  async cancel(sweepId: string, jobIds: readonly string[] = []): Promise<void> {
+    const ids =
+      jobIds.length > 0
+        ? [...jobIds]
+        : (await this.findParents(sweepId))
+            .filter((job) => !(job.status && TERMINAL.includes(job.status)))
+            .map((job) => job.jobId as string);
+    for (const jobId of ids) await this.terminate(jobId, 'foldsweep: sweep cancelled');
+    this.options.logger?.info({ sweepId, jobIds: ids }, 'sweep cancelled on AWS Batch');
+  }
+
+  /**
+   * Live counts from DescribeJobs on the stored array jobs (one call, whatever the number of
+   * children): each array parent's status summary; a plain job counts as one trial.
+   */
+  async progress(_sweepId: string, jobIds: readonly string[]): Promise<ExecutorProgress> {
+    const out: ExecutorProgress = { pending: 0, running: 0, succeeded: 0, failed: 0 };
+    if (jobIds.length === 0) return out;
+    const { jobs = [] } = await this.withBackoff('DescribeJobs', () =>
+      this.client.send(new DescribeJobsCommand({ jobs: [...jobIds] })),
     );
+    for (const job of jobs) {
+      const summary: Record<string, number | undefined> = job.arrayProperties?.statusSummary ?? {
+        [job.status ?? 'SUBMITTED']: 1,
+      };
+      for (const [status, n = 0] of Object.entries(summary)) {
+        const trial = trialStatusOf(status);
+        out[trial] += n;
+      }
+    }
+    return out;
   }
 
   async describe(sweepId: string): Promise<ExecutorDescription> {

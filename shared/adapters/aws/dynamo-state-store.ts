@@ -14,7 +14,12 @@ import {
   SweepAlreadyExistsError,
   ValidationError,
 } from '../../errors.js';
-import type { StateStore } from '../../ports/state-store.js';
+import {
+  leaseAllows,
+  leaseConflict,
+  type StateStore,
+  type UpdateSweepOptions,
+} from '../../ports/state-store.js';
 import { parseOrThrow, toFieldIssues } from '../../schemas/issues.js';
 import { definedFields } from '../../schemas/patch.js';
 import {
@@ -131,9 +136,10 @@ export class DynamoStateStore implements StateStore {
   async updateSweep(
     id: string,
     patch: SweepPatch,
-    options: { expectStatus?: readonly SweepStatus[] } = {},
+    options: UpdateSweepOptions = {},
   ): Promise<SweepRecord> {
     const expectStatus = options.expectStatus && [...new Set(options.expectStatus)];
+    const { expectLease } = options;
     const fields = definedFields(
       parseOrThrow(SweepPatchSchema, definedFields(patch), `update of sweep '${id}'`),
     );
@@ -145,6 +151,7 @@ export class DynamoStateStore implements StateStore {
       if (expectStatus && !expectStatus.includes(current.status)) {
         throw conflict(id, current.status, expectStatus);
       }
+      if (expectLease && !leaseAllows(current.owner, expectLease)) throw leaseConflict(id, current);
       return current;
     }
 
@@ -167,6 +174,17 @@ export class DynamoStateStore implements StateStore {
       });
       condition += ` AND #status IN (${expectStatus.map((_, i) => `:s${i}`).join(', ')})`;
     }
+    if (expectLease) {
+      Object.assign(names, { '#owner': 'owner', '#oid': 'id', '#until': 'leaseUntil' });
+      Object.assign(values, {
+        ':nullType': 'NULL',
+        ':owner': expectLease.owner,
+        ':now': expectLease.now,
+      });
+      condition +=
+        ' AND (attribute_not_exists(#owner) OR attribute_type(#owner, :nullType)' +
+        ' OR #owner.#oid = :owner OR #owner.#until < :now)';
+    }
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
@@ -187,6 +205,7 @@ export class DynamoStateStore implements StateStore {
       // it to say why the write lost.
       const current = await this.getSweep(id);
       if (!current) throw new NotFoundError('sweep', id);
+      if (expectLease && !leaseAllows(current.owner, expectLease)) throw leaseConflict(id, current);
       throw conflict(id, current.status, expectStatus ?? [], error);
     }
   }

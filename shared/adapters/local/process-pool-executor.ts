@@ -1,14 +1,24 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { RunTrialRequest, WorkerMessage } from '../../../trainer/worker.js';
-import type { Executor, ExecutorDescription, ExecutorEvent } from '../../ports/executor.js';
+import type {
+  Executor,
+  ExecutorDescription,
+  ExecutorEvent,
+  SubmitOptions,
+} from '../../ports/executor.js';
 import type { Logger } from '../../ports/logger.js';
 import { getJson, type ObjectStore } from '../../ports/object-store.js';
 import type { StateStore } from '../../ports/state-store.js';
 import { type Plan, planKey, trialResultKey } from '../../schemas/plan.js';
 import type { TrialStatus } from '../../schemas/state.js';
-import { type TrialResult, TrialResultSchema } from '../../schemas/trial-result.js';
+import type { RunTrialRequest, WorkerMessage } from '../../schemas/trainer-protocol.js';
+import {
+  failedTrialResult,
+  type TrialResult,
+  TrialResultSchema,
+  trialRecordOf,
+} from '../../schemas/trial-result.js';
 
 /**
  * tsx's loader by absolute URL: a bare `--import tsx` resolves against the working directory,
@@ -31,6 +41,8 @@ export interface ProcessPoolExecutorOptions {
   onEvent?: (event: ExecutorEvent) => void;
   /** Called once when every trial of a sweep is terminal: the local aggregation trigger. */
   onDrained?: (sweepId: string) => Promise<void>;
+  /** A cancelled trainer gets SIGTERM, then SIGKILL after this long (ms, default 2000). */
+  killGraceMs?: number;
   /** Trainer entry module (tests may point at a stand-in that crashes on purpose). */
   trainerEntry?: string;
   /**
@@ -128,11 +140,11 @@ export class ProcessPoolExecutor implements Executor {
    * Queues the plan's trials. `finished` maps trials that already ended (e.g. before a restart)
    * to their status: they are not run again.
    */
-  async submit(
-    plan: Plan,
-    options: { finished?: ReadonlyMap<number, 'succeeded' | 'failed'> } = {},
-  ): Promise<void> {
-    if (this.runs.has(plan.sweepId)) throw new Error(`sweep ${plan.sweepId} was already submitted`);
+  async submit(plan: Plan, options: SubmitOptions = {}): Promise<{ jobIds: string[] }> {
+    const previous = this.runs.get(plan.sweepId);
+    if (previous && !previous.drained) {
+      throw new Error(`sweep ${plan.sweepId} is already running in this executor`);
+    }
     let resolveDone = () => {};
     const done = new Promise<void>((r) => {
       resolveDone = r;
@@ -158,6 +170,7 @@ export class ProcessPoolExecutor implements Executor {
     }
     this.pump();
     await this.maybeDrained(plan.sweepId);
+    return { jobIds: [] };
   }
 
   /** Resolves when every trial of the sweep is terminal and onDrained has returned. */
@@ -167,17 +180,37 @@ export class ProcessPoolExecutor implements Executor {
     await run.done;
   }
 
+  /**
+   * Queued trials of the sweep never start and its running trainers are stopped (SIGTERM, then
+   * SIGKILL after `killGraceMs`): they write no result and go back to pending, so a resume runs
+   * them. Resolves once none of the sweep's trainers is alive.
+   */
   async cancel(sweepId: string): Promise<void> {
     const run = this.runs.get(sweepId);
-    if (!run) return;
+    if (!run || run.drained) return;
     run.cancelled = true;
     for (let i = this.queue.length - 1; i >= 0; i--) {
       const q = this.queue[i];
       if (q.sweepId !== sweepId) continue;
       this.queue.splice(i, 1);
-      await this.recordFailure(q, 'cancelled before it started', 0);
+      await this.setStatus(q, 'pending');
     }
-    for (const child of run.children.values()) child.kill('SIGTERM');
+    const children = [...run.children.values()];
+    const exited = children.map(
+      (child) =>
+        new Promise<void>((r) =>
+          child.exitCode !== null || child.signalCode !== null
+            ? r()
+            : child.once('exit', () => r()),
+        ),
+    );
+    for (const child of children) child.kill('SIGTERM');
+    const force = setTimeout(() => {
+      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    }, this.options.killGraceMs ?? 2000);
+    await Promise.all(exited);
+    clearTimeout(force);
+    await this.maybeDrained(sweepId);
   }
 
   async describe(sweepId: string): Promise<ExecutorDescription> {
@@ -213,18 +246,21 @@ export class ProcessPoolExecutor implements Executor {
   private async setStatus(q: QueuedTrial, status: TrialStatus, result?: TrialResult) {
     const run = this.runs.get(q.sweepId);
     if (run) run.statuses[q.trialIndex] = status;
-    await this.options.state.putTrial({
-      sweepId: q.sweepId,
-      trialIndex: q.trialIndex,
-      variantId: q.variantId,
-      fold: q.fold,
-      status,
-      attempt: result?.attempt ?? (status === 'pending' ? 0 : 1),
-      objective: result?.objective ?? null,
-      reason: result?.reason,
-      backend: result?.backend,
-      updatedAt: new Date().toISOString(),
-    });
+    const updatedAt = new Date().toISOString();
+    await this.options.state.putTrial(
+      result
+        ? trialRecordOf(result, updatedAt)
+        : {
+            sweepId: q.sweepId,
+            trialIndex: q.trialIndex,
+            variantId: q.variantId,
+            fold: q.fold,
+            status,
+            attempt: status === 'pending' ? 0 : 1,
+            objective: null,
+            updatedAt,
+          },
+    );
   }
 
   private async runTrial(q: QueuedTrial): Promise<void> {
@@ -257,14 +293,18 @@ export class ProcessPoolExecutor implements Executor {
         'trainer exited non-zero after its result',
       );
     }
+    if (!result && run.cancelled) {
+      // Stopped by cancel: unfinished, not failed (a resume runs it).
+      await this.setStatus(q, 'pending');
+      await this.maybeDrained(q.sweepId);
+      return;
+    }
     if (!result) {
       const how = signal
         ? `killed by ${signal}`
         : `${fromWorker ? 'ended the trial' : 'exited'} with code ${code}`;
-      const reason = run.cancelled
-        ? 'cancelled while running'
-        : `trainer process ${how} without writing a result${stderr ? `: ${stderr.trim()}` : ''}`;
-      result = await this.recordFailure(q, reason, 1, false);
+      const reason = `trainer process ${how} without writing a result${stderr ? `: ${stderr.trim()}` : ''}`;
+      result = await this.recordFailure(q, reason);
     } else {
       await this.setStatus(q, result.status, result);
     }
@@ -279,32 +319,24 @@ export class ProcessPoolExecutor implements Executor {
     await this.maybeDrained(q.sweepId);
   }
 
-  private async recordFailure(q: QueuedTrial, reason: string, attempt: number, check = true) {
-    const at = new Date().toISOString();
-    const result: TrialResult = {
-      sweepId: q.sweepId,
-      trialIndex: q.trialIndex,
-      variantId: q.variantId,
-      fold: q.fold,
-      status: 'failed',
-      reason,
-      attempt: Math.max(1, attempt),
-      startedAt: at,
-      finishedAt: at,
-      durationMs: 0,
-      epochs: [],
-      objective: null,
-    };
+  private async recordFailure(q: QueuedTrial, reason: string) {
+    const result = failedTrialResult(q, reason, { at: new Date().toISOString() });
     await this.options.objects.put(trialResultKey(q.sweepId, q.trialIndex), JSON.stringify(result));
     await this.setStatus(q, 'failed', result);
-    if (check) await this.maybeDrained(q.sweepId);
     return result;
   }
 
   private async maybeDrained(sweepId: string) {
     const run = this.runs.get(sweepId);
-    if (!run || run.statuses.some((s) => s === 'pending' || s === 'running')) return;
-    if (run.drained) return;
+    if (!run || run.drained) return;
+    if (run.cancelled) {
+      // Nothing to aggregate: done once none of its trainers runs.
+      if (run.children.size > 0 || run.statuses.includes('running')) return;
+      run.drained = true;
+      run.resolveDone();
+      return;
+    }
+    if (run.statuses.some((s) => s === 'pending' || s === 'running')) return;
     run.drained = true;
     this.options.onEvent?.({ type: 'sweep-drained', sweepId });
     try {

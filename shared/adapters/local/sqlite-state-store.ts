@@ -6,7 +6,12 @@ import {
   SweepAlreadyExistsError,
   ValidationError,
 } from '../../errors.js';
-import type { StateStore } from '../../ports/state-store.js';
+import {
+  leaseAllows,
+  leaseConflict,
+  type StateStore,
+  type UpdateSweepOptions,
+} from '../../ports/state-store.js';
 import { parseOrThrow } from '../../schemas/issues.js';
 import { definedFields } from '../../schemas/patch.js';
 import {
@@ -109,9 +114,9 @@ export class SqliteStateStore implements StateStore {
   async updateSweep(
     id: string,
     patch: SweepPatch,
-    options: { expectStatus?: readonly SweepStatus[] } = {},
+    options: UpdateSweepOptions = {},
   ): Promise<SweepRecord> {
-    const { expectStatus } = options;
+    const { expectStatus, expectLease } = options;
     const update = this.db.transaction((): SweepRecord => {
       const row = this.sql.getSweep.get(id);
       if (!row) throw new NotFoundError('sweep', id);
@@ -124,6 +129,9 @@ export class SqliteStateStore implements StateStore {
         throw new ConflictError(
           `sweep '${id}' has status '${current.status}', expected ${expected}; nothing was changed`,
         );
+      }
+      if (expectLease && !leaseAllows(current.owner, expectLease)) {
+        throw leaseConflict(id, current);
       }
       const next = parseOrThrow(
         SweepRecordSchema,

@@ -12,6 +12,7 @@ import {
   AWS_SAMPLE_BATCH_JOB_STATE_CHANGE,
   batchStateChangeEventFactory,
   TEST_JOB_QUEUE,
+  TEST_PARENT_JOB_ID,
 } from '../../../batch-emulator/events.js';
 import { trialResultFor } from '../../../helpers/factories.js';
 import { makeWorkspace } from '../../../helpers/workspace.js';
@@ -30,6 +31,8 @@ beforeEach(async () => {
   };
   ({ plan } = await createSweep(ws.deps, ws.spec()));
   sweepId = plan.sweepId;
+  // The job id Batch gave the array job at submission (the events below carry it).
+  await ws.state.updateSweep(sweepId, { jobIds: [TEST_PARENT_JOB_ID] });
 });
 
 afterEach(async () => {
@@ -143,8 +146,99 @@ describe('aggregator handler', () => {
     expect((await ws.state.getChampion(sweepId))?.variantId).toBe(plan.variants[0].id);
   });
 
+  it("ignores a terminal event with the sweep's tags but a job id it did not submit", async () => {
+    await writeResults({ skip: [0, 1, 2, 3] });
+
+    const outcome = await handlerFor()(parentEvent({ jobId: 'someone-elses-job' }));
+
+    expect(outcome).toMatchObject({ handled: false });
+    expect((outcome as { reason: string }).reason).toMatch(
+      /job someone-elses-job is not sweep .* part 0 \(0f1e2d3c/,
+    );
+    expect((await ws.state.getSweep(sweepId))?.status).toBe('running');
+    expect((await ws.state.listTrials(sweepId)).every((t) => t.status === 'pending')).toBe(true);
+    expect(await ws.objects.exists(trialResultKey(sweepId, 0))).toBe(false);
+  });
+
+  it('asks for a redelivery while the sweep has not stored its job ids yet', async () => {
+    const fresh = await createSweep(ws.deps, ws.spec());
+    await ws.state.updateSweep(fresh.sweep.id, { status: 'preparing' });
+
+    await expect(
+      handlerFor()(batchStateChangeEventFactory({ sweepId: fresh.sweep.id, size: 9 })),
+    ).rejects.toThrow(/has not recorded its job ids yet/);
+  });
+
+  it('does no aggregation work for duplicates after completion', async () => {
+    await writeResults();
+    const handler = handlerFor();
+    await handler(parentEvent());
+    let reads = 0;
+    const counting = {
+      ...ws.deps,
+      objects: {
+        ...ws.deps.objects,
+        get: async (key: string) => {
+          reads++;
+          return ws.deps.objects.get(key);
+        },
+        list: ws.deps.objects.list.bind(ws.deps.objects),
+        put: ws.deps.objects.put.bind(ws.deps.objects),
+        exists: ws.deps.objects.exists.bind(ws.deps.objects),
+        delete: ws.deps.objects.delete.bind(ws.deps.objects),
+      },
+    } as typeof ws.deps;
+    const logsBefore = ws.logs.length;
+
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) outcomes.push(await handlerFor(counting)(parentEvent()));
+
+    expect(outcomes.every((o) => !o.handled && /already completed/.test(o.reason))).toBe(true);
+    expect(reads).toBe(0);
+    expect(ws.logs.slice(logsBefore).filter((l) => l.msg === 'champion promoted')).toEqual([]);
+  });
+
+  it('fails the sweep with the reason after the bounded aggregation attempts', async () => {
+    await writeResults();
+    const poisoned = {
+      ...ws.deps,
+      objects: Object.assign(
+        Object.create(Object.getPrototypeOf(ws.deps.objects)),
+        ws.deps.objects,
+        {
+          put: async (key: string, body: string | Uint8Array) => {
+            if (key.endsWith('leaderboard.json'))
+              throw new Error('disk full while writing the leaderboard');
+            return ws.deps.objects.put(key, body);
+          },
+        },
+      ),
+    } as typeof ws.deps;
+    const handler = handlerFor(poisoned);
+
+    const errors: string[] = [];
+    for (let delivery = 1; delivery <= 2; delivery++) {
+      await handler(parentEvent()).catch((e: Error) => errors.push(e.message));
+      expect((await ws.state.getSweep(sweepId))?.status).toBe('aggregating');
+    }
+    const last = await handler(parentEvent());
+
+    expect(errors).toEqual([
+      'disk full while writing the leaderboard',
+      'disk full while writing the leaderboard',
+    ]);
+    expect(last).toMatchObject({ handled: true, aggregate: { status: 'failed' } });
+    const sweep = await ws.state.getSweep(sweepId);
+    expect(sweep?.status).toBe('failed');
+    expect(sweep?.aggregationAttempts).toBe(3);
+    expect(sweep?.error).toMatch(/aggregation attempt 3 of 3 failed: disk full/);
+    // A redelivery after that changes nothing.
+    expect(await handler(parentEvent())).toMatchObject({ handled: false });
+  });
+
   it('waits for every array job of a split sweep before aggregating', async () => {
     await writeResults();
+    await ws.state.updateSweep(sweepId, { jobIds: ['job-0', 'job-1'] });
     const handler = handlerFor();
     const part = (p: number) =>
       parentEvent({

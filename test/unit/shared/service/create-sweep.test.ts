@@ -27,7 +27,15 @@ async function expectRejected(input: unknown, path: string | RegExp, message?: R
     true,
   );
   if (message) expect((error as Error).message).toMatch(message);
-  expect(await ws.state.listSweeps()).toEqual([]);
+  // A spec that does not parse stores nothing; one rejected while preparing (model, data) stays
+  // as a failed sweep carrying the same issues, so that GET /sweeps/:id can say why.
+  const stored = await ws.state.listSweeps();
+  expect(stored.length).toBeLessThanOrEqual(1);
+  for (const sweep of stored) {
+    expect(sweep.status).toBe('failed');
+    expect(sweep.issues).toEqual(issues);
+    expect(await ws.state.listTrials(sweep.id)).toEqual([]);
+  }
   expect(await ws.objects.list('sweeps/')).toEqual(before);
   expect((ws.executor as RecordingExecutor).submitted).toHaveLength(0);
   return error as ValidationError;

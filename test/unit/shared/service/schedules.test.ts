@@ -232,8 +232,12 @@ describe('scheduled retraining with champion/challenger', () => {
     ws.executor.onDrained = undefined; // aggregation runs, completion is "lost"
     const first = await fireNightly();
     await ws.executor.waitFor(first.sweepId ?? '');
-    const { aggregateSweep } = await import('../../../../shared/service/aggregate.js');
-    await aggregateSweep(ws.deps, first.sweepId ?? '');
+    const { settleSweep } = await import('../../../../shared/service/lifecycle.js');
+    // Settled by a process without the schedule store: the run's completion is lost.
+    await settleSweep(
+      { ...ws.deps, schedules: undefined, registry: undefined },
+      first.sweepId ?? '',
+    );
     expect((await ws.deps.schedules.getRun('nightly', first.firedAt))?.status).toBe('running');
     const next = await fireNightly();
     expect((await ws.deps.schedules.getRun('nightly', first.firedAt))?.status).toBe('promoted');
