@@ -8,9 +8,16 @@ import { formatLeaderboard } from '../../shared/aggregation/leaderboard.js';
 import { FoldsweepError, ValidationError } from '../../shared/errors.js';
 import { championPrefix, reportKey } from '../../shared/schemas/plan.js';
 import { getLeaderboard } from '../../shared/service/aggregate.js';
-import { createSweep, getSweep } from '../../shared/service/sweeps.js';
+import {
+  cancelSweep,
+  prepareSweep,
+  redriveAggregation,
+  resumeSweep,
+  submitSweep,
+} from '../../shared/service/lifecycle.js';
+import { getSweep } from '../../shared/service/sweeps.js';
 import { startServer } from '../api/node.js';
-import { localDeps, resumeInterruptedSweeps } from '../deps/local.js';
+import { type LocalDeps, localDeps } from '../deps/local.js';
 import { adviseCommand } from './advise.js';
 import { positiveInt, readJsonFile, resolveSpecPaths } from './files.js';
 import { modelsCommand } from './models.js';
@@ -21,11 +28,15 @@ const USAGE = `foldsweep: cross-validated fine-tuning sweeps
 
 Usage:
   foldsweep run <spec.json> [--home DIR] [--concurrency N] [--backend auto|wasm|cpu|tensorflow|tensorflow-gpu]
+  foldsweep cancel <sweep-id> [--home DIR]      (stops its trainers; finished trials stay)
+  foldsweep resume <sweep-id> [--home DIR] [--concurrency N]   (runs what a cancelled or interrupted sweep left)
+  foldsweep aggregate <sweep-id> [--home DIR]   (re-drives a failed or stopped aggregation)
   foldsweep advise <dataset> <model.json> [--classes ..] [--out spec.json]   (recommends a sweep)
   foldsweep serve [--home DIR] [--port 8080] [--host 127.0.0.1] [--concurrency N]
   foldsweep schedule add|list|show|rm|run-now ...   (scheduled retraining; see docs/retraining.md)
   foldsweep models list|show|rollback ...           (the model registry)
 
+Ctrl-C during run cancels the sweep (a second Ctrl-C exits at once); resume continues it.
 Relative paths inside a spec file resolve against the spec file's folder.
 FOLDSWEEP_HOME (default ./.foldsweep) holds objects/, state.db and logs/foldsweep.log.
 `;
@@ -56,23 +67,68 @@ async function run(args: string[]): Promise<number> {
     onEvent: view.onEvent,
   });
   const started = Date.now();
+  let sweepId: string | undefined;
+  const stopOnInterrupt = cancelOnInterrupt(deps, () => sweepId);
   try {
     process.stderr.write(`preparing data and model (home ${deps.home}) ...\n`);
-    const { sweep, plan } = await createSweep(deps, spec);
-    view.start(plan);
-    if (sweep.status === 'running') await deps.executor.waitFor(sweep.id);
+    const submitted = await submitSweep(deps, spec);
+    sweepId = submitted.id;
+    deps.driving.add(sweepId);
+    const prepared = await prepareSweep(deps, sweepId);
+    if (prepared.status === 'failed' && !prepared.sweep.planKey) {
+      throw new ValidationError(prepared.sweep.error ?? 'invalid sweep spec', prepared.issues);
+    }
+    if (prepared.status === 'running') {
+      view.start(prepared.plan);
+      await deps.executor.waitFor(sweepId);
+    }
     view.stop();
-    const final = await getSweep(deps, sweep.id);
-    const board = await getLeaderboard(deps, sweep.id);
-    const out = process.stdout;
-    out.write(
-      `\nSweep ${final.id}${final.name ? ` (${final.name})` : ''}: ${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n`,
+    return await printOutcome(deps, sweepId, started);
+  } finally {
+    stopOnInterrupt();
+    view.stop();
+    await deps.close();
+  }
+}
+
+/**
+ * Ctrl-C cancels the sweep (its trainers stop, finished trials stay; `foldsweep resume` runs the
+ * rest); a second Ctrl-C exits at once.
+ */
+function cancelOnInterrupt(deps: LocalDeps, sweepId: () => string | undefined) {
+  let interrupted = false;
+  const onSignal = () => {
+    const id = sweepId();
+    if (interrupted || !id) {
+      process.stderr.write('\ninterrupted again: exiting now\n');
+      process.exit(130);
+    }
+    interrupted = true;
+    process.stderr.write(
+      `\ncancelling sweep ${id} (Ctrl-C again to exit now; foldsweep resume ${id} continues it)\n`,
     );
+    cancelSweep(deps, id).catch((error: unknown) =>
+      process.stderr.write(`cancel failed: ${(error as Error).message}\n`),
+    );
+  };
+  process.on('SIGINT', onSignal);
+  return () => process.off('SIGINT', onSignal);
+}
+
+/** Prints the sweep's end, leaderboard and champion; 0 when completed, 1 otherwise. */
+async function printOutcome(deps: LocalDeps, id: string, started: number): Promise<number> {
+  const final = await getSweep(deps, id);
+  const out = process.stdout;
+  out.write(
+    `\nSweep ${final.id}${final.name ? ` (${final.name})` : ''}: ${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n`,
+  );
+  if (final.planKey) {
+    const board = await getLeaderboard(deps, id);
     out.write(`${formatLeaderboard(board)}\n\n`);
-    const champion = await deps.state.getChampion(sweep.id);
+    const champion = await deps.state.getChampion(id);
     if (champion) {
       out.write(
-        `champion: ${join(deps.home, 'objects', championPrefix(sweep.id))}/model.json (+ metadata.json)\n`,
+        `champion: ${join(deps.home, 'objects', championPrefix(id))}/model.json (+ metadata.json)\n`,
       );
       out.write(`  cross-validated ${board.objective}: ${champion.objectiveMean.toFixed(4)}\n`);
       if (champion.holdoutAccuracy !== undefined)
@@ -80,13 +136,72 @@ async function run(args: string[]): Promise<number> {
       if (champion.testAccuracy !== undefined)
         out.write(`  test accuracy: ${champion.testAccuracy.toFixed(4)}\n`);
     }
-    out.write(`report: ${join(deps.home, 'objects', reportKey(sweep.id))}\n`);
-    if (final.status !== 'completed') {
-      process.stderr.write(`sweep ${final.status}${final.error ? `: ${final.error}` : ''}\n`);
+    out.write(`report: ${join(deps.home, 'objects', reportKey(id))}\n`);
+  }
+  if (final.status === 'cancelled') {
+    process.stderr.write(`sweep cancelled: resume it with foldsweep resume ${id}\n`);
+    return 1;
+  }
+  if (final.status !== 'completed') {
+    process.stderr.write(`sweep ${final.status}${final.error ? `: ${final.error}` : ''}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/** `foldsweep cancel|resume|aggregate <sweep-id>`: one lifecycle verb on a stored sweep. */
+async function sweepVerb(verb: 'cancel' | 'resume' | 'aggregate', args: string[]) {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      home: { type: 'string' },
+      concurrency: { type: 'string' },
+      backend: { type: 'string', default: 'auto' },
+    },
+  });
+  if (positionals.length !== 1)
+    throw ValidationError.single('<sweep-id>', `give one sweep id: foldsweep ${verb} <sweep-id>`);
+  const id = positionals[0];
+  const view = new SweepProgressView();
+  const deps = localDeps({
+    home: values.home,
+    concurrency: positiveInt('concurrency', values.concurrency),
+    backend: values.backend as (typeof BACKENDS)[number],
+    onEvent: view.onEvent,
+  });
+  const started = Date.now();
+  const stopOnInterrupt = verb === 'resume' ? cancelOnInterrupt(deps, () => id) : () => {};
+  try {
+    if (verb === 'cancel') {
+      const sweep = await cancelSweep(deps, id);
+      process.stdout.write(
+        `sweep ${id} cancelled (was driven by ${(await deps.state.getSweep(id))?.owner?.id ?? 'this process'}); its trainers stop within seconds\n`,
+      );
+      return sweep.status === 'cancelled' ? 0 : 1;
+    }
+    deps.driving.add(id);
+    if (verb === 'aggregate') {
+      await redriveAggregation(deps, id);
+      return await printOutcome(deps, id, started);
+    }
+    const outcome = await resumeSweep(deps, id);
+    if (outcome.status === 'skipped') {
+      process.stderr.write(`not resumed: ${outcome.reason}\n`);
       return 1;
     }
-    return 0;
+    if (outcome.status === 'running') {
+      process.stderr.write(`resuming sweep ${id}: ${outcome.unfinished} unfinished trial(s)\n`);
+      view.start(outcome.plan);
+      await deps.executor.waitFor(id);
+    } else if (outcome.status === 'preparing' && outcome.outcome.status === 'running') {
+      view.start(outcome.outcome.plan);
+      await deps.executor.waitFor(id);
+    }
+    view.stop();
+    return await printOutcome(deps, id, started);
   } finally {
+    stopOnInterrupt();
     view.stop();
     await deps.close();
   }
@@ -114,15 +229,28 @@ async function serveCommand(args: string[]): Promise<number> {
     `foldsweep API on http://${values.host}:${server.port} (home ${deps.home})\n`,
   );
   const stopScheduler = await startScheduler(deps);
-  const resumed = await resumeInterruptedSweeps(deps);
-  if (resumed.length > 0) {
-    process.stdout.write(`resumed ${resumed.length} interrupted sweep(s): ${resumed.join(', ')}\n`);
-  }
+  // Sweeps no live process drives (their process stopped or crashed): taken over now, and
+  // checked again every lease period, so a `foldsweep run` killed later is picked up too.
+  const adopt = async () => {
+    const taken = await deps.adoptOrphans();
+    if (taken.length > 0) {
+      process.stdout.write(
+        `took over ${taken.length} sweep(s) left by a stopped process: ${taken.join(', ')}\n`,
+      );
+    }
+  };
+  await adopt();
+  const adopter = setInterval(() => {
+    adopt().catch((error: unknown) =>
+      deps.logger.error({ err: error }, 'taking over orphaned sweeps failed'),
+    );
+  }, deps.owner.leaseMs);
   await new Promise<void>((done) => {
     const stop = () => done();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  clearInterval(adopter);
   await stopScheduler();
   await server.close();
   await deps.close();
@@ -134,6 +262,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'run') return await run(rest);
     if (command === 'serve') return await serveCommand(rest);
+    if (command === 'cancel' || command === 'resume' || command === 'aggregate') {
+      return await sweepVerb(command, rest);
+    }
     if (command === 'schedule') {
       return await scheduleCommand(rest, (o) =>
         localDeps({ home: o.home, concurrency: o.concurrency }),
