@@ -3,7 +3,11 @@
  * docs/strategies.md, docs/adding-a-strategy.md).
  * @module
  */
-import type { Strategy, StrategyRegistry } from '../../shared/strategies/index.js';
+import {
+  STRATEGY_DESCRIPTORS,
+  type Strategy,
+  type StrategyRegistry,
+} from '../../shared/strategies/index.js';
 import { bottleneckLinear } from './bottleneck-linear.js';
 import { finetune } from './finetune.js';
 import { scratch } from './scratch.js';
@@ -24,6 +28,11 @@ export const STRATEGY_RUNNERS: StrategyRunners<Strategy> = {
   'bottleneck-linear': bottleneckLinear,
   scratch,
 };
+
+// The run-time side of that check (a cast defeats types): a trainer with a strategy it cannot
+// run fails when it loads, not on the first trial of that strategy.
+const problems = runnerProblems(STRATEGY_DESCRIPTORS, STRATEGY_RUNNERS);
+if (problems.length > 0) throw new Error(`strategy runners: ${problems.join('; ')}`);
 
 /**
  * The run-time counterpart of the type check: what is wrong between `descriptors` and
