@@ -14,7 +14,6 @@ export const SVM_LR_MULTIPLIER = 10;
  */
 export const bottleneckLinear: StrategyDescriptor<'bottleneck-linear'> = {
   name: 'bottleneck-linear',
-  summary: 'a one-vs-rest linear SVM on the frozen base features (class scores)',
   dimensions: { svmC: [1], svmLoss: ['squared-hinge'] },
   outputs: 'scores',
   head: 'linear',

@@ -55,8 +55,6 @@ export type Describable = Pick<Variant, 'freezeDepth' | 'lrMultiplier'> &
 export interface StrategyDescriptor<N extends string = string> {
   /** The `searchSpace.strategy` value. */
   readonly name: N;
-  /** One line for docs and error messages. */
-  readonly summary: string;
   /**
    * The searchSpace dimensions this strategy uses, with their defaults. A dimension that no
    * listed strategy uses is an error when given (the spec schema derives this from here).

@@ -19,7 +19,6 @@ export function resolveFreezeDepth(entry: number | string, bodyLayers: readonly 
  */
 export const finetune: StrategyDescriptor<'finetune'> = {
   name: 'finetune',
-  summary: 'fine-tune the pretrained network with a new softmax head, the first layers frozen',
   dimensions: {
     freezeDepth: [0],
     lrMultiplier: [0.1],

@@ -6,7 +6,6 @@ import type { StrategyDescriptor } from './descriptor.js';
  */
 export const scratch: StrategyDescriptor<'scratch'> = {
   name: 'scratch',
-  summary: 'the same architecture trained from fresh weights: the baseline to beat',
   dimensions: { augment: [false] },
   outputs: 'probabilities',
   head: 'new',

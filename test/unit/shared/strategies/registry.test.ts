@@ -31,7 +31,6 @@ const BODY = ['conv1', 'pool1', 'conv2', 'gap', 'fc1'];
  */
 const knn: StrategyDescriptor<'knn'> = {
   name: 'knn',
-  summary: 'k-nearest neighbours on the frozen features (test only)',
   dimensions: { augment: [false] },
   outputs: 'scores',
   head: 'linear',
