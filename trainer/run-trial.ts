@@ -4,7 +4,7 @@ import type { ObjectStore } from '../shared/ports/object-store.js';
 import { type Plan, trialModelPrefix, trialResultKey } from '../shared/schemas/plan.js';
 import type { BackendName, EpochMetrics, TrialResult } from '../shared/schemas/trial-result.js';
 import { saveModelToStore } from './model-io.js';
-import { STRATEGY_RUNNERS, type StrategyResult } from './strategies/index.js';
+import { runnerFor, type StrategyResult } from './strategies/index.js';
 import type { Tf } from './tf.js';
 import type { TrainingCheckpoints } from './train.js';
 
@@ -58,7 +58,7 @@ export async function runTrial(
     const { pixels, labels } = await loadPreparedDataset(objects, plan.dataset);
     const split = foldSplit(plan.foldOf, trial.fold);
     const settings = plan.spec.training;
-    trained = await STRATEGY_RUNNERS[variant.strategy].train({
+    trained = await runnerFor(variant.strategy).train({
       tf,
       objects,
       plan,

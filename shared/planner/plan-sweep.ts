@@ -2,7 +2,7 @@ import { type FieldIssue, ValidationError } from '../errors.js';
 import { findLayer } from '../model/layers-json.js';
 import type { PreparedDataset } from '../schemas/dataset.js';
 import type { BaseModelRef, Plan, Trial } from '../schemas/plan.js';
-import type { SweepSpec } from '../schemas/sweep-spec.js';
+import { APPLIES_TO, type SweepSpec } from '../schemas/sweep-spec.js';
 import { assignFolds } from './folds.js';
 import { expandVariants, resolveFreezeDepth } from './variants.js';
 
@@ -75,9 +75,9 @@ export function checkSpecAgainstArtifacts(
   const issues: FieldIssue[] = [];
   const resolved = resolveCut(spec, baseModel);
   if ('issue' in resolved) issues.push(resolved.issue);
-  // freezeDepth only matters when some variant fine-tunes; it counts the layers up to the cut.
-  const finetunes = spec.searchSpace.strategy.includes('finetune');
-  if (finetunes && 'cut' in resolved) {
+  // freezeDepth only matters when a listed strategy uses it; it counts the layers up to the cut.
+  const freezes = spec.searchSpace.strategy.some((s) => APPLIES_TO.freezeDepth.includes(s));
+  if (freezes && 'cut' in resolved) {
     const { bodyLayers, name } = resolved.cut;
     const depth = bodyLayers.length;
     const upToCut = `the base model's ${depth} layers up to the cut layer '${name}' (${bodyLayers.join(', ')})`;

@@ -11,6 +11,7 @@ import { StrategySchema, SvmLossSchema, SweepSpecSchema } from './sweep-spec.js'
  * - bottleneck-linear: freezeDepth = every layer up to the cut (all frozen), svmC, svmLoss,
  *   learningRate = the SVM optimiser's rate = training.learningRate x lrMultiplier, with
  *   lrMultiplier fixed at SVM_LR_MULTIPLIER (10; not a grid dimension for this strategy).
+ * The fields a strategy sets are its descriptor's (shared/strategies/<name>.ts, `expand`).
  * The optional fields are absent in plans written before they existed.
  */
 export const VariantSchema = z.object({
@@ -18,6 +19,11 @@ export const VariantSchema = z.object({
   index: z.number().int().nonnegative(),
   strategy: StrategySchema,
   freezeDepth: z.number().int().nonnegative(),
+  /**
+   * finetune: the layer name the spec's freezeDepth entry gave (frozen through it), kept for the
+   * description (`freeze=fc1`); absent for a count. Not part of the id: `freezeDepth` is.
+   */
+  freezeAt: z.string().optional(),
   lrMultiplier: z.number().positive(),
   /** Effective (body) learning rate: training.learningRate x lrMultiplier. */
   learningRate: z.number().positive(),

@@ -1,17 +1,30 @@
 import { z } from 'zod';
+import {
+  STRATEGIES,
+  STRATEGY_DESCRIPTORS,
+  type Strategy,
+  type StrategyRegistry,
+} from '../strategies/index.js';
 import { DatasetRefSchema } from './dataset.js';
 
 /**
- * How a variant turns the base model into a classifier for the new classes (docs/strategies.md):
+ * How a variant turns the base model into a classifier for the new classes: one of the
+ * strategies registered in shared/strategies/ (docs/strategies.md, docs/adding-a-strategy.md):
  * - `finetune`: new softmax head on the base cut at `model.cutLayer`, first `freezeDepth` layers
  *   frozen, the rest trained at learningRate x lrMultiplier (the head x headLrMultiplier);
  * - `bottleneck-linear`: the whole base up to the cut is frozen; a one-vs-rest linear SVM is
  *   trained on its outputs (bottleneck features); the champion outputs class scores;
  * - `scratch`: the same architecture with fresh weights, every layer trained at learningRate.
  */
-export const STRATEGIES = ['finetune', 'bottleneck-linear', 'scratch'] as const;
-export const StrategySchema = z.enum(STRATEGIES);
-export type Strategy = z.infer<typeof StrategySchema>;
+export { STRATEGIES, type Strategy };
+
+/** A strategy name of `names`; anything else is an issue naming the value and the choices. */
+const strategyEnum = <N extends string>(names: readonly [N, ...N[]]) =>
+  z.enum(names, {
+    error: (issue) =>
+      `unknown strategy ${JSON.stringify(issue.input)}: use one of ${names.join(', ')}`,
+  });
+export const StrategySchema = strategyEnum(STRATEGIES);
 
 export const SVM_LOSSES = ['hinge', 'squared-hinge'] as const;
 export const SvmLossSchema = z.enum(SVM_LOSSES);
@@ -25,19 +38,6 @@ const between = (what: string, min: number, max: number) =>
     .number({ error: `${what} must be a number` })
     .min(min, `${what} must be between ${min} and ${max}`)
     .max(max, `${what} must be between ${min} and ${max}`);
-
-/**
- * Which strategies each strategy-specific grid dimension applies to. A dimension only multiplies
- * the variants of these strategies; giving it when none of them is listed is an error.
- */
-export const APPLIES_TO = {
-  freezeDepth: ['finetune'],
-  lrMultiplier: ['finetune'],
-  headLrMultiplier: ['finetune'],
-  augment: ['finetune', 'scratch'],
-  svmC: ['bottleneck-linear'],
-  svmLoss: ['bottleneck-linear'],
-} as const satisfies Record<string, readonly Strategy[]>;
 
 /** Defaults of the grid dimensions; strategy-specific ones apply only to their strategies. */
 export const SEARCH_SPACE_DEFAULTS: {
@@ -65,10 +65,99 @@ const FreezeDepthSchema = z.union(
   { error: FREEZE_DEPTH },
 );
 
-const listsOnly = (strategies: readonly Strategy[]) =>
+const listsOnly = (strategies: readonly string[]) =>
   strategies.length === 1
     ? strategies[0]
     : `${strategies.slice(0, -1).join(', ')} or ${strategies.at(-1)}`;
+
+/** The grid dimensions (every searchSpace field but `strategy`), each a list of values. */
+const GridDimensionsSchema = z.object({
+  /** finetune: leading layers of the cut base kept frozen: a count, or a layer name (frozen through it). */
+  freezeDepth: z
+    .array(FreezeDepthSchema)
+    .min(1)
+    .default(() => [...SEARCH_SPACE_DEFAULTS.freezeDepth]),
+  /** finetune: body learning rate = training.learningRate x lrMultiplier. */
+  lrMultiplier: z
+    .array(positive('lrMultiplier').max(100))
+    .min(1)
+    .default(() => [...SEARCH_SPACE_DEFAULTS.lrMultiplier]),
+  /** finetune: new-head learning rate = body learning rate x headLrMultiplier. Default [1]. */
+  headLrMultiplier: z.array(positive('headLrMultiplier').max(1000)).min(1).optional(),
+  /** finetune, scratch: train with (true) and/or without (false) `augmentation`. Default [false]. */
+  augment: z
+    .array(z.boolean({ error: 'augment values must be true or false' }))
+    .min(1)
+    .optional(),
+  /** bottleneck-linear: the SVM's C (larger = weaker L2 regularisation). Default [1]. */
+  svmC: z.array(positive('svmC').max(1e6)).min(1).optional(),
+  /** bottleneck-linear: one-vs-rest hinge or squared hinge. Default ['squared-hinge']. */
+  svmLoss: z.array(SvmLossSchema).min(1).optional(),
+});
+/** The grid dimensions of a parsed searchSpace: what a strategy's expansion reads. */
+export type GridSpace = z.infer<typeof GridDimensionsSchema>;
+type GridDimension = keyof GridSpace;
+const GRID_DIMENSIONS = Object.keys(GridDimensionsSchema.shape) as GridDimension[];
+
+/**
+ * The strategies of `registry` that use each grid dimension (their descriptors' `dimensions`),
+ * in registry order. A dimension only multiplies the variants of these strategies; giving it
+ * when none of them is listed is an error.
+ */
+export function appliesTo<N extends string>(
+  registry: StrategyRegistry<N>,
+): Record<GridDimension, N[]> {
+  const names = Object.keys(registry) as N[];
+  return Object.fromEntries(
+    GRID_DIMENSIONS.map((d) => [d, names.filter((n) => registry[n].dimensions[d] !== undefined)]),
+  ) as Record<GridDimension, N[]>;
+}
+
+/** Which registered strategies each grid dimension applies to (from their descriptors). */
+export const APPLIES_TO: Readonly<Record<GridDimension, readonly Strategy[]>> =
+  appliesTo(STRATEGY_DESCRIPTORS);
+
+/**
+ * The searchSpace schema for the strategies of `registry` (SearchSpaceSchema is the one for the
+ * registered strategies; tests build one with a fake strategy added). The strategy enum and the
+ * "applies only to" check both come from the descriptors.
+ */
+export function searchSpaceSchemaFor<N extends string>(registry: StrategyRegistry<N>) {
+  const names = Object.keys(registry) as [N, ...N[]];
+  const uses = appliesTo(registry);
+  return GridDimensionsSchema.extend({
+    strategy: z
+      .array(strategyEnum(names))
+      .min(1)
+      .default(() => [names[0]]),
+  })
+    .strict()
+    .superRefine((space, ctx) => {
+      const listed = new Set<string>(space.strategy);
+      for (const field of GRID_DIMENSIONS) {
+        const strategies = uses[field];
+        const value = space[field];
+        if (value === undefined || strategies.some((s) => listed.has(s))) continue;
+        const fallback = SEARCH_SPACE_DEFAULTS[field] as readonly unknown[];
+        // Earlier versions filled these two defaults for every spec: keep accepting them.
+        if (
+          (field === 'freezeDepth' || field === 'lrMultiplier') &&
+          JSON.stringify(value) === JSON.stringify(fallback)
+        ) {
+          continue;
+        }
+        ctx.addIssue({
+          code: 'custom',
+          path: [field],
+          message:
+            strategies.length === 0
+              ? `no registered strategy uses it: remove searchSpace.${field}`
+              : `applies only to ${listsOnly(strategies)}, which searchSpace.strategy does not list: ` +
+                `remove searchSpace.${field} or add ${listsOnly(strategies)} to searchSpace.strategy`,
+        });
+      }
+    });
+}
 
 /**
  * The grid searched by a sweep. Every combination of the dimensions that apply to a strategy is
@@ -77,60 +166,7 @@ const listsOnly = (strategies: readonly Strategy[]) =>
  * uses it is an error (`freezeDepth` and `lrMultiplier` keep their old defaults, [0] and [0.1],
  * so those two values are accepted with any strategy).
  */
-export const SearchSpaceSchema = z
-  .object({
-    strategy: z
-      .array(StrategySchema)
-      .min(1)
-      .default(() => [...SEARCH_SPACE_DEFAULTS.strategy]),
-    /** finetune: leading layers of the cut base kept frozen: a count, or a layer name (frozen through it). */
-    freezeDepth: z
-      .array(FreezeDepthSchema)
-      .min(1)
-      .default(() => [...SEARCH_SPACE_DEFAULTS.freezeDepth]),
-    /** finetune: body learning rate = training.learningRate x lrMultiplier. */
-    lrMultiplier: z
-      .array(positive('lrMultiplier').max(100))
-      .min(1)
-      .default(() => [...SEARCH_SPACE_DEFAULTS.lrMultiplier]),
-    /** finetune: new-head learning rate = body learning rate x headLrMultiplier. Default [1]. */
-    headLrMultiplier: z.array(positive('headLrMultiplier').max(1000)).min(1).optional(),
-    /** finetune, scratch: train with (true) and/or without (false) `augmentation`. Default [false]. */
-    augment: z
-      .array(z.boolean({ error: 'augment values must be true or false' }))
-      .min(1)
-      .optional(),
-    /** bottleneck-linear: the SVM's C (larger = weaker L2 regularisation). Default [1]. */
-    svmC: z.array(positive('svmC').max(1e6)).min(1).optional(),
-    /** bottleneck-linear: one-vs-rest hinge or squared hinge. Default ['squared-hinge']. */
-    svmLoss: z.array(SvmLossSchema).min(1).optional(),
-  })
-  .strict()
-  .superRefine((space, ctx) => {
-    const listed = new Set(space.strategy);
-    for (const [field, strategies] of Object.entries(APPLIES_TO) as [
-      keyof typeof APPLIES_TO,
-      readonly Strategy[],
-    ][]) {
-      const value = space[field];
-      if (value === undefined || strategies.some((s) => listed.has(s))) continue;
-      const fallback = SEARCH_SPACE_DEFAULTS[field] as readonly unknown[];
-      // Earlier versions filled these two defaults for every spec: keep accepting them.
-      if (
-        (field === 'freezeDepth' || field === 'lrMultiplier') &&
-        JSON.stringify(value) === JSON.stringify(fallback)
-      ) {
-        continue;
-      }
-      ctx.addIssue({
-        code: 'custom',
-        path: [field],
-        message:
-          `applies only to ${listsOnly(strategies)}, which searchSpace.strategy does not list: ` +
-          `remove searchSpace.${field} or add ${listsOnly(strategies)} to searchSpace.strategy`,
-      });
-    }
-  });
+export const SearchSpaceSchema = searchSpaceSchemaFor(STRATEGY_DESCRIPTORS);
 export type SearchSpace = z.infer<typeof SearchSpaceSchema>;
 
 /**
@@ -277,24 +313,30 @@ export const SweepSpecSchema = z
           'no variant augments: add true to searchSpace.augment (e.g. [false, true]) or remove augmentation',
       });
     }
-    if (spec.model?.head && !strategies.some((s) => s !== 'bottleneck-linear')) {
+    const listed = strategies.map((s) => STRATEGY_DESCRIPTORS[s]);
+    if (spec.model?.head && !listed.some((d) => d.head === 'new')) {
+      const named = (head: 'new' | 'linear') =>
+        STRATEGIES.filter((s) => STRATEGY_DESCRIPTORS[s].head === head);
+      const linear = [...new Set(listed.filter((d) => d.head === 'linear').map((d) => d.name))];
       ctx.addIssue({
         code: 'custom',
         path: ['model', 'head'],
         message:
-          'applies only to finetune or scratch, which searchSpace.strategy does not list ' +
-          '(bottleneck-linear always has a linear head): remove model.head',
+          `applies only to ${listsOnly(named('new'))}, which searchSpace.strategy does not list ` +
+          `(${linear.join(', ')} always ${linear.length > 1 ? 'have' : 'has'} a linear head): remove model.head`,
       });
     }
-    const scoresAndProbabilities =
-      strategies.includes('bottleneck-linear') && strategies.some((s) => s !== 'bottleneck-linear');
-    if (spec.training.objective === 'val_loss' && scoresAndProbabilities) {
+    // Scores report the SVM hinge loss, probabilities the cross-entropy: not comparable.
+    const outputs = new Set(listed.map((d) => d.outputs));
+    if (spec.training.objective === 'val_loss' && outputs.size > 1) {
+      const named = (kind: 'scores' | 'probabilities') =>
+        STRATEGIES.filter((s) => STRATEGY_DESCRIPTORS[s].outputs === kind);
       ctx.addIssue({
         code: 'custom',
         path: ['training', 'objective'],
         message:
-          'val_loss would rank the SVM hinge loss of bottleneck-linear against the cross-entropy of ' +
-          'finetune/scratch: use val_accuracy, or sweep bottleneck-linear on its own',
+          `val_loss would rank the SVM hinge loss of ${named('scores').join('/')} against the cross-entropy of ` +
+          `${named('probabilities').join('/')}: use val_accuracy, or sweep ${named('scores').join(' or ')} on its own`,
       });
     }
   });

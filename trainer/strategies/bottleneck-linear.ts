@@ -19,7 +19,7 @@ type Scalar = import('@tensorflow/tfjs').Scalar;
  * gives the class. Reported losses are the plain hinge loss without the L2 term, whichever loss
  * was trained.
  */
-export const bottleneckLinear: TrainingStrategy = {
+export const bottleneckLinear: TrainingStrategy<'bottleneck-linear'> = {
   name: 'bottleneck-linear',
   async train(context) {
     const { tf, plan, variant } = context;

@@ -1,4 +1,5 @@
 import { planCutLayer } from '../../shared/schemas/plan.js';
+import { STRATEGY_DESCRIPTORS } from '../../shared/strategies/index.js';
 import { bodyLayers, releaseModels } from '../model.js';
 import { loadModelFromStore } from '../model-io.js';
 import { crossEntropyLoss } from '../train.js';
@@ -13,7 +14,7 @@ import { headOptions, type TrainingStrategy } from './strategy.js';
  * (= learningRate x headLrMultiplier). When every layer up to the cut is frozen and the variant
  * does not augment, only the head trains: on cached bottleneck features (trainOnFrozenBody).
  */
-export const finetune: TrainingStrategy = {
+export const finetune: TrainingStrategy<'finetune'> = {
   name: 'finetune',
   async train(context) {
     const { tf, plan, variant } = context;
@@ -26,7 +27,7 @@ export const finetune: TrainingStrategy = {
       throw error;
     }
     const headLearningRate = variant.headLearningRate ?? variant.learningRate;
-    if (variant.freezeDepth >= depth && !variant.augment) {
+    if (STRATEGY_DESCRIPTORS.finetune.servedByBottleneckCache(variant, depth)) {
       return trainOnFrozenBody(context, base, {
         head: headOptions(plan),
         learningRate: headLearningRate,

@@ -7,7 +7,7 @@ import type { TrainingStrategy } from './strategy.js';
  * scratch: the finetune architecture (cut, same new head) with every weight re-initialised and
  * every layer trained at training.learningRate: the baseline the other strategies must beat.
  */
-export const scratch: TrainingStrategy = {
+export const scratch: TrainingStrategy<'scratch'> = {
   name: 'scratch',
   async train(context) {
     const { tf, plan, variant } = context;

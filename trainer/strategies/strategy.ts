@@ -41,8 +41,9 @@ export interface StrategyResult {
  * One way of turning the base model into a classifier for the new classes. `train` releases
  * whatever it created when it throws; on success the caller saves `model`, then calls release().
  */
-export interface TrainingStrategy {
-  readonly name: Strategy;
+export interface TrainingStrategy<N extends Strategy = Strategy> {
+  /** The strategy it trains: the name of its descriptor in shared/strategies/. */
+  readonly name: N;
   train(context: TrialContext): Promise<StrategyResult>;
 }
 

@@ -1,0 +1,73 @@
+import type { GridPoint, StrategyDescriptor } from './descriptor.js';
+
+/**
+ * The depth a freezeDepth entry stands for: a count as given, a layer name as its position + 1
+ * in `bodyLayers` (frozen through that layer). -1 when the name is not among `bodyLayers`.
+ */
+export function resolveFreezeDepth(entry: number | string, bodyLayers: readonly string[]): number {
+  if (typeof entry === 'number') return entry;
+  const at = bodyLayers.indexOf(entry);
+  return at < 0 ? -1 : at + 1;
+}
+
+/**
+ * finetune: new softmax head on the base cut at `model.cutLayer`, the first `freezeDepth` layers
+ * frozen, the rest trained at learningRate x lrMultiplier, the head at that x headLrMultiplier.
+ * Grid: freezeDepth, then lrMultiplier, then headLrMultiplier, then augment. A freezeDepth given
+ * as a layer name is resolved to its count (the id hashes the count, so `[7, "fc1"]` is one
+ * variant) and kept as `freezeAt` for the description.
+ */
+export const finetune: StrategyDescriptor<'finetune'> = {
+  name: 'finetune',
+  dimensions: {
+    freezeDepth: [0],
+    lrMultiplier: [0.1],
+    headLrMultiplier: [1],
+    augment: [false],
+  },
+  outputs: 'probabilities',
+  head: 'new',
+  *expand(grid) {
+    const rate = grid.learningRate;
+    for (const entry of grid.values('freezeDepth')) {
+      const freezeDepth =
+        typeof entry === 'number'
+          ? entry
+          : resolveFreezeDepth(entry, grid.bodyLayers(`to resolve freezeDepth '${entry}'`));
+      if (freezeDepth < 0) throw new Error(`freezeDepth '${entry}' names no layer up to the cut`);
+      const freezeAt = typeof entry === 'string' ? { freezeAt: entry } : {};
+      for (const lrMultiplier of grid.values('lrMultiplier')) {
+        for (const headLrMultiplier of grid.values('headLrMultiplier')) {
+          for (const augment of grid.values('augment')) {
+            yield {
+              key: {
+                freezeDepth,
+                lrMultiplier,
+                ...(headLrMultiplier !== 1 ? { headLrMultiplier } : {}),
+                ...(augment ? { augment } : {}),
+              },
+              variant: {
+                freezeDepth,
+                ...freezeAt,
+                lrMultiplier,
+                learningRate: rate * lrMultiplier,
+                headLrMultiplier,
+                headLearningRate: rate * lrMultiplier * headLrMultiplier,
+                augment,
+              },
+            } satisfies GridPoint;
+          }
+        }
+      }
+    }
+  },
+  describe(v) {
+    const head =
+      v.headLrMultiplier !== undefined && v.headLrMultiplier !== 1
+        ? ` head×${v.headLrMultiplier}`
+        : '';
+    const aug = v.augment ? ' aug' : '';
+    return `finetune freeze=${v.freezeAt ?? v.freezeDepth} lr×${v.lrMultiplier}${head}${aug}`;
+  },
+  servedByBottleneckCache: (v, layersUpToCut) => v.freezeDepth >= layersUpToCut && !v.augment,
+};
