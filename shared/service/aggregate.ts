@@ -18,6 +18,7 @@ import {
 } from '../schemas/plan.js';
 import type { ChampionRecord } from '../schemas/state.js';
 import { type TrialResult, TrialResultSchema } from '../schemas/trial-result.js';
+import { strategyOf } from '../strategies/index.js';
 import type { ServiceDeps } from './deps.js';
 import { loadPlan } from './sweeps.js';
 
@@ -98,8 +99,7 @@ export async function promoteBest(
     const metadata: ChampionMetadata = {
       format: 'foldsweep-champion/1',
       classNames: plan.dataset.classes,
-      // bottleneck-linear's linear SVM head gives class scores; the others a softmax.
-      outputs: variant.strategy === 'bottleneck-linear' ? 'scores' : 'probabilities',
+      outputs: strategyOf(variant.strategy).outputs,
       inputShape: plan.dataset.shape,
       preprocessing: { ...PREPROCESSING },
       lineage: {
