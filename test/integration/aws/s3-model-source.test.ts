@@ -5,7 +5,7 @@
  * awsDeps wiring, and a ValidationError naming `baseModel` and the S3 object for every bad one.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { awsDeps } from '../../../functions/deps/aws.js';
@@ -15,6 +15,7 @@ import { S3ObjectStore } from '../../../shared/adapters/aws/s3-object-store.js';
 import { FsModelImporter } from '../../../shared/adapters/local/fs-model-importer.js';
 import { InvalidArtifactError, ValidationError } from '../../../shared/errors.js';
 import { modelSourcePointerKey } from '../../../shared/model/base-model-import.js';
+import { createSweep } from '../../../shared/service/sweeps.js';
 import { makeTempDir, type TempDir } from '../../helpers/images.js';
 import {
   FAKE_CREDENTIALS,
@@ -25,6 +26,7 @@ import {
   uploadFolder,
 } from '../../helpers/local-aws.js';
 import { MemoryObjectStore } from '../../helpers/memory-object-store.js';
+import { makeWorkspace, type RecordingExecutor } from '../../helpers/workspace.js';
 
 const EXAMPLE = join(import.meta.dirname, '../../../examples/fashion-mnist/base-model');
 
@@ -402,5 +404,41 @@ describe('FsModelImporter with an S3 source, local paths', () => {
     const ref = await importers().s3.importBaseModel(EXAMPLE, 'baseModel');
     expect(ref.numClasses).toBe(5);
     expect(sent).toEqual([]);
+  });
+});
+
+describe('createSweep with an s3:// baseModel', () => {
+  it('plans on the S3 model (same hash as the local copy), reuses it for the next sweep without GetObject, and rejects a bad one naming baseModel before storing anything', async () => {
+    const ws = await makeWorkspace();
+    try {
+      await uploadFolder(s3.client, bucket, 'tiny/', dirname(ws.modelPath));
+      const local = await new FsModelImporter(new MemoryObjectStore()).importBaseModel(
+        ws.modelPath,
+        'baseModel',
+      );
+      const importer = new FsModelImporter(ws.objects, {
+        sources: [new S3ModelSource({ client })],
+      });
+      const deps = { ...ws.deps, models: importer };
+      const uri = `s3://${bucket}/tiny/model.json`;
+      const { plan } = await createSweep(deps, ws.spec({ baseModel: uri }));
+      expect(plan.baseModel).toMatchObject({ uri, hash: local.hash, prefix: local.prefix });
+      expect(await ws.objects.exists(`${local.prefix}/weights.bin`)).toBe(true);
+      expect(gets()).toBe(2);
+
+      const second = await createSweep(deps, ws.spec({ baseModel: uri, name: 'again' }));
+      expect(second.plan.baseModel.hash).toBe(local.hash);
+      expect(gets()).toBe(2); // recognised by ETags: nothing downloaded
+      expect((ws.executor as RecordingExecutor).submitted).toHaveLength(2);
+
+      const error = await rejection(
+        createSweep(deps, ws.spec({ baseModel: `s3://${bucket}/tiny/missing/model.json` })),
+      );
+      expect(error.issues[0].path).toBe('baseModel');
+      expect(error.issues[0].message).toMatch(/tiny\/missing\/model\.json does not exist/);
+      expect(await ws.state.listSweeps({ limit: 10 })).toHaveLength(2);
+    } finally {
+      await ws.cleanup();
+    }
   });
 });
