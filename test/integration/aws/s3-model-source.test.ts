@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { awsDeps } from '../../../functions/deps/aws.js';
+import { localDeps } from '../../../functions/deps/local.js';
 import { defaultS3ModelSource } from '../../../shared/adapters/aws/default-s3-model-source.js';
 import { S3ModelSource } from '../../../shared/adapters/aws/s3-model-source.js';
 import { S3ObjectStore } from '../../../shared/adapters/aws/s3-object-store.js';
@@ -16,7 +17,7 @@ import { FsModelImporter } from '../../../shared/adapters/local/fs-model-importe
 import { InvalidArtifactError, ValidationError } from '../../../shared/errors.js';
 import { modelSourcePointerKey } from '../../../shared/model/base-model-import.js';
 import { createSweep } from '../../../shared/service/sweeps.js';
-import { makeTempDir, type TempDir } from '../../helpers/images.js';
+import { makeTempDir, recordingLogger, type TempDir } from '../../helpers/images.js';
 import {
   FAKE_CREDENTIALS,
   LOCAL_REGION,
@@ -354,6 +355,37 @@ describe('S3ModelSource: bad models and locations', () => {
 });
 
 describe('defaultS3ModelSource (local runs)', () => {
+  it('is wired into localDeps: the default credentials chain reads s3:// base models', async () => {
+    const uri = await exampleInS3('local/');
+    const keys = [
+      'AWS_ENDPOINT_URL_S3',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY',
+      'AWS_REGION',
+    ];
+    const saved = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+    Object.assign(process.env, {
+      // The SDK's standard endpoint override: the default client then talks to s3rver.
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+      AWS_REGION: LOCAL_REGION,
+    });
+    const deps = localDeps({ home: join(tmp.path, 'home'), logger: recordingLogger().logger });
+    try {
+      const ref = await deps.models.importBaseModel(uri, 'baseModel');
+      expect(ref).toMatchObject({ uri, inputShape: [28, 28, 1], numClasses: 5 });
+      expect(await deps.objects.exists(`${ref.prefix}/weights.bin`)).toBe(true);
+      expect(await deps.objects.list('models/by-source/')).toHaveLength(1);
+    } finally {
+      await deps.close();
+      for (const k of keys) {
+        if (saved[k] === undefined) delete process.env[k];
+        else process.env[k] = saved[k];
+      }
+    }
+  });
+
   it('without AWS credentials, says what to set, naming the field', async () => {
     const keys = [
       'AWS_ACCESS_KEY_ID',
