@@ -16,6 +16,7 @@ import { S3ObjectStore } from '../../../shared/adapters/aws/s3-object-store.js';
 import { FsModelImporter } from '../../../shared/adapters/local/fs-model-importer.js';
 import { InvalidArtifactError, ValidationError } from '../../../shared/errors.js';
 import { modelSourcePointerKey } from '../../../shared/model/base-model-import.js';
+import { createSchedule } from '../../../shared/service/schedules.js';
 import { createSweep } from '../../../shared/service/sweeps.js';
 import { makeTempDir, recordingLogger, type TempDir } from '../../helpers/images.js';
 import {
@@ -27,6 +28,7 @@ import {
   uploadFolder,
 } from '../../helpers/local-aws.js';
 import { MemoryObjectStore } from '../../helpers/memory-object-store.js';
+import { FLOW_DATA, makeRetrainWorkspace } from '../../helpers/retrain-fixtures.js';
 import { makeWorkspace, type RecordingExecutor } from '../../helpers/workspace.js';
 
 const EXAMPLE = join(import.meta.dirname, '../../../examples/fashion-mnist/base-model');
@@ -469,6 +471,47 @@ describe('createSweep with an s3:// baseModel', () => {
       expect(error.issues[0].path).toBe('baseModel');
       expect(error.issues[0].message).toMatch(/tiny\/missing\/model\.json does not exist/);
       expect(await ws.state.listSweeps({ limit: 10 })).toHaveLength(2);
+    } finally {
+      await ws.cleanup();
+    }
+  });
+});
+
+describe('createSchedule with an s3:// template.baseModel', () => {
+  it('checks the template against the S3 model, and names template.baseModel when it is missing', async () => {
+    const ws = await makeRetrainWorkspace();
+    try {
+      await ws.writeData(FLOW_DATA.v1);
+      await uploadFolder(s3.client, bucket, 'tiny/', dirname(ws.modelPath));
+      const deps = {
+        ...ws.deps,
+        models: new FsModelImporter(ws.deps.objects, { sources: [new S3ModelSource({ client })] }),
+      };
+      const base = ws.scheduleInput();
+      const uri = `s3://${bucket}/tiny/model.json`;
+      const schedule = await createSchedule(deps, {
+        ...base,
+        template: { ...base.template, baseModel: uri },
+      });
+      expect(schedule.template.baseModel).toBe(uri);
+      expect(gets()).toBe(2);
+
+      const error = await rejection(
+        createSchedule(deps, {
+          ...base,
+          id: 'other',
+          template: { ...base.template, baseModel: `s3://${bucket}/gone/model.json` },
+        }),
+      );
+      expect(error.issues).toEqual([
+        {
+          path: 'template.baseModel',
+          message: expect.stringMatching(
+            /gone\/model\.json does not exist: .*upload the model folder/,
+          ),
+        },
+      ]);
+      expect(await deps.schedules.getSchedule('other')).toBeUndefined();
     } finally {
       await ws.cleanup();
     }
