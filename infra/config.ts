@@ -9,7 +9,7 @@
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
 import { DEFAULT_ATTEMPT_TIMEOUT_SECONDS } from '../shared/schemas/runtime-env.js';
-import type { DatasetLocation } from './policies.js';
+import type { SourceLocation } from './policies.js';
 
 /** The config namespace: keys are `foldsweep:<key>`. */
 export const CONFIG_NAMESPACE = 'foldsweep';
@@ -68,10 +68,10 @@ const instanceType = z.string().refine((t) => GPU_INSTANCE_TYPE.test(t), {
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /**
- * A dataset location the api and retrain functions may read: `bucket`, `bucket/prefix/`, or the
- * S3 ARN of either (`arn:aws:s3:::bucket`, `arn:aws:s3:::bucket/prefix/*`).
+ * A dataset or base-model location the api and retrain functions may read: `bucket`,
+ * `bucket/prefix/`, or the S3 ARN of either (`arn:aws:s3:::bucket`, `arn:aws:s3:::bucket/prefix/*`).
  */
-export function parseDatasetLocation(value: string): DatasetLocation | undefined {
+export function parseSourceLocation(value: string): SourceLocation | undefined {
   const arn = /^arn:aws[a-z-]*:s3:::(.+)$/.exec(value);
   const rest = arn ? (arn[1].endsWith('/*') ? arn[1].slice(0, -1) : arn[1]) : value;
   const slash = rest.indexOf('/');
@@ -82,8 +82,8 @@ export function parseDatasetLocation(value: string): DatasetLocation | undefined
   return { bucket, prefix };
 }
 
-const datasetLocation = z.string().transform((value, ctx) => {
-  const location = parseDatasetLocation(value);
+const sourceLocation = z.string().transform((value, ctx) => {
+  const location = parseSourceLocation(value);
   if (location) return location;
   ctx.addIssue({
     code: 'custom',
@@ -247,7 +247,14 @@ export const StackConfigSchema = z
      * Where the api and retrain functions may read datasets from (`s3://` dataset URIs), beyond
      * `datasets-input/` of the stack's own bucket, which they always may.
      */
-    datasetBuckets: z.array(datasetLocation).default([]),
+    datasetBuckets: z.array(sourceLocation).default([]),
+    /**
+     * Where the api and retrain functions may read base models from (`s3://` baseModel URIs),
+     * beyond `models-input/` of the stack's own bucket, which they always may. A list of its own
+     * (not datasetBuckets): the same roles and actions, but each location is granted for what it
+     * holds, and the policy's statement ids say which.
+     */
+    modelBuckets: z.array(sourceLocation).default([]),
     kmsKeyArn: z
       .string()
       .regex(

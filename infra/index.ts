@@ -91,6 +91,7 @@ const iam = new Iam(prefix, {
   accountId,
   kmsKeyArn: config.kmsKeyArn,
   datasetLocations: config.datasetBuckets,
+  modelLocations: config.modelBuckets,
   tags,
 });
 

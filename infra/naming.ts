@@ -20,6 +20,8 @@ export const OBJECT_PREFIXES = {
   cache: 'cache/',
   /** Source datasets users upload for `s3://<bucket>/datasets-input/...` dataset URIs. */
   datasetInputs: 'datasets-input/',
+  /** Source base models users upload for `s3://<bucket>/models-input/.../model.json` base models. */
+  modelInputs: 'models-input/',
 } as const;
 
 /** DynamoDB attribute holding an item's expiry (epoch seconds) for transient items. */

@@ -74,11 +74,18 @@ export function bucketTlsOnlyPolicy(bucketArn: string): PolicyDocument {
   );
 }
 
-/** A bucket (and key prefix, '' for all of it) that holds source datasets (`s3://` URIs). */
-export interface DatasetLocation {
+/**
+ * A bucket (and key prefix, '' for all of it) that holds source datasets or base models
+ * (`s3://` URIs in specs).
+ */
+export interface SourceLocation {
   bucket: string;
   prefix: string;
 }
+/** Where source datasets live (foldsweep:datasetBuckets). */
+export type DatasetLocation = SourceLocation;
+/** Where source base models live (foldsweep:modelBuckets). */
+export type ModelLocation = SourceLocation;
 
 /** The inputs every role policy draws from: resolved ARNs and names. */
 export interface PolicyInputs {
@@ -89,6 +96,8 @@ export interface PolicyInputs {
   kmsKeyArn?: string;
   /** Other buckets the api and retrain functions read datasets from (foldsweep:datasetBuckets). */
   datasetLocations?: DatasetLocation[];
+  /** Other buckets the api and retrain functions read base models from (foldsweep:modelBuckets). */
+  modelLocations?: ModelLocation[];
 }
 
 interface S3Grant {
@@ -139,11 +148,18 @@ function s3Statements(bucketArn: string, grant: S3Grant): PolicyStatement[] {
 }
 
 /**
- * Reading source datasets (`s3://` dataset URIs): GetObject under each location's prefix and
- * ListBucket limited to it, in buckets other than the stack's (whose `datasets-input/` the
- * callers grant with the rest of the bucket).
+ * Reading source datasets or base models (`s3://` URIs of a spec): GetObject under each
+ * location's prefix and ListBucket limited to it (the sources list a dataset's or a model's
+ * folder to fingerprint it by ETags), in buckets other than the stack's (whose `datasets-input/`
+ * and `models-input/` the callers grant with the rest of the bucket). Datasets and models are
+ * separate statements (Sids `Read<Kind>Sources`, `List<Kind>Sources<i>`), from separate config
+ * lists, so the policy says why each location is readable.
  */
-function datasetSourceStatements(bucketArn: string, locations: DatasetLocation[] = []) {
+function sourceStatements(
+  kind: 'Dataset' | 'Model',
+  bucketArn: string,
+  locations: SourceLocation[] = [],
+): PolicyStatement[] {
   if (locations.length === 0) return [];
   const partition = bucketArn.split(':')[1] ?? 'aws';
   const bucketArnOf = (bucket: string) => `arn:${partition}:s3:::${bucket}`;
@@ -153,7 +169,7 @@ function datasetSourceStatements(bucketArn: string, locations: DatasetLocation[]
   }
   const statements: PolicyStatement[] = [
     {
-      Sid: 'ReadDatasetSources',
+      Sid: `Read${kind}Sources`,
       Effect: 'Allow',
       Action: ['s3:GetObject'],
       Resource: locations.map((l) => `${bucketArnOf(l.bucket)}/${l.prefix}*`),
@@ -161,7 +177,7 @@ function datasetSourceStatements(bucketArn: string, locations: DatasetLocation[]
   ];
   [...byBucket].forEach(([bucket, prefixes], i) => {
     statements.push({
-      Sid: `ListDatasetSources${i}`,
+      Sid: `List${kind}Sources${i}`,
       Effect: 'Allow',
       Action: ['s3:ListBucket'],
       Resource: [bucketArnOf(bucket)],
@@ -172,6 +188,14 @@ function datasetSourceStatements(bucketArn: string, locations: DatasetLocation[]
     });
   });
   return statements;
+}
+
+/** What the api and retrain functions read outside the stack's bucket: datasets, base models. */
+function sourceReadStatements(p: PolicyInputs): PolicyStatement[] {
+  return [
+    ...sourceStatements('Dataset', p.bucketArn, p.datasetLocations),
+    ...sourceStatements('Model', p.bucketArn, p.modelLocations),
+  ];
 }
 
 function kmsStatements(kmsKeyArn: string | undefined): PolicyStatement[] {
@@ -250,8 +274,15 @@ function deadLetterStatements(arns: Arns): PolicyStatement[] {
 const ALL_PREFIXES = [OBJECT_PREFIXES.datasets, OBJECT_PREFIXES.models, OBJECT_PREFIXES.sweeps];
 /** What starting a scheduled run reads and writes beyond a sweep's prefixes. */
 const SCHEDULE_PREFIXES = [...ALL_PREFIXES, OBJECT_PREFIXES.schedules];
-/** What the functions that prepare datasets read: the above and uploaded source datasets. */
-const PREPARE_READ = [...SCHEDULE_PREFIXES, OBJECT_PREFIXES.datasetInputs].map((x) => `${x}*`);
+/**
+ * What the functions that prepare datasets and import base models read: the above, and the
+ * source datasets and base models uploaded to the stack's bucket.
+ */
+const PREPARE_READ = [
+  ...SCHEDULE_PREFIXES,
+  OBJECT_PREFIXES.datasetInputs,
+  OBJECT_PREFIXES.modelInputs,
+].map((x) => `${x}*`);
 const STATE_READ_WRITE = [
   'GetItem',
   'PutItem',
@@ -263,7 +294,8 @@ const STATE_READ_WRITE = [
 
 /**
  * The api function: validates specs, prepares datasets (reading source datasets under
- * datasets-input/ and in foldsweep:datasetBuckets), imports base models, writes plans,
+ * datasets-input/ and in foldsweep:datasetBuckets), imports base models (from the file system,
+ * models-input/ and foldsweep:modelBuckets), writes plans,
  * submits the Batch array job, reads progress, and manages retrain schedules in its group.
  */
 export function apiFunctionPolicy(p: PolicyInputs): PolicyDocument {
@@ -274,7 +306,7 @@ export function apiFunctionPolicy(p: PolicyInputs): PolicyDocument {
       write: SCHEDULE_PREFIXES.map((x) => `${x}*`),
       list: PREPARE_READ,
     }),
-    ...datasetSourceStatements(p.bucketArn, p.datasetLocations),
+    ...sourceReadStatements(p),
     ...kmsStatements(p.kmsKeyArn),
     ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'DeleteItem']),
     ...submitJobStatements(p.arns),
@@ -326,8 +358,8 @@ export function aggregatorFunctionPolicy(p: PolicyInputs): PolicyDocument {
 }
 
 /**
- * The scheduled retrain: runs a schedule (records the run, prepares the latest data from the
- * same source locations as the api, freezes the
+ * The scheduled retrain: runs a schedule (records the run, prepares the latest data and imports
+ * the template's base model from the same source locations as the api, freezes the
  * holdout under schedules/ on the first run, starts the sweep like the api's POST). It is
  * invoked by EventBridge Scheduler and manages no schedules itself.
  */
@@ -339,7 +371,7 @@ export function retrainFunctionPolicy(p: PolicyInputs): PolicyDocument {
       write: SCHEDULE_PREFIXES.map((x) => `${x}*`),
       list: PREPARE_READ,
     }),
-    ...datasetSourceStatements(p.bucketArn, p.datasetLocations),
+    ...sourceReadStatements(p),
     ...kmsStatements(p.kmsKeyArn),
     // DeleteItem: a run that ends removes the schedule's running-run marker.
     ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'DeleteItem']),

@@ -11,6 +11,7 @@ import { DynamoScheduleStore } from '../../shared/adapters/aws/dynamo-schedule-s
 import { DynamoStateStore } from '../../shared/adapters/aws/dynamo-state-store.js';
 import { EventBridgeScheduler } from '../../shared/adapters/aws/eventbridge-scheduler.js';
 import { S3DatasetSource } from '../../shared/adapters/aws/s3-dataset-source.js';
+import { S3ModelSource } from '../../shared/adapters/aws/s3-model-source.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-object-store.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
@@ -143,7 +144,7 @@ export function awsDeps(
     datasets: new LocalDatasetPreparer(objects, logger, {
       sources: [new S3DatasetSource({ client: s3 })],
     }),
-    models: new FsModelImporter(objects),
+    models: new FsModelImporter(objects, { sources: [new S3ModelSource({ client: s3 })], logger }),
     evaluator,
     clock: systemClock,
     logger,

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { ulid } from 'ulid';
 import { defaultS3DatasetSource } from '../../shared/adapters/aws/default-s3-dataset-source.js';
+import { defaultS3ModelSource } from '../../shared/adapters/aws/default-s3-model-source.js';
 import { CronScheduler } from '../../shared/adapters/local/cron-scheduler.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { FsObjectStore } from '../../shared/adapters/local/fs-object-store.js';
@@ -115,7 +116,7 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     state,
     objects,
     datasets: new LocalDatasetPreparer(objects, logger, { sources: [defaultS3DatasetSource()] }),
-    models: new FsModelImporter(objects),
+    models: new FsModelImporter(objects, { sources: [defaultS3ModelSource()], logger }),
     evaluator: new TfModelEvaluator(objects),
     prober: new TfFeatureProber(objects),
     clock: systemClock,

@@ -6,6 +6,7 @@ import {
   apiFunctionPolicy,
   assumeRolePolicy,
   type DatasetLocation,
+  type ModelLocation,
   type PolicyDocument,
   type PolicyInputs,
   retrainFunctionPolicy,
@@ -22,6 +23,8 @@ export interface IamArgs {
   kmsKeyArn?: string;
   /** Buckets (and prefixes) the api and retrain functions read source datasets from. */
   datasetLocations?: DatasetLocation[];
+  /** Buckets (and prefixes) the api and retrain functions read base models from. */
+  modelLocations?: ModelLocation[];
   tags: Record<string, string>;
 }
 
@@ -53,6 +56,7 @@ export class Iam extends pulumi.ComponentResource {
         schedulerRoleArn,
         kmsKeyArn: args.kmsKeyArn,
         datasetLocations: args.datasetLocations,
+        modelLocations: args.modelLocations,
       }),
     );
 

@@ -11,26 +11,25 @@
  * the preparer decodes and then removes.
  * @module
  */
-import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import {
-  GetObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { forEachBounded } from '../../concurrency.js';
 import { defaultLabelsPath } from '../../data/idx.js';
 import { isImageFileName } from '../../data/image-folder.js';
 import type { DatasetSource, ListedDataset, SourceFileStat } from '../../data/prepare.js';
 import { ValidationError } from '../../errors.js';
 import type { DatasetRef } from '../../schemas/dataset.js';
+import {
+  fileStat,
+  type ListedObject,
+  matchS3Uri,
+  S3_DOWNLOAD_CONCURRENCY,
+  type S3Location,
+  S3Reader,
+} from './s3-reader.js';
 
-/** Objects downloaded at once. */
-export const S3_DOWNLOAD_CONCURRENCY = 8;
+export { S3_DOWNLOAD_CONCURRENCY };
 
 /** What to do about missing permissions or credentials, on the AWS deployment. */
 export const AWS_ACCESS_HINT =
@@ -55,31 +54,17 @@ export interface S3DatasetSourceOptions {
   listPageSize?: number;
 }
 
-interface S3Location {
-  bucket: string;
-  key: string;
-  uri: string;
-}
-
-interface ListedObject {
-  key: string;
-  size: number;
-  etag: string;
-  mtimeMs: number;
-}
-
 /** `s3://bucket/key` -> bucket and key (the key may be empty); anything else -> ValidationError. */
 export function parseS3Uri(uri: string, fieldPath: string): S3Location {
-  const match = /^s3:\/\/([^/]*)(?:\/(.*))?$/i.exec(uri);
-  const bucket = match?.[1] ?? '';
-  if (!match || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+  const location = matchS3Uri(uri);
+  if (!location) {
     throw ValidationError.single(
       fieldPath,
       `'${uri}' is not an S3 location: give s3://<bucket>/<key> (a file) or ` +
         's3://<bucket>/<prefix>/ (an image folder), with a valid bucket name',
     );
   }
-  return { bucket, key: match[2] ?? '', uri };
+  return location;
 }
 
 /**
@@ -90,18 +75,16 @@ export function parseS3Uri(uri: string, fieldPath: string): S3Location {
  * await preparer.prepare({ uri: 's3://my-data/fashion/', format: 'image-folder' }, [28, 28, 1], 'dataset');
  */
 export class S3DatasetSource implements DatasetSource {
-  private client: S3Client | undefined;
-  private readonly makeClient: () => S3Client | Promise<S3Client>;
-  private readonly accessHint: string;
+  private readonly reader: S3Reader;
   private readonly concurrency: number;
-  private readonly listPageSize: number | undefined;
 
   constructor(options: S3DatasetSourceOptions) {
-    const { client } = options;
-    this.makeClient = typeof client === 'function' ? client : () => client;
-    this.accessHint = options.accessHint ?? AWS_ACCESS_HINT;
+    this.reader = new S3Reader({
+      client: options.client,
+      accessHint: options.accessHint ?? AWS_ACCESS_HINT,
+      listPageSize: options.listPageSize,
+    });
     this.concurrency = options.concurrency ?? S3_DOWNLOAD_CONCURRENCY;
-    this.listPageSize = options.listPageSize;
   }
 
   handles(uri: string): boolean {
@@ -160,8 +143,8 @@ export class S3DatasetSource implements DatasetSource {
         const local = { uri: join(dir, 'images'), labelsUri: join(dir, 'labels') };
         await forEachBounded(2, this.concurrency, (i) =>
           i === 0
-            ? this.download(images, imagesObject, local.uri, uriField)
-            : this.download(labels, labelsObject, local.labelsUri, labelsField),
+            ? this.reader.download(images, imagesObject, local.uri, uriField)
+            : this.reader.download(labels, labelsObject, local.labelsUri, labelsField),
         );
         return {
           local,
@@ -177,7 +160,7 @@ export class S3DatasetSource implements DatasetSource {
   private async listImageFolder(at: S3Location, uriField: string): Promise<ListedDataset> {
     const prefix = at.key === '' || at.key.endsWith('/') ? at.key : `${at.key}/`;
     const root = `s3://${at.bucket}/${prefix}`;
-    const objects = await this.listAll(at.bucket, prefix, { ...at, uri: root }, uriField);
+    const objects = await this.reader.listAll({ ...at, uri: root }, prefix, uriField);
     if (objects.length === 0) {
       throw ValidationError.single(
         uriField,
@@ -213,7 +196,7 @@ export class S3DatasetSource implements DatasetSource {
         await forEachBounded(images.length, this.concurrency, (i) => {
           const { object, relPath } = images[i];
           const location = { bucket: at.bucket, key: object.key, uri: `${root}${relPath}` };
-          return this.download(location, object, join(dir, relPath), uriField);
+          return this.reader.download(location, object, join(dir, relPath), uriField);
         });
         return { local: { uri: dir }, names: [[dir, root.slice(0, -1)]] as const };
       },
@@ -222,10 +205,7 @@ export class S3DatasetSource implements DatasetSource {
 
   /** The object at exactly `at.key`, found by listing (so a missing bucket is told apart). */
   private async statObject(at: S3Location, fieldPath: string): Promise<ListedObject> {
-    const page = await this.call(at, fieldPath, (s3) =>
-      s3.send(new ListObjectsV2Command({ Bucket: at.bucket, Prefix: at.key, MaxKeys: 2 })),
-    );
-    const objects = listedObjects(page);
+    const objects = await this.reader.listPage(at, at.key, 2, fieldPath);
     const found = objects.find((o) => o.key === at.key);
     if (found) return found;
     const folder = objects.some((o) => o.key.startsWith(`${at.key}/`));
@@ -237,125 +217,4 @@ export class S3DatasetSource implements DatasetSource {
           : ': check the key (keys are case-sensitive)'),
     );
   }
-
-  private async listAll(
-    bucket: string,
-    prefix: string,
-    at: S3Location,
-    fieldPath: string,
-  ): Promise<ListedObject[]> {
-    const objects: ListedObject[] = [];
-    let ContinuationToken: string | undefined;
-    do {
-      const page = await this.call(at, fieldPath, (s3) =>
-        s3.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: prefix,
-            ContinuationToken,
-            MaxKeys: this.listPageSize,
-          }),
-        ),
-      );
-      objects.push(...listedObjects(page));
-      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (ContinuationToken);
-    // S3 lists in UTF-8 byte order; the fingerprint wants one fixed order whatever the server.
-    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  }
-
-  /** Downloads one object to `file`; an object that changed since it was listed is an error. */
-  private async download(
-    at: S3Location,
-    listed: ListedObject,
-    file: string,
-    fieldPath: string,
-  ): Promise<void> {
-    const { Body, ETag } = await this.call(
-      at,
-      fieldPath,
-      (s3) => s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.key })),
-      true,
-    );
-    if (ETag !== undefined && ETag !== listed.etag) {
-      (Body as Readable | undefined)?.destroy?.();
-      throw changedWhileReading(at, fieldPath);
-    }
-    await pipeline(Body as Readable, createWriteStream(file));
-  }
-
-  /** One SDK call, its vendor errors turned into ValidationErrors naming `fieldPath`. */
-  private async call<T>(
-    at: S3Location,
-    fieldPath: string,
-    request: (s3: S3Client) => Promise<T>,
-    reading = false,
-  ): Promise<T> {
-    try {
-      this.client ??= await this.makeClient();
-      return await request(this.client);
-    } catch (error) {
-      throw this.toValidationError(error, at, fieldPath, reading);
-    }
-  }
-
-  private toValidationError(
-    error: unknown,
-    at: S3Location,
-    fieldPath: string,
-    reading: boolean,
-  ): unknown {
-    if (!(error instanceof Error)) return error;
-    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if (error.name === 'NoSuchBucket') {
-      return ValidationError.single(
-        fieldPath,
-        `${at.uri} does not exist: there is no bucket '${at.bucket}' (check its name)`,
-        error,
-      );
-    }
-    if (error.name === 'NoSuchKey' && reading) return changedWhileReading(at, fieldPath, error);
-    if (error.name === 'AccessDenied' || status === 403) {
-      return ValidationError.single(
-        fieldPath,
-        `${at.uri} cannot be read: access denied (${error.message}): ${this.accessHint}`,
-        error,
-      );
-    }
-    if (error.name === 'CredentialsProviderError' || /region is missing/i.test(error.message)) {
-      return ValidationError.single(
-        fieldPath,
-        `${at.uri} cannot be read: no AWS credentials or region (${error.message}): ${this.accessHint}`,
-        error,
-      );
-    }
-    return error;
-  }
-}
-
-function listedObjects(page: ListObjectsV2CommandOutput): ListedObject[] {
-  return (page.Contents ?? []).flatMap((o) =>
-    o.Key === undefined
-      ? []
-      : [
-          {
-            key: o.Key,
-            size: o.Size ?? 0,
-            etag: o.ETag ?? '',
-            mtimeMs: o.LastModified?.getTime() ?? 0,
-          },
-        ],
-  );
-}
-
-function fileStat(at: S3Location, o: ListedObject): SourceFileStat {
-  return { path: at.uri, size: o.size, mtimeMs: o.mtimeMs, etag: o.etag };
-}
-
-function changedWhileReading(at: S3Location, fieldPath: string, cause?: unknown) {
-  return ValidationError.single(
-    fieldPath,
-    `${at.uri} changed while it was being read (replaced or deleted after it was listed): try again`,
-    cause,
-  );
 }

@@ -1,10 +1,18 @@
-import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidArtifactError, ValidationError } from '../../errors.js';
-import { LayersModelFormatError, summarizeLayersModel } from '../../model/layers-json.js';
+import {
+  baseModelRef,
+  importFromSource,
+  type ModelImportOutcome,
+  type ModelSource,
+  modelHash,
+  parseModelJson,
+  storeModel,
+} from '../../model/base-model-import.js';
 import type { ModelImporter } from '../../ports/artifacts.js';
+import type { Logger } from '../../ports/logger.js';
 import type { ObjectStore } from '../../ports/object-store.js';
 import type { BaseModelRef } from '../../schemas/plan.js';
 
@@ -13,14 +21,57 @@ export function resolveLocalPath(uri: string): string {
   return uri.startsWith('file://') ? fileURLToPath(uri) : resolve(uri);
 }
 
+export interface FsModelImporterOptions {
+  /**
+   * Sources for URIs that are not local paths (first match wins), e.g. an S3ModelSource for
+   * `s3://bucket/prefix/model.json`; their imports are fingerprinted and reused.
+   */
+  sources?: readonly ModelSource[];
+  logger?: Logger;
+}
+
 /**
- * Imports a tfjs layers model from the local filesystem into the object store under
- * `models/<sha256 of model.json + weights>`, so every trainer reads the same bytes.
+ * Imports a tfjs layers model from the local filesystem (or from a configured source, e.g. S3)
+ * into the object store under `models/<sha256 of model.json + weights>`, so every trainer reads
+ * the same bytes.
+ * @example
+ * const models = new FsModelImporter(objects, { sources: [new S3ModelSource({ client: s3 })] });
+ * await models.importBaseModel('s3://my-models/fashion/model.json', 'baseModel');
  */
 export class FsModelImporter implements ModelImporter {
-  constructor(private readonly objects: ObjectStore) {}
+  /** Outcome of the most recent import through a source (for tests and diagnostics). */
+  lastSourceImport: ModelImportOutcome | undefined;
+
+  private readonly sources: readonly ModelSource[];
+  private readonly logger: Logger | undefined;
+
+  constructor(
+    private readonly objects: ObjectStore,
+    options: FsModelImporterOptions = {},
+  ) {
+    this.sources = options.sources ?? [];
+    this.logger = options.logger;
+  }
 
   async importBaseModel(uri: string, fieldPath: string): Promise<BaseModelRef> {
+    const source = this.sources.find((s) => s.handles(uri));
+    if (source) {
+      const outcome = await importFromSource(this.objects, source, uri, fieldPath, this.logger);
+      this.lastSourceImport = outcome;
+      return outcome.ref;
+    }
+    if (/^s3:\/\//i.test(uri)) {
+      throw ValidationError.single(
+        fieldPath,
+        `'${uri}': s3:// base models are read by the AWS deployment, or locally with AWS ` +
+          'credentials (foldsweep run/serve); this importer has no S3 source: copy the model ' +
+          '(model.json and its weight files) to a local folder',
+      );
+    }
+    return this.importFromFileSystem(uri, fieldPath);
+  }
+
+  private async importFromFileSystem(uri: string, fieldPath: string): Promise<BaseModelRef> {
     let file = resolveLocalPath(uri);
     const info = await stat(file).catch(() => undefined);
     if (!info) {
@@ -35,27 +86,7 @@ export class FsModelImporter implements ModelImporter {
         cause,
       });
     });
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (cause) {
-      throw new InvalidArtifactError(
-        file,
-        fieldPath,
-        'is not JSON: give the model.json written by tf.LayersModel.save or tensorflowjs_converter',
-        { cause },
-      );
-    }
-    let summary: ReturnType<typeof summarizeLayersModel>;
-    try {
-      summary = summarizeLayersModel(json);
-    } catch (cause) {
-      if (cause instanceof LayersModelFormatError) {
-        throw new InvalidArtifactError(file, fieldPath, cause.message, { cause });
-      }
-      throw cause;
-    }
-    const hash = createHash('sha256').update(text);
+    const summary = parseModelJson(text, file, fieldPath);
     const weights: [string, Buffer][] = [];
     for (const p of summary.weightPaths) {
       const weightFile = join(dirname(file), p);
@@ -67,22 +98,13 @@ export class FsModelImporter implements ModelImporter {
           { cause },
         );
       });
-      hash.update(data);
       weights.push([p, data]);
     }
-    const digest = hash.digest('hex');
-    const prefix = `models/${digest}`;
-    if (!(await this.objects.exists(`${prefix}/model.json`))) {
-      for (const [p, data] of weights) await this.objects.put(`${prefix}/${p}`, data);
-      await this.objects.put(`${prefix}/model.json`, text);
-    }
-    return {
-      uri,
-      hash: digest,
-      prefix,
-      inputShape: summary.inputShape as BaseModelRef['inputShape'],
-      layers: summary.baseLayers,
-      numClasses: summary.numClasses,
-    };
+    const digest = modelHash(
+      text,
+      weights.map(([, data]) => data),
+    );
+    const prefix = await storeModel(this.objects, digest, text, weights);
+    return baseModelRef(uri, digest, prefix, summary);
   }
 }

@@ -97,6 +97,22 @@ describe('parseStackConfig()', () => {
     expect(error.issues[1].message).toMatch(/a prefix ends with \//);
   });
 
+  it('reads modelBuckets like datasetBuckets, default none, naming a bad entry', () => {
+    expect(parseStackConfig({}, context).modelBuckets).toEqual([]);
+    const config = parseStackConfig(
+      { modelBuckets: '["team-models/base/","arn:aws:s3:::all-models"]' },
+      context,
+    );
+    expect(config.modelBuckets).toEqual([
+      { bucket: 'team-models', prefix: 'base/' },
+      { bucket: 'all-models', prefix: '' },
+    ]);
+    expect(config.datasetBuckets).toEqual([]);
+    const error = errorFor({ modelBuckets: '["ok-models","models/base"]' });
+    expect(error.issues.map((i) => i.key)).toEqual(['foldsweep:modelBuckets.1']);
+    expect(error.issues[0].message).toMatch(/a prefix ends with \//);
+  });
+
   it('names a misspelt key instead of ignoring it', () => {
     const error = errorFor({ gpuInstanceType: '["g5.xlarge"]' });
     expect(error.issues).toEqual([

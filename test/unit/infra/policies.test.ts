@@ -251,6 +251,64 @@ describe('role policies', () => {
     }
   });
 
+  it('lets the api and retrain functions read source base models: models-input/ by default, and foldsweep:modelBuckets', () => {
+    const input = object('models-input/fashion/model.json');
+    const models = 'arn:aws:s3:::team-models';
+    const data = 'arn:aws:s3:::team-data';
+    const withModels = inputs({
+      datasetLocations: [{ bucket: 'team-data', prefix: 'fashion/' }],
+      modelLocations: [
+        { bucket: 'team-models', prefix: 'base/' },
+        { bucket: 'team-data', prefix: 'models/' },
+      ],
+    });
+    for (const policy of [apiFunctionPolicy, retrainFunctionPolicy]) {
+      const plain = policy(inputs());
+      expect(allows(plain, 's3:GetObject', input)).toBe(true);
+      expect(allows(plain, 's3:PutObject', input)).toBe(false);
+      expect(JSON.stringify(plain)).not.toContain('ModelSources');
+      const ownList = plain.Statement.find(
+        (s) => s.Action.includes('s3:ListBucket') && s.Resource?.[0] === BUCKET,
+      );
+      expect(ownList?.Condition?.StringLike?.['s3:prefix']).toContain('models-input/*');
+
+      const doc = policy(withModels);
+      expect(allows(doc, 's3:GetObject', `${models}/base/fashion/model.json`)).toBe(true);
+      expect(allows(doc, 's3:GetObject', `${models}/base/fashion/weights.bin`)).toBe(true);
+      expect(allows(doc, 's3:GetObject', `${models}/private/model.json`)).toBe(false);
+      expect(allows(doc, 's3:GetObject', `${data}/models/x/model.json`)).toBe(true);
+      expect(allows(doc, 's3:GetObject', `${data}/fashion/cat/a.png`)).toBe(true);
+      expect(allows(doc, 's3:GetObject', `${data}/other/key`)).toBe(false);
+      expect(allows(doc, 's3:PutObject', `${models}/base/model.json`)).toBe(false);
+      expect(allows(doc, 's3:DeleteObject', `${models}/base/model.json`)).toBe(false);
+      // Separate statements, so the policy says why each location is readable.
+      const bySid = new Map(doc.Statement.map((s) => [s.Sid, s]));
+      expect(bySid.get('ReadModelSources')?.Resource).toEqual([
+        `${models}/base/*`,
+        `${data}/models/*`,
+      ]);
+      expect(bySid.get('ReadDatasetSources')?.Resource).toEqual([`${data}/fashion/*`]);
+      // ListBucket (the source lists the model's folder for ETags) only under the prefixes.
+      expect(
+        doc.Statement.filter((s) => s.Sid?.startsWith('ListModelSources')).map((s) => [
+          s.Resource,
+          s.Condition,
+        ]),
+      ).toEqual([
+        [[models], { StringLike: { 's3:prefix': ['base/*'] } }],
+        [[data], { StringLike: { 's3:prefix': ['models/*'] } }],
+      ]);
+      const sids = doc.Statement.map((s) => s.Sid);
+      expect(new Set(sids).size).toBe(sids.length);
+    }
+    // Nobody else reads them: training loads the imported copy under models/<hash>/.
+    for (const doc of [aggregatorFunctionPolicy(withModels), trainerJobPolicy(withModels)]) {
+      expect(allows(doc, 's3:GetObject', input)).toBe(false);
+      expect(allows(doc, 's3:GetObject', `${models}/base/fashion/model.json`)).toBe(false);
+      expect(JSON.stringify(doc)).not.toContain('team-models');
+    }
+  });
+
   it('grants KMS on the configured key only, and only when one is configured', () => {
     const key = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
     expect(allows(trainerJobPolicy(inputs({ kmsKeyArn: key })), 'kms:Decrypt', key)).toBe(true);

@@ -32,6 +32,7 @@ beforeAll(async () => {
     'foldsweep:deletionProtection': false,
     'foldsweep:tags': { team: 'vision' },
     'foldsweep:datasetBuckets': ['team-datasets', 'arn:aws:s3:::shared-data/fashion/*'],
+    'foldsweep:modelBuckets': ['team-models/base/'],
   });
   program = await import('../../../infra/index.js');
   await outputValue(program.apiUrl);
@@ -114,6 +115,31 @@ describe('infra with an existing VPC and the non-default settings', () => {
     for (const fn of ['-api', '-retrain']) expect(policy(fn).Statement).toContainEqual(read);
     for (const other of ['-aggregator', '-trainer']) {
       expect(JSON.stringify(policy(other))).not.toContain('team-datasets');
+    }
+  });
+
+  it('lets the api and retrain roles read the configured model buckets, and no other role', () => {
+    const policy = (suffix: string) =>
+      JSON.parse(
+        String(rec.one('aws:iam/rolePolicy:RolePolicy', suffix).inputs.policy),
+      ) as PolicyDocument;
+    for (const fn of ['-api', '-retrain']) {
+      expect(policy(fn).Statement).toContainEqual({
+        Sid: 'ReadModelSources',
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: ['arn:aws:s3:::team-models/base/*'],
+      });
+      expect(policy(fn).Statement).toContainEqual({
+        Sid: 'ListModelSources0',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: ['arn:aws:s3:::team-models'],
+        Condition: { StringLike: { 's3:prefix': ['base/*'] } },
+      });
+    }
+    for (const other of ['-aggregator', '-trainer']) {
+      expect(JSON.stringify(policy(other))).not.toContain('team-models');
     }
   });
 
