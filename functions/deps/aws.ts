@@ -1,5 +1,6 @@
 import { BatchClient } from '@aws-sdk/client-batch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -10,6 +11,7 @@ import { DynamoModelRegistry } from '../../shared/adapters/aws/dynamo-model-regi
 import { DynamoScheduleStore } from '../../shared/adapters/aws/dynamo-schedule-store.js';
 import { DynamoStateStore } from '../../shared/adapters/aws/dynamo-state-store.js';
 import { EventBridgeScheduler } from '../../shared/adapters/aws/eventbridge-scheduler.js';
+import { LambdaPreparationStarter } from '../../shared/adapters/aws/lambda-preparation-starter.js';
 import { S3DatasetSource } from '../../shared/adapters/aws/s3-dataset-source.js';
 import { S3ModelSource } from '../../shared/adapters/aws/s3-model-source.js';
 import { S3ObjectStore } from '../../shared/adapters/aws/s3-object-store.js';
@@ -113,6 +115,17 @@ export function awsDeps(
       groupName: env.FOLDSWEEP_SCHEDULE_GROUP,
       deadLetterArn: env.FOLDSWEEP_DEAD_LETTER_QUEUE_ARN,
     });
+  const lambda = env.FOLDSWEEP_PREPARE_FUNCTION_ARN
+    ? new LambdaClient(
+        env.FOLDSWEEP_LAMBDA_ENDPOINT ? { endpoint: env.FOLDSWEEP_LAMBDA_ENDPOINT } : {},
+      )
+    : undefined;
+  const preparation =
+    lambda &&
+    new LambdaPreparationStarter({
+      client: lambda,
+      functionName: env.FOLDSWEEP_PREPARE_FUNCTION_ARN as string,
+    });
   const executor = new BatchExecutor({
     client: batch,
     jobQueue: env.FOLDSWEEP_JOB_QUEUE,
@@ -141,6 +154,7 @@ export function awsDeps(
     ...(scheduler ? { scheduler } : {}),
     objects,
     executor,
+    ...(preparation ? { preparation } : {}),
     datasets: new LocalDatasetPreparer(objects, logger, {
       sources: [new S3DatasetSource({ client: s3 })],
     }),

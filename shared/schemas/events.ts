@@ -194,3 +194,12 @@ export function batchResourceName(arnOrName: string): string {
   const m = /^arn:aws[a-z-]*:batch:[^:]*:[^:]*:[a-z-]+\/(.+)$/.exec(arnOrName);
   return m ? m[1] : arnOrName;
 }
+
+/**
+ * The prepare function's event (an asynchronous invocation by the api or retrain function):
+ * prepare this submitted sweep.
+ * @example
+ * { "sweepId": "01JD8Z6K4Q9V3T2M1N0P5R7S8W" }
+ */
+export const PrepareSweepEventSchema = z.object({ sweepId: z.string().min(1) });
+export type PrepareSweepEvent = z.infer<typeof PrepareSweepEventSchema>;

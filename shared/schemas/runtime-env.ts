@@ -55,12 +55,23 @@ export const AwsRuntimeEnvSchema = z
       'sqs',
       'set FOLDSWEEP_DEAD_LETTER_QUEUE_ARN to the SQS dead-letter queue ARN',
     ).optional(),
+    /**
+     * The prepare function the api and retrain functions hand a submitted sweep to (an
+     * asynchronous invocation). Without it a sweep is prepared in the invoking process, which a
+     * Lambda freezes once it answered: set it on every function that creates sweeps.
+     */
+    FOLDSWEEP_PREPARE_FUNCTION_ARN: arn(
+      'lambda',
+      'set FOLDSWEEP_PREPARE_FUNCTION_ARN to the prepare Lambda function ARN',
+    ).optional(),
     /** Only for tests and local stand-ins: endpoints of s3rver, dynalite and the Batch emulator. */
     FOLDSWEEP_S3_ENDPOINT: z.string().url().optional(),
     FOLDSWEEP_DYNAMODB_ENDPOINT: z.string().url().optional(),
     FOLDSWEEP_BATCH_ENDPOINT: z.string().url().optional(),
     /** Only for tests: an EventBridge Scheduler stand-in. */
     FOLDSWEEP_SCHEDULER_ENDPOINT: z.string().url().optional(),
+    /** Only for tests: a Lambda Invoke stand-in. */
+    FOLDSWEEP_LAMBDA_ENDPOINT: z.string().url().optional(),
     LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   })
   .superRefine((env, ctx) => {
