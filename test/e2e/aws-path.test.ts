@@ -99,8 +99,10 @@ const TRAINING = {
 const spec = (): SweepSpecInput => ws.spec({ folds: 2, training: TRAINING });
 
 async function runOnAws(body: SweepSpecInput): Promise<{ id: string; plan: Plan }> {
-  const created = await call<{ sweep: { id: string }; trials: number }>('POST', '/sweeps', body);
-  expect(created.status).toBe(201);
+  const created = await call<{ sweep: { id: string } }>('POST', '/sweeps', body);
+  expect(created.status).toBe(202);
+  // The prepare function (invoked asynchronously) submits the array job; then Batch runs it.
+  await stack.lambda.idle();
   await batch.emulator.idle(120_000);
   expect(batch.emulator.deliveryErrors).toEqual([]);
   const id = created.body.sweep.id;

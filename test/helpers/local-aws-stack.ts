@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { EmulatedJobDefinition } from '../batch-emulator/emulator.js';
 import { type RunningBatchEmulator, startBatchEmulator } from '../batch-emulator/server.js';
+import { type RunningLambdaEmulator, startLambdaEmulator } from '../lambda-emulator/server.js';
 import {
   FAKE_CREDENTIALS,
   LOCAL_REGION,
@@ -20,12 +21,15 @@ import {
 export const TEST_ACCOUNT = '123456789012';
 export const TEST_QUEUE = 'foldsweep-gpu';
 export const TEST_DEFINITION = 'foldsweep-trainer';
+export const TEST_PREPARE_FUNCTION = 'foldsweep-prepare';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface LocalAwsStack {
   s3: LocalS3;
   dynamo: LocalDynamo;
   batch: RunningBatchEmulator;
+  /** Lambda's Invoke API: the api function invokes the prepare function through it. */
+  lambda: RunningLambdaEmulator;
   bucket: string;
   table: string;
   /** The deployed functions' environment (also on process.env until close()). */
@@ -46,7 +50,11 @@ export interface LocalAwsStackOptions {
 }
 
 export async function startLocalAwsStack(options: LocalAwsStackOptions): Promise<LocalAwsStack> {
-  const [s3, dynamo] = await Promise.all([startLocalS3(), startLocalDynamo()]);
+  const [s3, dynamo, lambda] = await Promise.all([
+    startLocalS3(),
+    startLocalDynamo(),
+    startLambdaEmulator(),
+  ]);
   const [bucket, table] = await Promise.all([s3.createBucket(), dynamo.createTable()]);
   let handler: ((event: unknown) => Promise<unknown>) | undefined;
   const batch = await startBatchEmulator({
@@ -77,6 +85,8 @@ export async function startLocalAwsStack(options: LocalAwsStackOptions): Promise
     FOLDSWEEP_S3_ENDPOINT: s3.endpoint,
     FOLDSWEEP_DYNAMODB_ENDPOINT: dynamo.endpoint,
     FOLDSWEEP_BATCH_ENDPOINT: batch.endpoint,
+    FOLDSWEEP_PREPARE_FUNCTION_ARN: `arn:aws:lambda:${LOCAL_REGION}:${TEST_ACCOUNT}:function:${TEST_PREPARE_FUNCTION}`,
+    FOLDSWEEP_LAMBDA_ENDPOINT: lambda.endpoint,
     AWS_REGION: LOCAL_REGION,
     AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
@@ -88,10 +98,14 @@ export async function startLocalAwsStack(options: LocalAwsStackOptions): Promise
     saved[k] = process.env[k];
     process.env[k] = v;
   }
+  // The prepare function builds its deps from the environment, as in its own Lambda.
+  const { handler: prepare } = await import('../../functions/prepare/lambda.js');
+  lambda.register(TEST_PREPARE_FUNCTION, prepare);
   return {
     s3,
     dynamo,
     batch,
+    lambda,
     bucket,
     table,
     env,
@@ -99,7 +113,9 @@ export async function startLocalAwsStack(options: LocalAwsStackOptions): Promise
       handler = h;
     },
     async close() {
+      await lambda.idle();
       await batch.close();
+      await lambda.close();
       for (const [k, v] of Object.entries(saved)) {
         if (v === undefined) delete process.env[k];
         else process.env[k] = v;
