@@ -29,6 +29,7 @@ import { getJson, type ObjectStore } from '../ports/object-store.js';
 import {
   type DatasetRef,
   type ImageShape,
+  PREPARED_URI_SCHEME,
   type PreparedDataset,
   PreparedDatasetSchema,
 } from '../schemas/dataset.js';
@@ -225,6 +226,17 @@ export class LocalDatasetPreparer implements DatasetPreparer {
     fieldPath: string,
   ): Promise<PrepareOutcome> {
     const started = performance.now();
+    if (ref.uri.startsWith(PREPARED_URI_SCHEME)) {
+      const manifest = await this.readManifest(ref.uri.slice(PREPARED_URI_SCHEME.length));
+      if (!manifest) {
+        throw ValidationError.single(
+          `${fieldPath}.uri`,
+          `${ref.uri} names no prepared dataset in this deployment's store: give the dataset's own uri`,
+        );
+      }
+      const outcome = { manifest, reused: 'source' as const, decoded: false, decodeMs: 0 };
+      return this.finish({ ...outcome, fingerprint: manifest.hash }, started, ref, fieldPath);
+    }
     const remote = this.sources.find((s) => s.handles(ref.uri));
     const source = remote ? await remote.list(ref, fieldPath) : await resolveSource(ref, fieldPath);
     const fingerprint = sourceFingerprint(ref, shape, source.files);

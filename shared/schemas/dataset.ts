@@ -62,3 +62,9 @@ export const PreparedDatasetSchema = z.object({
   preparedAt: z.string(),
 });
 export type PreparedDataset = z.infer<typeof PreparedDatasetSchema>;
+
+/**
+ * Scheme of a dataset reference that names an already prepared dataset by its manifest key
+ * (`foldsweep://datasets/<hash>/manifest.json`): a scheduled sweep trains on such a subset.
+ */
+export const PREPARED_URI_SCHEME = 'foldsweep://';

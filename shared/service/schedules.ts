@@ -9,13 +9,13 @@ import { contentHash, type LoadedDataset, loadPreparedDataset } from '../data/lo
 import { ConflictError, FoldsweepError, NotFoundError, ValidationError } from '../errors.js';
 import { assignFolds } from '../planner/folds.js';
 import { checkSpecAgainstArtifacts } from '../planner/plan-sweep.js';
-import type { DatasetPreparer } from '../ports/artifacts.js';
 import type { ModelRegistry } from '../ports/model-registry.js';
 import { getJson, getText } from '../ports/object-store.js';
 import type { RunPatch, ScheduleStore } from '../ports/schedule-store.js';
 import type { Scheduler, Trigger } from '../ports/scheduler.js';
 import {
   type DatasetRef,
+  PREPARED_URI_SCHEME,
   type PreparedDataset,
   PreparedDatasetSchema,
 } from '../schemas/dataset.js';
@@ -45,9 +45,6 @@ export type RetrainDeps = ServiceDeps & {
   registry: ModelRegistry;
   scheduler: Scheduler;
 };
-
-/** Scheme of the dataset reference a scheduled sweep trains on (a prepared dataset by key). */
-export const PREPARED_URI_SCHEME = 'foldsweep://';
 
 export interface ScheduleView extends ScheduleRecord {
   /** The next fire time after now, in UTC. */
@@ -443,15 +440,11 @@ async function startRun(
     holdout: { hash: holdout.datasetHash, count: holdout.count },
   });
 
-  // The sweep trains on the prepared training subset: its dataset reference names it by key,
-  // and a preparer overlay hands createSweep that manifest (no hook in createSweep needed).
+  // The sweep trains on the prepared training subset, named by key: any process that prepares
+  // the sweep (this one, or one that takes it over) finds it through the dataset preparer.
   const ref: DatasetRef = {
     uri: `${PREPARED_URI_SCHEME}${training.manifestKey}`,
     format: schedule.dataset.format,
-  };
-  const datasets: DatasetPreparer = {
-    prepare: (r, shape, fieldPath) =>
-      r.uri === ref.uri ? Promise.resolve(training) : deps.datasets.prepare(r, shape, fieldPath),
   };
   // Link the run to the sweep before any trial can run, so completion always finds it.
   const submitted = await submitSweep(deps, {
@@ -461,7 +454,7 @@ async function startRun(
     holdoutFraction: 0,
   });
   current = await updateRunning(deps, current, { sweepId: submitted.id });
-  const prepared = await prepareSweep({ ...deps, datasets }, submitted.id);
+  const prepared = await prepareSweep(deps, submitted.id);
   const sweep = prepared.sweep;
   if (prepared.status !== 'running') {
     return finishRun(deps, current, {
