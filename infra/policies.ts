@@ -432,8 +432,9 @@ export function retrainFunctionPolicy(p: PolicyInputs): PolicyDocument {
     // DeleteItem: a run that ends removes the schedule's running-run marker.
     ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'DeleteItem']),
     ...submitJobStatements(p.arns),
-    // Scheduled runs still prepare in-process; sweeps it creates otherwise go to the prepare
-    // function (its environment names it, like the api's).
+    // Today it prepares its runs and template sweeps in-process (900 s), hence the grants
+    // above; its environment names the prepare function like the api's, and this lets it hand
+    // a sweep over (that function only).
     ...invokePrepareStatements(p.arns),
     ...deadLetterStatements(p.arns),
   );

@@ -59,7 +59,8 @@ export class Functions extends pulumi.ComponentResource {
       const logGroup = this.createLogGroup(name, fn, args);
       const dependsOn = (args.invokes?.[fn] ?? []).map((target) => {
         const f = created.get(target);
-        if (!f) throw new Error(`${fn} invokes ${target}, which invokes another function`);
+        if (!f)
+          throw new Error(`${fn} invokes ${target}: chains of invoked functions are not supported`);
         return f;
       });
       created.set(fn, this.createFunction(name, fn, logGroup, args, dependsOn));
