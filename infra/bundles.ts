@@ -21,6 +21,7 @@ export const LAMBDA_BUNDLES: Record<FunctionName, string> = {
   api: 'lambda/api.mjs',
   aggregator: 'lambda/aggregator.mjs',
   retrain: 'lambda/retrain.mjs',
+  prepare: 'lambda/prepare.mjs',
 };
 export const TRAINER_BUNDLE_DIR = 'trainer';
 export const TRAINER_BUNDLE = 'trainer/main.mjs';

@@ -68,7 +68,8 @@ const instanceType = z.string().refine((t) => GPU_INSTANCE_TYPE.test(t), {
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /**
- * A dataset or base-model location the api and retrain functions may read: `bucket`,
+ * A dataset or base-model location the functions that prepare sweeps (api, retrain, prepare)
+ * may read: `bucket`,
  * `bucket/prefix/`, or the S3 ARN of either (`arn:aws:s3:::bucket`, `arn:aws:s3:::bucket/prefix/*`).
  */
 export function parseSourceLocation(value: string): SourceLocation | undefined {
@@ -94,7 +95,11 @@ const sourceLocation = z.string().transform((value, ctx) => {
   return z.NEVER;
 });
 
-const lambdaSize = (memoryMiB: number, timeoutSeconds: number, maxTimeout = 900) =>
+const lambdaSize = (
+  memoryMiB: number,
+  timeoutSeconds: number,
+  { maxTimeout = 900, ephemeralStorageMiB = 512 } = {},
+) =>
   z
     .object({
       memoryMiB: z
@@ -109,9 +114,36 @@ const lambdaSize = (memoryMiB: number, timeoutSeconds: number, maxTimeout = 900)
         .min(1)
         .max(maxTimeout, `timeoutSeconds must be at most ${maxTimeout}`)
         .default(timeoutSeconds),
+      /** Size of /tmp (Lambda: 512-10240 MiB; above 512 is billed per GB-second). */
+      ephemeralStorageMiB: z
+        .number()
+        .int()
+        .min(512, 'ephemeralStorageMiB must be 512-10240 (Lambda limits)')
+        .max(10240, 'ephemeralStorageMiB must be 512-10240 (Lambda limits)')
+        .default(ephemeralStorageMiB),
     })
     .strict()
-    .default({ memoryMiB, timeoutSeconds });
+    .default({ memoryMiB, timeoutSeconds, ephemeralStorageMiB });
+
+/**
+ * Default sizes of the functions. The api answers within API Gateway's 30 s; the prepare
+ * function downloads and decodes a sweep's dataset (S3 downloads go to /tmp), so it gets
+ * Lambda's longest timeout, memory for the decoded pixels and the largest /tmp.
+ */
+export const DEFAULT_FUNCTION_SIZES = {
+  api: { memoryMiB: 2048, timeoutSeconds: 29, ephemeralStorageMiB: 512 },
+  aggregator: { memoryMiB: 3008, timeoutSeconds: 900, ephemeralStorageMiB: 512 },
+  retrain: { memoryMiB: 2048, timeoutSeconds: 900, ephemeralStorageMiB: 512 },
+  prepare: { memoryMiB: 3008, timeoutSeconds: 900, ephemeralStorageMiB: 10240 },
+} as const;
+
+const sized = (fn: keyof typeof DEFAULT_FUNCTION_SIZES, maxTimeout?: number) => {
+  const d = DEFAULT_FUNCTION_SIZES[fn];
+  return lambdaSize(d.memoryMiB, d.timeoutSeconds, {
+    maxTimeout,
+    ephemeralStorageMiB: d.ephemeralStorageMiB,
+  });
+};
 
 /**
  * The schema of the `foldsweep:` namespace. Keys are flat except `functions`; unknown keys are
@@ -208,15 +240,17 @@ export const StackConfigSchema = z
     lambdaArchitecture: z.enum(['x86_64', 'arm64']).default('x86_64'),
     functions: z
       .object({
-        api: lambdaSize(2048, 29, 30),
-        aggregator: lambdaSize(3008, 900),
-        retrain: lambdaSize(2048, 900),
+        api: sized('api', 30),
+        aggregator: sized('aggregator'),
+        retrain: sized('retrain'),
+        prepare: sized('prepare'),
       })
       .strict()
       .default({
-        api: { memoryMiB: 2048, timeoutSeconds: 29 },
-        aggregator: { memoryMiB: 3008, timeoutSeconds: 900 },
-        retrain: { memoryMiB: 2048, timeoutSeconds: 900 },
+        api: { ...DEFAULT_FUNCTION_SIZES.api },
+        aggregator: { ...DEFAULT_FUNCTION_SIZES.aggregator },
+        retrain: { ...DEFAULT_FUNCTION_SIZES.retrain },
+        prepare: { ...DEFAULT_FUNCTION_SIZES.prepare },
       }),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     logRetentionDays: z
@@ -244,12 +278,13 @@ export const StackConfigSchema = z
     cacheRetentionDays: z.number().int().min(1).default(30),
     noncurrentVersionRetentionDays: z.number().int().min(1).default(30),
     /**
-     * Where the api and retrain functions may read datasets from (`s3://` dataset URIs), beyond
-     * `datasets-input/` of the stack's own bucket, which they always may.
+     * Where the functions that prepare sweeps (api, retrain, prepare) may read datasets from
+     * (`s3://` dataset URIs), beyond `datasets-input/` of the stack's own bucket, which they
+     * always may.
      */
     datasetBuckets: z.array(sourceLocation).default([]),
     /**
-     * Where the api and retrain functions may read base models from (`s3://` baseModel URIs),
+     * Where the api, retrain and prepare functions may read base models from (`s3://` baseModel URIs),
      * beyond `models-input/` of the stack's own bucket, which they always may. A list of its own
      * (not datasetBuckets): the same roles and actions, but each location is granted for what it
      * holds, and the policy's statement ids say which.

@@ -1,7 +1,7 @@
 /**
  * foldsweep on AWS: `pulumi up` from the repo root (Pulumi.yaml points here) deploys storage,
- * the trainer image repository, the GPU Batch queue, the Lambda functions, the HTTP API and the
- * events, wired together. This file only composes the components and exports the stack outputs;
+ * the trainer image repository, the GPU Batch queue, the Lambda functions (api, aggregator,
+ * retrain, prepare), the HTTP API and the events, wired together. This file only composes the components and exports the stack outputs;
  * settings come from infra/config.ts, documents from infra/policies.ts. See docs/deploy.md.
  */
 import * as aws from '@pulumi/aws';
@@ -143,22 +143,35 @@ const scheduleEnv = {
   [SCHEDULE_ENV.deadLetterArn]: arns.deadLetterQueue,
 };
 
+/**
+ * Where the functions that create sweeps hand them over to be prepared (an asynchronous
+ * invocation): POST /sweeps answers 202 and the prepare function does the rest.
+ */
+const prepareEnv = {
+  FOLDSWEEP_PREPARE_FUNCTION_ARN: arns.functions.prepare,
+} satisfies Partial<Record<keyof AwsRuntimeEnv, pulumi.Input<string>>>;
+
 const functions = new Functions(prefix, {
   functionNames: names.functions,
   logGroupNames: {
     api: names.logGroups.api,
     aggregator: names.logGroups.aggregator,
     retrain: names.logGroups.retrain,
+    prepare: names.logGroups.prepare,
   },
   roleArns: iam.functionRoleArns,
   bundlePaths,
   sizes: config.functions,
   environment: {
-    api: { ...runtimeEnv, ...scheduleEnv },
+    api: { ...runtimeEnv, ...scheduleEnv, ...prepareEnv },
     // The aggregator completes scheduled runs from the table alone: no scheduler.
     aggregator: runtimeEnv,
-    retrain: { ...runtimeEnv, ...scheduleEnv },
+    retrain: { ...runtimeEnv, ...scheduleEnv, ...prepareEnv },
+    // What preparing a sweep needs (bucket, table, queue, job definition, attempt timeout); no
+    // scheduler and no prepare ARN: it prepares itself and hands nothing on.
+    prepare: runtimeEnv,
   } satisfies Record<FunctionName, Record<string, pulumi.Input<string>>>,
+  invokes: { api: ['prepare'], retrain: ['prepare'] },
   runtime: config.lambdaRuntime,
   architecture: config.lambdaArchitecture,
   logRetentionDays: config.logRetentionDays,
@@ -183,6 +196,7 @@ const events = new Events(prefix, {
   jobQueueArn: compute.jobQueueArn,
   aggregator: functions.functions.aggregator,
   retrain: functions.functions.retrain,
+  prepare: functions.functions.prepare,
   deadLetterQueueName: names.deadLetterQueue,
   scheduleGroupName: names.scheduleGroup,
   tags,

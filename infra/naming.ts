@@ -28,7 +28,7 @@ export const OBJECT_PREFIXES = {
 export const TTL_ATTRIBUTE = 'expiresAt';
 
 /** The functions, by the name of their bundle (dist/lambda/<name>.mjs). */
-export const FUNCTION_NAMES = ['api', 'aggregator', 'retrain'] as const;
+export const FUNCTION_NAMES = ['api', 'aggregator', 'retrain', 'prepare'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 export interface AccountContext {
@@ -46,11 +46,13 @@ export function resourceNames(prefix: string) {
       api: `${prefix}-api`,
       aggregator: `${prefix}-aggregator`,
       retrain: `${prefix}-retrain`,
+      prepare: `${prefix}-prepare`,
     } satisfies Record<FunctionName, string>,
     logGroups: {
       api: `/${prefix}/lambda/api`,
       aggregator: `/${prefix}/lambda/aggregator`,
       retrain: `/${prefix}/lambda/retrain`,
+      prepare: `/${prefix}/lambda/prepare`,
       trainer: `/${prefix}/batch/trainer`,
       apiAccess: `/${prefix}/api/access`,
     },
@@ -80,11 +82,13 @@ export function arnsFor(ctx: AccountContext, names: ResourceNames) {
       api: arn('lambda', `function:${names.functions.api}`),
       aggregator: arn('lambda', `function:${names.functions.aggregator}`),
       retrain: arn('lambda', `function:${names.functions.retrain}`),
+      prepare: arn('lambda', `function:${names.functions.prepare}`),
     } satisfies Record<FunctionName, string>,
     logGroups: {
       api: logGroup(names.logGroups.api),
       aggregator: logGroup(names.logGroups.aggregator),
       retrain: logGroup(names.logGroups.retrain),
+      prepare: logGroup(names.logGroups.prepare),
       trainer: logGroup(names.logGroups.trainer),
     },
     deadLetterQueue: arn('sqs', names.deadLetterQueue),

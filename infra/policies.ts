@@ -94,9 +94,9 @@ export interface PolicyInputs {
   arns: Arns;
   schedulerRoleArn: string;
   kmsKeyArn?: string;
-  /** Other buckets the api and retrain functions read datasets from (foldsweep:datasetBuckets). */
+  /** Other buckets the preparing functions read datasets from (foldsweep:datasetBuckets). */
   datasetLocations?: DatasetLocation[];
-  /** Other buckets the api and retrain functions read base models from (foldsweep:modelBuckets). */
+  /** Other buckets the preparing functions read base models from (foldsweep:modelBuckets). */
   modelLocations?: ModelLocation[];
 }
 
@@ -190,7 +190,7 @@ function sourceStatements(
   return statements;
 }
 
-/** What the api and retrain functions read outside the stack's bucket: datasets, base models. */
+/** What the functions that prepare sweeps read outside the stack's bucket: datasets, models. */
 function sourceReadStatements(p: PolicyInputs): PolicyStatement[] {
   return [
     ...sourceStatements('Dataset', p.bucketArn, p.datasetLocations),
@@ -251,6 +251,29 @@ function submitJobStatements(arns: Arns): PolicyStatement[] {
   ];
 }
 
+/**
+ * The prepare function's Batch grants: what BatchExecutor.submit and .cancel call, no more
+ * (no CancelJob: the executor stops jobs with TerminateJob).
+ */
+function prepareJobStatements(arns: Arns): PolicyStatement[] {
+  return [
+    {
+      Sid: 'SubmitTrainerJobs',
+      Effect: 'Allow',
+      Action: ['batch:SubmitJob'],
+      Resource: [arns.jobQueue, ...arns.jobDefinitions],
+    },
+    {
+      // SubmitJob tags the new job with its sweep: tagging on create needs TagResource.
+      Sid: 'TagAndStopJobs',
+      Effect: 'Allow',
+      Action: ['batch:TagResource', 'batch:TerminateJob'],
+      Resource: [arns.jobs],
+    },
+    describeJobsStatement(),
+  ];
+}
+
 function describeJobsStatement(): PolicyStatement {
   return {
     Sid: 'DescribeJobs',
@@ -271,6 +294,22 @@ function deadLetterStatements(arns: Arns): PolicyStatement[] {
   ];
 }
 
+/**
+ * Handing a submitted sweep to the prepare function (an asynchronous Invoke by the ARN in
+ * FOLDSWEEP_PREPARE_FUNCTION_ARN): that one function, unqualified (no alias or version is
+ * deployed), nothing else.
+ */
+function invokePrepareStatements(arns: Arns): PolicyStatement[] {
+  return [
+    {
+      Sid: 'InvokePrepare',
+      Effect: 'Allow',
+      Action: ['lambda:InvokeFunction'],
+      Resource: [arns.functions.prepare],
+    },
+  ];
+}
+
 const ALL_PREFIXES = [OBJECT_PREFIXES.datasets, OBJECT_PREFIXES.models, OBJECT_PREFIXES.sweeps];
 /** What starting a scheduled run reads and writes beyond a sweep's prefixes. */
 const SCHEDULE_PREFIXES = [...ALL_PREFIXES, OBJECT_PREFIXES.schedules];
@@ -280,6 +319,12 @@ const SCHEDULE_PREFIXES = [...ALL_PREFIXES, OBJECT_PREFIXES.schedules];
  */
 const PREPARE_READ = [
   ...SCHEDULE_PREFIXES,
+  OBJECT_PREFIXES.datasetInputs,
+  OBJECT_PREFIXES.modelInputs,
+].map((x) => `${x}*`);
+/** What preparing a sweep reads in the stack's bucket: sweeps' data, the uploaded sources. */
+const SWEEP_PREPARE_READ = [
+  ...ALL_PREFIXES,
   OBJECT_PREFIXES.datasetInputs,
   OBJECT_PREFIXES.modelInputs,
 ].map((x) => `${x}*`);
@@ -293,10 +338,20 @@ const STATE_READ_WRITE = [
 ];
 
 /**
- * The api function: validates specs, prepares datasets (reading source datasets under
- * datasets-input/ and in foldsweep:datasetBuckets), imports base models (from the file system,
- * models-input/ and foldsweep:modelBuckets), writes plans,
- * submits the Batch array job, reads progress, and manages retrain schedules in its group.
+ * The api function. `POST /sweeps` no longer prepares: it stores the sweep `pending` and
+ * invokes the prepare function (InvokePrepare, on that function only). Every other grant stays,
+ * because other routes still do the work in-request:
+ * - source reads (datasets-input/, models-input/, foldsweep:datasetBuckets/modelBuckets) and
+ *   writes to datasets/, models/: `POST /schedules` imports the template's base model and
+ *   prepares its dataset to check it; `POST /schedules/:id/runs` prepares the latest data;
+ *   `POST /sweeps/:id/resume` re-prepares a sweep left pending or preparing;
+ * - schedules/ (read, write): a schedule run freezes and reads its holdout;
+ * - batch:SubmitJob on the queue and definition, TagResource (the sweep tag on SubmitJob):
+ *   schedule runs and resume submit array jobs;
+ * - TerminateJob/CancelJob, DescribeJobs/ListJobs: cancel, live progress, resume;
+ * - sweeps/ (read, write) and the state table: reads, re-driven aggregation (evaluates and
+ *   writes the champion), plans of schedule runs; DeleteItem: a run ending removes its marker;
+ * - scheduler:* on its group, iam:PassRole of the scheduler role: managing retrain schedules.
  */
 export function apiFunctionPolicy(p: PolicyInputs): PolicyDocument {
   return doc(
@@ -310,6 +365,7 @@ export function apiFunctionPolicy(p: PolicyInputs): PolicyDocument {
     ...kmsStatements(p.kmsKeyArn),
     ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'DeleteItem']),
     ...submitJobStatements(p.arns),
+    ...invokePrepareStatements(p.arns),
     {
       Sid: 'ManageRetrainSchedules',
       Effect: 'Allow',
@@ -376,6 +432,44 @@ export function retrainFunctionPolicy(p: PolicyInputs): PolicyDocument {
     // DeleteItem: a run that ends removes the schedule's running-run marker.
     ...tableStatements(p.tableArn, [...STATE_READ_WRITE, 'DeleteItem']),
     ...submitJobStatements(p.arns),
+    // Today it prepares its runs and template sweeps in-process (900 s), hence the grants
+    // above; its environment names the prepare function like the api's, and this lets it hand
+    // a sweep over (that function only).
+    ...invokePrepareStatements(p.arns),
+    ...deadLetterStatements(p.arns),
+  );
+}
+
+/**
+ * The prepare function: invoked asynchronously with `{ sweepId }`, it prepares one submitted
+ * sweep (shared/service/lifecycle.ts prepareSweep) and nothing else:
+ * - reads source datasets and base models: datasets-input/ and models-input/ of the stack's
+ *   bucket, foldsweep:datasetBuckets and foldsweep:modelBuckets (GetObject, ListBucket limited to
+ *   each prefix: sources are listed to fingerprint them by ETags);
+ * - reads and writes datasets/ (prepared copies, source pointers), models/ (imported models),
+ *   sweeps/ (the plan); lists them, so a missing object answers 404 rather than 403;
+ * - the state table: GetItem/Query (the sweep), UpdateItem (its transitions), PutItem (trial
+ *   records); nothing is deleted, no schedules;
+ * - batch:SubmitJob on this queue and job definition, TagResource on the new jobs (SubmitJob
+ *   tags them with the sweep), TerminateJob (a sweep cancelled while it was being submitted is
+ *   stopped), ListJobs (after a SubmitJob that failed uncertainly the executor looks the job up
+ *   by name instead of submitting it twice) and DescribeJobs;
+ * - sqs:SendMessage to the dead-letter queue: Lambda's on-failure destination of its
+ *   asynchronous invocations uses this role.
+ * No schedules/, cache/ or checkpoints/, no scheduler, no other function.
+ */
+export function prepareFunctionPolicy(p: PolicyInputs): PolicyDocument {
+  return doc(
+    ...logStatements(p.arns.logGroups.prepare),
+    ...s3Statements(p.bucketArn, {
+      read: SWEEP_PREPARE_READ,
+      write: ALL_PREFIXES.map((x) => `${x}*`),
+      list: SWEEP_PREPARE_READ,
+    }),
+    ...sourceReadStatements(p),
+    ...kmsStatements(p.kmsKeyArn),
+    ...tableStatements(p.tableArn, ['GetItem', 'Query', 'PutItem', 'UpdateItem']),
+    ...prepareJobStatements(p.arns),
     ...deadLetterStatements(p.arns),
   );
 }

@@ -1,7 +1,7 @@
 /**
  * Bundles the deployable entry points with esbuild, one ESM file each (`--format=esm
  * --platform=node --target=node20`, `.mjs` so Node loads them as ESM whatever package.json says):
- * - dist/lambda/{api,aggregator,retrain}.mjs, each exporting `handler`; infra/ deploys each file
+ * - dist/lambda/{api,aggregator,retrain,prepare}.mjs, each exporting `handler`; infra/ deploys each file
  *   alone as index.mjs, so everything they import is inside them;
  * - dist/trainer/main.mjs, the Batch container's command (trainer/Dockerfile).
  *
@@ -36,6 +36,7 @@ export const LAMBDA_ENTRIES = {
   api: 'functions/api/lambda.ts',
   aggregator: 'functions/aggregator/lambda.ts',
   retrain: 'functions/retrain/lambda.ts',
+  prepare: 'functions/prepare/lambda.ts',
 } as const;
 export const TRAINER_ENTRY = 'trainer/main.ts';
 

@@ -11,6 +11,8 @@ export interface EventsArgs {
   jobQueueArn: pulumi.Input<string>;
   aggregator: FunctionRef;
   retrain: FunctionRef;
+  /** Invoked asynchronously by the api and retrain functions (a sweep to prepare). */
+  prepare: FunctionRef;
   deadLetterQueueName: string;
   scheduleGroupName: string;
   tags: Record<string, string>;
@@ -113,11 +115,16 @@ export class Events extends pulumi.ComponentResource {
     );
   }
 
-  /** Lambda's own retries of async invocations (EventBridge, Scheduler), then the DLQ. */
+  /**
+   * Lambda's own retries of async invocations (EventBridge, Scheduler, the api's hand-over of a
+   * sweep to prepare), then the DLQ. A prepare invocation that still fails leaves its sweep
+   * `preparing`; its event in the DLQ names the sweep (`POST /sweeps/<id>/resume` takes it up).
+   */
   private configureAsyncInvokes(name: string, dlq: aws.sqs.Queue, args: EventsArgs): void {
     for (const [fn, ref] of [
       ['aggregator', args.aggregator],
       ['retrain', args.retrain],
+      ['prepare', args.prepare],
     ] as const) {
       new aws.lambda.FunctionEventInvokeConfig(
         `${name}-${fn}-async`,

@@ -8,6 +8,8 @@ import { FUNCTION_NAMES, type FunctionName } from '../naming.js';
 export interface FunctionSize {
   memoryMiB: number;
   timeoutSeconds: number;
+  /** Size of /tmp, 512-10240 MiB. */
+  ephemeralStorageMiB: number;
 }
 
 export interface FunctionsArgs {
@@ -21,6 +23,11 @@ export interface FunctionsArgs {
   runtime: string;
   architecture: 'x86_64' | 'arm64';
   logRetentionDays: number;
+  /**
+   * Functions another one invokes by the ARN in its environment (e.g. api -> prepare): the
+   * invoked ones are created or updated first, so no caller runs while its target is missing.
+   */
+  invokes?: Partial<Record<FunctionName, FunctionName[]>>;
   tags: Record<string, string>;
 }
 
@@ -31,22 +38,38 @@ export interface DeployedFunction {
 }
 
 /**
- * The api, aggregator and retrain Lambda functions from their esbuild bundles (copied in as
- * index.mjs, with the source map when there is one), each with its own role, memory and timeout
- * from config, JSON logs to its own log group with retention, and the environment that names
- * the bucket, table, queue and job definition (shared/schemas/runtime-env.ts).
+ * The api, aggregator, retrain and prepare Lambda functions from their esbuild bundles (copied
+ * in as index.mjs, with the source map when there is one), each with its own role, memory,
+ * timeout and /tmp size from config, JSON logs to its own log group with retention, and the
+ * environment that names the bucket, table, queue and job definition
+ * (shared/schemas/runtime-env.ts).
  */
 export class Functions extends pulumi.ComponentResource {
   readonly functions: Record<FunctionName, DeployedFunction>;
 
   constructor(name: string, args: FunctionsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('foldsweep:infra:Functions', name, {}, opts);
-    const entries = FUNCTION_NAMES.map((fn) => {
+    // Invoked functions first, so their callers can depend on them.
+    const invoked = new Set(Object.values(args.invokes ?? {}).flat());
+    const order = [...FUNCTION_NAMES].sort(
+      (a, b) => Number(invoked.has(b)) - Number(invoked.has(a)),
+    );
+    const created = new Map<FunctionName, aws.lambda.Function>();
+    for (const fn of order) {
       const logGroup = this.createLogGroup(name, fn, args);
-      return [fn, this.createFunction(name, fn, logGroup, args)] as const;
-    });
+      const dependsOn = (args.invokes?.[fn] ?? []).map((target) => {
+        const f = created.get(target);
+        if (!f)
+          throw new Error(`${fn} invokes ${target}: chains of invoked functions are not supported`);
+        return f;
+      });
+      created.set(fn, this.createFunction(name, fn, logGroup, args, dependsOn));
+    }
     this.functions = Object.fromEntries(
-      entries.map(([fn, f]) => [fn, { name: f.name, arn: f.arn, invokeArn: f.invokeArn }]),
+      FUNCTION_NAMES.map((fn) => {
+        const f = created.get(fn) as aws.lambda.Function;
+        return [fn, { name: f.name, arn: f.arn, invokeArn: f.invokeArn }];
+      }),
     ) as Record<FunctionName, DeployedFunction>;
     this.registerOutputs({ functions: this.functions });
   }
@@ -68,6 +91,7 @@ export class Functions extends pulumi.ComponentResource {
     fn: FunctionName,
     logGroup: aws.cloudwatch.LogGroup,
     args: FunctionsArgs,
+    dependsOn: aws.lambda.Function[],
   ): aws.lambda.Function {
     const bundle = args.bundlePaths[fn];
     const assets: Record<string, pulumi.asset.Asset> = {
@@ -88,6 +112,7 @@ export class Functions extends pulumi.ComponentResource {
         code: new pulumi.asset.AssetArchive(assets),
         memorySize: args.sizes[fn].memoryMiB,
         timeout: args.sizes[fn].timeoutSeconds,
+        ephemeralStorage: { size: args.sizes[fn].ephemeralStorageMiB },
         environment: {
           variables: pulumi
             .output(args.environment[fn])
@@ -96,7 +121,7 @@ export class Functions extends pulumi.ComponentResource {
         loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name, systemLogLevel: 'WARN' },
         tags: args.tags,
       },
-      { parent: this },
+      { parent: this, dependsOn },
     );
   }
 }

@@ -9,6 +9,7 @@ import {
   type ModelLocation,
   type PolicyDocument,
   type PolicyInputs,
+  prepareFunctionPolicy,
   retrainFunctionPolicy,
   schedulerPolicy,
   trainerJobPolicy,
@@ -21,9 +22,9 @@ export interface IamArgs {
   partition: pulumi.Input<string>;
   accountId: pulumi.Input<string>;
   kmsKeyArn?: string;
-  /** Buckets (and prefixes) the api and retrain functions read source datasets from. */
+  /** Buckets (and prefixes) the api, retrain and prepare functions read source datasets from. */
   datasetLocations?: DatasetLocation[];
-  /** Buckets (and prefixes) the api and retrain functions read base models from. */
+  /** Buckets (and prefixes) the api, retrain and prepare functions read base models from. */
   modelLocations?: ModelLocation[];
   tags: Record<string, string>;
 }
@@ -69,6 +70,7 @@ export class Iam extends pulumi.ComponentResource {
         args,
       ),
       retrain: this.createFunctionRole(name, 'retrain', inputs.apply(retrainFunctionPolicy), args),
+      prepare: this.createFunctionRole(name, 'prepare', inputs.apply(prepareFunctionPolicy), args),
     };
     this.trainerRoleArn = this.createTrainerRole(name, inputs, args);
     this.schedulerRoleArn = this.attach(

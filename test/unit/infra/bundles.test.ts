@@ -65,6 +65,7 @@ describe('lambdaBundlePaths()', () => {
       api: path.join(root, 'dist/lambda/api.mjs'),
       aggregator: path.join(root, 'dist/lambda/aggregator.mjs'),
       retrain: path.join(root, 'dist/lambda/retrain.mjs'),
+      prepare: path.join(root, 'dist/lambda/prepare.mjs'),
     });
   });
 

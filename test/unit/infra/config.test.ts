@@ -61,8 +61,51 @@ describe('parseStackConfig()', () => {
     expect(config.useSpot).toBe(false);
     expect(config.gpuInstanceTypes).toEqual(['g5.xlarge', 'g6.2xlarge']);
     expect(config.trainerImageTag).toBe('20240101');
-    expect(config.functions.aggregator).toEqual({ memoryMiB: 4096, timeoutSeconds: 900 });
+    expect(config.functions.aggregator).toEqual({
+      memoryMiB: 4096,
+      timeoutSeconds: 900,
+      ephemeralStorageMiB: 512,
+    });
     expect(config.functions.api.timeoutSeconds).toBe(29);
+  });
+
+  it('sizes the prepare function for decoding a dataset: 900 s, 3008 MiB, 10240 MiB of /tmp', () => {
+    expect(parseStackConfig({}, context).functions).toEqual({
+      api: { memoryMiB: 2048, timeoutSeconds: 29, ephemeralStorageMiB: 512 },
+      aggregator: { memoryMiB: 3008, timeoutSeconds: 900, ephemeralStorageMiB: 512 },
+      retrain: { memoryMiB: 2048, timeoutSeconds: 900, ephemeralStorageMiB: 512 },
+      prepare: { memoryMiB: 3008, timeoutSeconds: 900, ephemeralStorageMiB: 10240 },
+    });
+    // Setting one function (or one field) keeps the defaults of the rest.
+    const config = parseStackConfig(
+      { functions: '{"prepare":{"memoryMiB":6144,"ephemeralStorageMiB":4096}}' },
+      context,
+    );
+    expect(config.functions.prepare).toEqual({
+      memoryMiB: 6144,
+      timeoutSeconds: 900,
+      ephemeralStorageMiB: 4096,
+    });
+    expect(config.functions.api.timeoutSeconds).toBe(29);
+  });
+
+  it('refuses prepare sizes Lambda would refuse', () => {
+    expect(
+      errorFor({
+        functions: {
+          prepare: { timeoutSeconds: 901, memoryMiB: 20000, ephemeralStorageMiB: 256 },
+        },
+      })
+        .issues.map((i) => i.key)
+        .sort(),
+    ).toEqual([
+      'foldsweep:functions.prepare.ephemeralStorageMiB',
+      'foldsweep:functions.prepare.memoryMiB',
+      'foldsweep:functions.prepare.timeoutSeconds',
+    ]);
+    expect(errorFor({ functions: { prepare: { ephemeralStorageMiB: 10241 } } }).message).toContain(
+      'ephemeralStorageMiB must be 512-10240',
+    );
   });
 
   it('reads datasetBuckets as buckets with optional prefixes (names or ARNs), default none', () => {

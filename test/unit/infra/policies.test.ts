@@ -15,6 +15,7 @@ import {
   jobDefinitionRetryStrategy,
   type PolicyDocument,
   type PolicyInputs,
+  prepareFunctionPolicy,
   retrainFunctionPolicy,
   schedulerPolicy,
   TRAINER_UID,
@@ -67,6 +68,16 @@ const ALL_ROLE_POLICIES: [string, PolicyDocument][] = [
   ['api', apiFunctionPolicy(inputs({ kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/k' }))],
   ['aggregator', aggregatorFunctionPolicy(inputs())],
   ['retrain', retrainFunctionPolicy(inputs())],
+  [
+    'prepare',
+    prepareFunctionPolicy(
+      inputs({
+        kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/k',
+        datasetLocations: [{ bucket: 'team-data', prefix: 'fashion/' }],
+        modelLocations: [{ bucket: 'team-models', prefix: '' }],
+      }),
+    ),
+  ],
   ['trainer', trainerJobPolicy(inputs())],
   [
     'scheduler',
@@ -307,6 +318,138 @@ describe('role policies', () => {
       expect(allows(doc, 's3:GetObject', `${models}/base/fashion/model.json`)).toBe(false);
       expect(JSON.stringify(doc)).not.toContain('team-models');
     }
+  });
+
+  it('prepare: exactly what preparing a sweep needs, statement by statement', () => {
+    const doc = prepareFunctionPolicy(
+      inputs({
+        datasetLocations: [{ bucket: 'team-data', prefix: 'fashion/' }],
+        modelLocations: [{ bucket: 'team-models', prefix: '' }],
+      }),
+    );
+    const read = ['datasets/*', 'models/*', 'sweeps/*', 'datasets-input/*', 'models-input/*'];
+    expect(doc.Statement).toEqual([
+      {
+        Sid: 'WriteOwnLogs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: [`${arns.logGroups.prepare}:*`],
+      },
+      { Sid: 'ReadObjects', Effect: 'Allow', Action: ['s3:GetObject'], Resource: read.map(object) },
+      {
+        Sid: 'WriteObjects',
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:AbortMultipartUpload'],
+        Resource: ['datasets/*', 'models/*', 'sweeps/*'].map(object),
+      },
+      {
+        Sid: 'ListPrefixes',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: [BUCKET],
+        Condition: { StringLike: { 's3:prefix': read } },
+      },
+      {
+        Sid: 'ReadDatasetSources',
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: ['arn:aws:s3:::team-data/fashion/*'],
+      },
+      {
+        Sid: 'ListDatasetSources0',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: ['arn:aws:s3:::team-data'],
+        Condition: { StringLike: { 's3:prefix': ['fashion/*'] } },
+      },
+      {
+        Sid: 'ReadModelSources',
+        Effect: 'Allow',
+        Action: ['s3:GetObject'],
+        Resource: ['arn:aws:s3:::team-models/*'],
+      },
+      {
+        Sid: 'ListModelSources0',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: ['arn:aws:s3:::team-models'],
+      },
+      {
+        Sid: 'StateTable',
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+        Resource: [TABLE, `${TABLE}/index/*`],
+      },
+      {
+        Sid: 'SubmitTrainerJobs',
+        Effect: 'Allow',
+        Action: ['batch:SubmitJob'],
+        Resource: [arns.jobQueue, ...arns.jobDefinitions],
+      },
+      {
+        Sid: 'TagAndStopJobs',
+        Effect: 'Allow',
+        Action: ['batch:TagResource', 'batch:TerminateJob'],
+        Resource: [arns.jobs],
+      },
+      {
+        Sid: 'DescribeJobs',
+        Effect: 'Allow',
+        Action: ['batch:DescribeJobs', 'batch:ListJobs'],
+        Resource: ['*'],
+      },
+      {
+        Sid: 'OnFailureDestination',
+        Effect: 'Allow',
+        Action: ['sqs:SendMessage'],
+        Resource: [arns.deadLetterQueue],
+      },
+    ]);
+    // What it must not do: schedules, holdouts, the cache, deleting, invoking.
+    expect(allows(doc, 's3:PutObject', object('schedules/nightly/holdout-x/a.json'))).toBe(false);
+    expect(allows(doc, 's3:PutObject', object('cache/bottleneck/k/f.f32'))).toBe(false);
+    expect(allows(doc, 's3:PutObject', object('datasets-input/fashion/a.png'))).toBe(false);
+    expect(allows(doc, 's3:DeleteObject', object('datasets/abc/pixels.u8'))).toBe(false);
+    expect(allows(doc, 'dynamodb:DeleteItem', TABLE)).toBe(false);
+    expect(allows(doc, 'batch:CancelJob', arns.jobs)).toBe(false);
+    expect(allows(doc, 'lambda:InvokeFunction', arns.functions.prepare)).toBe(false);
+    expect(allows(doc, 'scheduler:CreateSchedule', `${arns.schedules.slice(0, -1)}x`)).toBe(false);
+  });
+
+  it('lets the api and retrain functions invoke the prepare function, and no other', () => {
+    for (const policy of [apiFunctionPolicy, retrainFunctionPolicy]) {
+      const doc = policy(inputs());
+      const invoke = doc.Statement.filter((s) => s.Action.some((a) => a.startsWith('lambda:')));
+      expect(invoke).toEqual([
+        {
+          Sid: 'InvokePrepare',
+          Effect: 'Allow',
+          Action: ['lambda:InvokeFunction'],
+          Resource: [arns.functions.prepare],
+        },
+      ]);
+      for (const other of [arns.functions.api, arns.functions.aggregator, arns.functions.retrain]) {
+        expect(allows(doc, 'lambda:InvokeFunction', other)).toBe(false);
+      }
+      expect(allows(doc, 'lambda:InvokeFunction', `${arns.functions.prepare}:live`)).toBe(false);
+    }
+    for (const doc of [aggregatorFunctionPolicy(inputs()), trainerJobPolicy(inputs())]) {
+      expect(JSON.stringify(doc)).not.toContain('lambda:');
+    }
+  });
+
+  it('api: keeps what its in-request routes (schedules, resume, cancel, re-drive) still need', () => {
+    const doc = apiFunctionPolicy(inputs({ datasetLocations: [{ bucket: 'd', prefix: '' }] }));
+    // POST /schedules checks the template; /schedules/:id/runs and /sweeps/:id/resume prepare.
+    expect(allows(doc, 's3:GetObject', object('datasets-input/f/train.gz'))).toBe(true);
+    expect(allows(doc, 's3:GetObject', 'arn:aws:s3:::d/any.png')).toBe(true);
+    expect(allows(doc, 's3:PutObject', object('datasets/abc/pixels.u8'))).toBe(true);
+    expect(allows(doc, 'batch:SubmitJob', arns.jobQueue)).toBe(true);
+    // Cancel and live progress.
+    expect(allows(doc, 'batch:TerminateJob', arns.jobs)).toBe(true);
+    expect(allows(doc, 'batch:DescribeJobs', '*')).toBe(true);
+    // Re-driven aggregation evaluates and writes the champion.
+    expect(allows(doc, 's3:PutObject', object('sweeps/01J/champion/model.json'))).toBe(true);
   });
 
   it('grants KMS on the configured key only, and only when one is configured', () => {

@@ -4,12 +4,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { PolicyDocument } from '../../../infra/policies.js';
-import {
-  fakeBundleDir,
-  outputValue,
-  type PulumiRecorder,
-  setupPulumiMocks,
-} from '../../helpers/pulumi-mocks.js';
+import { outputValue, type PulumiRecorder, setupPulumiMocks } from '../../helpers/pulumi-mocks.js';
+import { fakeBundleDirForAllFunctions } from './fake-bundles.js';
 
 const KEY = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
@@ -18,7 +14,7 @@ let program: typeof import('../../../infra/index.js');
 
 beforeAll(async () => {
   rec = await setupPulumiMocks({
-    'foldsweep:bundleDir': fakeBundleDir(),
+    'foldsweep:bundleDir': fakeBundleDirForAllFunctions(),
     'foldsweep:namePrefix': 'ml-sweeps',
     'foldsweep:vpcId': 'vpc-0abc1234',
     'foldsweep:subnetIds': ['subnet-0aaa1111', 'subnet-0bbb2222'],
@@ -93,15 +89,20 @@ describe('infra with an existing VPC and the non-default settings', () => {
     expect(rec.one('aws:ecr/repository:Repository').inputs.encryptionConfigurations).toEqual([
       { encryptionType: 'KMS', kmsKey: KEY },
     ]);
-    const trainer = JSON.parse(
-      String(rec.one('aws:iam/rolePolicy:RolePolicy', '-trainer').inputs.policy),
-    ) as PolicyDocument;
-    expect(trainer.Statement).toContainEqual(
-      expect.objectContaining({ Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: [KEY] }),
-    );
+    for (const suffix of ['-trainer', '-prepare']) {
+      const doc = JSON.parse(
+        String(rec.one('aws:iam/rolePolicy:RolePolicy', suffix).inputs.policy),
+      ) as PolicyDocument;
+      expect(doc.Statement, suffix).toContainEqual(
+        expect.objectContaining({
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+          Resource: [KEY],
+        }),
+      );
+    }
   });
 
-  it('lets the api and retrain roles read the configured dataset buckets, and no other role', () => {
+  it('lets the api, retrain and prepare roles read the configured dataset buckets, and no other role', () => {
     const policy = (suffix: string) =>
       JSON.parse(
         String(rec.one('aws:iam/rolePolicy:RolePolicy', suffix).inputs.policy),
@@ -112,18 +113,20 @@ describe('infra with an existing VPC and the non-default settings', () => {
       Action: ['s3:GetObject'],
       Resource: ['arn:aws:s3:::team-datasets/*', 'arn:aws:s3:::shared-data/fashion/*'],
     };
-    for (const fn of ['-api', '-retrain']) expect(policy(fn).Statement).toContainEqual(read);
+    for (const fn of ['-api', '-retrain', '-prepare']) {
+      expect(policy(fn).Statement).toContainEqual(read);
+    }
     for (const other of ['-aggregator', '-trainer']) {
       expect(JSON.stringify(policy(other))).not.toContain('team-datasets');
     }
   });
 
-  it('lets the api and retrain roles read the configured model buckets, and no other role', () => {
+  it('lets the api, retrain and prepare roles read the configured model buckets, and no other role', () => {
     const policy = (suffix: string) =>
       JSON.parse(
         String(rec.one('aws:iam/rolePolicy:RolePolicy', suffix).inputs.policy),
       ) as PolicyDocument;
-    for (const fn of ['-api', '-retrain']) {
+    for (const fn of ['-api', '-retrain', '-prepare']) {
       expect(policy(fn).Statement).toContainEqual({
         Sid: 'ReadModelSources',
         Effect: 'Allow',

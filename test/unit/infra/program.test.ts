@@ -11,7 +11,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS_WITHOUT_RESOURCE_TYPES, type PolicyDocument } from '../../../infra/policies.js';
 import { AwsRuntimeEnvSchema, SCHEDULE_ENV } from '../../../shared/schemas/runtime-env.js';
 import {
-  fakeBundleDir,
   MOCK_ACCOUNT,
   MOCK_REGION,
   outputValue,
@@ -19,6 +18,7 @@ import {
   type RecordedResource,
   setupPulumiMocks,
 } from '../../helpers/pulumi-mocks.js';
+import { fakeBundleDirForAllFunctions } from './fake-bundles.js';
 
 const T = {
   bucket: 'aws:s3/bucket:Bucket',
@@ -62,7 +62,7 @@ const json = <T = Record<string, unknown>>(value: unknown): T => JSON.parse(Stri
 const named = (r: RecordedResource) => String(r.state.name);
 
 beforeAll(async () => {
-  bundleDir = fakeBundleDir();
+  bundleDir = fakeBundleDirForAllFunctions();
   rec = await setupPulumiMocks({ 'foldsweep:bundleDir': bundleDir });
   program = await import('../../../infra/index.js');
   await outputValue(program.apiUrl);
@@ -240,11 +240,12 @@ describe('compute', () => {
 });
 
 describe('functions', () => {
-  it('deploys the api, aggregator and retrain bundles on a Node.js runtime', async () => {
+  it('deploys the api, aggregator, retrain and prepare bundles on a Node.js runtime', async () => {
     const functions = rec.ofType(T.fn);
     expect(functions.map(named).sort()).toEqual([
       'foldsweep-test-aggregator',
       'foldsweep-test-api',
+      'foldsweep-test-prepare',
       'foldsweep-test-retrain',
     ]);
     for (const fn of functions) {
@@ -273,13 +274,131 @@ describe('functions', () => {
 
   it('gives each function its own role and its own log group with retention', () => {
     const roles = new Set(rec.ofType(T.fn).map((f) => f.inputs.role));
-    expect(roles.size).toBe(3);
+    expect(roles.size).toBe(4);
     for (const fn of rec.ofType(T.fn)) {
       const logging = fn.inputs.loggingConfig as { logGroup: string; logFormat: string };
       const group = rec.ofType(T.logGroup).find((g) => g.state.name === logging.logGroup);
       expect(group?.inputs.retentionInDays).toBe(30);
       expect(logging.logFormat).toBe('JSON');
     }
+  });
+});
+
+describe('prepare function', () => {
+  const fn = () => rec.one(T.fn, '-prepare');
+  const variables = (suffix: string) =>
+    (rec.one(T.fn, suffix).inputs.environment as { variables: Record<string, string> }).variables;
+  const policy = (suffix: string) =>
+    json<PolicyDocument>(rec.one(T.rolePolicy, suffix).inputs.policy);
+
+  it('runs 900 s with 3008 MiB and 10240 MiB of /tmp, like the others otherwise', () => {
+    const api = rec.one(T.fn, '-api').inputs;
+    expect(fn().inputs).toMatchObject({
+      timeout: 900,
+      memorySize: 3008,
+      ephemeralStorage: { size: 10240 },
+      runtime: api.runtime,
+      architectures: api.architectures,
+      handler: 'index.handler',
+    });
+    expect(api.ephemeralStorage).toEqual({ size: 512 });
+    const logging = fn().inputs.loggingConfig as { logGroup: string; logFormat: string };
+    const group = rec.ofType(T.logGroup).find((g) => g.state.name === logging.logGroup);
+    expect(named(group as RecordedResource)).toBe('/foldsweep-test/lambda/prepare');
+    expect(group?.inputs.retentionInDays).toBe(30);
+    expect(logging.logFormat).toBe('JSON');
+  });
+
+  it('has a role of its own', () => {
+    const role = rec.one(T.role, '-prepare');
+    expect(fn().inputs.role).toBe(role.state.arn);
+    expect(json<PolicyDocument>(role.inputs.assumeRolePolicy).Statement).toEqual([
+      expect.objectContaining({ Principal: { Service: 'lambda.amazonaws.com' } }),
+    ]);
+    for (const other of ['-api', '-aggregator', '-retrain']) {
+      expect(rec.one(T.fn, other).inputs.role).not.toBe(role.state.arn);
+    }
+  });
+
+  it('is named by FOLDSWEEP_PREPARE_FUNCTION_ARN in the api and retrain functions only', () => {
+    const arn = fn().state.arn;
+    for (const suffix of ['-api', '-retrain']) {
+      const env = AwsRuntimeEnvSchema.parse(variables(suffix));
+      expect(env.FOLDSWEEP_PREPARE_FUNCTION_ARN, suffix).toBe(arn);
+    }
+    for (const suffix of ['-aggregator', '-prepare']) {
+      expect(variables(suffix).FOLDSWEEP_PREPARE_FUNCTION_ARN, suffix).toBeUndefined();
+    }
+  });
+
+  it('gets the runtime environment the api prepares with, without the scheduler', () => {
+    const api = variables('-api');
+    const prepare = variables('-prepare');
+    for (const name of [
+      'FOLDSWEEP_BUCKET',
+      'FOLDSWEEP_TABLE',
+      'FOLDSWEEP_JOB_QUEUE',
+      'FOLDSWEEP_JOB_DEFINITION',
+      'FOLDSWEEP_ATTEMPT_TIMEOUT_SECONDS',
+      'LOG_LEVEL',
+    ]) {
+      expect(prepare[name], name).toBeDefined();
+      expect(prepare[name], name).toBe(api[name]);
+    }
+    for (const name of Object.values(SCHEDULE_ENV)) expect(prepare[name], name).toBeUndefined();
+  });
+
+  it('lets the api and retrain roles invoke the prepare function and nothing else', () => {
+    const invokes = (doc: PolicyDocument) =>
+      doc.Statement.filter((s) => s.Action.some((a) => a.startsWith('lambda:')));
+    for (const suffix of ['-api', '-retrain']) {
+      expect(invokes(policy(suffix)), suffix).toEqual([
+        {
+          Sid: 'InvokePrepare',
+          Effect: 'Allow',
+          Action: ['lambda:InvokeFunction'],
+          Resource: [fn().state.arn],
+        },
+      ]);
+    }
+    for (const suffix of ['-aggregator', '-prepare', '-trainer']) {
+      expect(invokes(policy(suffix)), suffix).toEqual([]);
+    }
+    // The only other invoker: EventBridge Scheduler's role, of the retrain function.
+    expect(JSON.stringify(policy('-scheduler'))).not.toContain(fn().state.arn as string);
+  });
+
+  it('reads sources, writes datasets/models/sweeps, submits to this queue; no schedules', () => {
+    const doc = policy('-prepare');
+    const bucket = rec.one(T.bucket).state.arn;
+    const bySid = new Map(doc.Statement.map((st) => [st.Sid, st]));
+    expect(bySid.get('ReadObjects')?.Resource).toEqual(
+      ['datasets/*', 'models/*', 'sweeps/*', 'datasets-input/*', 'models-input/*'].map(
+        (k) => `${bucket}/${k}`,
+      ),
+    );
+    expect(bySid.get('WriteObjects')?.Resource).toEqual(
+      ['datasets/*', 'models/*', 'sweeps/*'].map((k) => `${bucket}/${k}`),
+    );
+    expect(bySid.get('SubmitTrainerJobs')?.Resource).toEqual([
+      rec.one(T.jobQueue).state.arn,
+      rec.one(T.jobDefinition).state.arnPrefix,
+      `${rec.one(T.jobDefinition).state.arnPrefix}:*`,
+    ]);
+    expect(bySid.get('StateTable')?.Resource).toEqual([
+      rec.one(T.table).state.arn,
+      `${rec.one(T.table).state.arn}/index/*`,
+    ]);
+    expect(bySid.get('OnFailureDestination')?.Resource).toEqual([rec.one(T.queue).state.arn]);
+    expect(JSON.stringify(doc)).not.toMatch(/scheduler:|iam:PassRole|schedules\/|DeleteItem/);
+  });
+
+  it('retries a failed asynchronous invocation twice, then sends it to the dead-letter queue', () => {
+    const config = rec.ofType(T.invokeConfig).find((c) => c.inputs.functionName === named(fn()));
+    expect(config?.inputs).toMatchObject({
+      maximumRetryAttempts: 2,
+      destinationConfig: { onFailure: { destination: rec.one(T.queue).state.arn } },
+    });
   });
 });
 
@@ -383,10 +502,11 @@ describe('events', () => {
     for (const name of Object.values(SCHEDULE_ENV)) expect(aggregator[name], name).toBeUndefined();
   });
 
-  it('dead-letters failed async invocations of the aggregator and retrain functions', () => {
+  it('dead-letters failed async invocations of the aggregator, retrain and prepare functions', () => {
     const configs = rec.ofType(T.invokeConfig);
     expect(configs.map((c) => c.inputs.functionName).sort()).toEqual([
       'foldsweep-test-aggregator',
+      'foldsweep-test-prepare',
       'foldsweep-test-retrain',
     ]);
     for (const c of configs) {
@@ -429,7 +549,7 @@ describe('iam', () => {
     const policy = (suffix: string) =>
       json<PolicyDocument>(rec.one(T.rolePolicy, suffix).inputs.policy);
     const resources = (doc: PolicyDocument) => doc.Statement.flatMap((s) => s.Resource ?? []);
-    for (const fn of ['api', 'aggregator', 'retrain']) {
+    for (const fn of ['api', 'aggregator', 'retrain', 'prepare']) {
       const logGroup = rec.ofType(T.logGroup).find((g) => named(g).endsWith(`/lambda/${fn}`));
       expect(resources(policy(`-${fn}`))).toContain(`${logGroup?.state.arn}:*`);
     }

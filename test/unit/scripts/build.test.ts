@@ -120,6 +120,16 @@ describe('scripts/build.ts', () => {
     expect(await handler({ nothing: true })).toMatchObject({ status: 'invalid' });
   });
 
+  it('prepare.mjs is written, loads, and its handler rejects an event without a sweepId', async () => {
+    expect(out.files.lambda.prepare).toBe(path.join(dir, 'lambda', 'prepare.mjs'));
+    const { handler } = await load(out.files.lambda.prepare);
+
+    expect(await handler({ nothing: true })).toEqual({
+      status: 'invalid',
+      reason: 'the event names no sweepId',
+    });
+  });
+
   it('a Lambda bundle without its environment fails at start, naming the variable', () => {
     const run = spawnSync(
       process.execPath,
