@@ -52,8 +52,9 @@ describe('a real sweep on Fashion-MNIST through the HTTP API', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(spec),
     });
-    expect(created.status).toBe(201);
-    const { sweep } = (await created.json()) as { sweep: { id: string } };
+    expect(created.status).toBe(202);
+    const { sweep } = (await created.json()) as { sweep: { id: string; status: string } };
+    expect(sweep.status).toBe('pending');
 
     let status = 'running';
     const fractions: number[] = [];

@@ -129,10 +129,15 @@ export class S3DatasetSource implements DatasetSource {
       }
       labels = { bucket: images.bucket, key, uri: `s3://${images.bucket}/${key}` };
     }
-    const [imagesObject, labelsObject] = await Promise.all([
+    // Both at once, but the images file's problem is the one reported when both fail (a
+    // missing bucket fails both; which answer came first must not decide the message).
+    const [imagesStat, labelsStat] = await Promise.allSettled([
       this.statObject(images, uriField),
       this.statObject(labels, labelsField),
     ]);
+    if (imagesStat.status === 'rejected') throw imagesStat.reason;
+    if (labelsStat.status === 'rejected') throw labelsStat.reason;
+    const [imagesObject, labelsObject] = [imagesStat.value, labelsStat.value];
     const files: SourceFileStat[] = [
       fileStat(images, imagesObject),
       fileStat(labels, labelsObject),

@@ -470,7 +470,13 @@ describe('createSweep with an s3:// baseModel', () => {
       );
       expect(error.issues[0].path).toBe('baseModel');
       expect(error.issues[0].message).toMatch(/tiny\/missing\/model\.json does not exist/);
-      expect(await ws.state.listSweeps({ limit: 10 })).toHaveLength(2);
+      // Rejected while preparing: the sweep is kept as failed, with the same issue, and nothing
+      // of it was planned or submitted.
+      const sweeps = await ws.state.listSweeps({ limit: 10 });
+      expect(sweeps.map((s) => s.status)).toEqual(['failed', 'running', 'running']);
+      expect(sweeps[0].issues?.[0].path).toBe('baseModel');
+      expect(sweeps[0].planKey).toBeUndefined();
+      expect((ws.executor as RecordingExecutor).submitted).toHaveLength(2);
     } finally {
       await ws.cleanup();
     }
