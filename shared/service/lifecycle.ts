@@ -441,6 +441,7 @@ export type ResumeOutcome =
 export async function resumeSweep(
   deps: ServiceDeps & Partial<RetrainDeps>,
   id: string,
+  options: { prepareInBackground?: boolean } = {},
 ): Promise<ResumeOutcome> {
   const sweep = await requireSweep(deps, id);
   const now = deps.clock.now().toISOString();
@@ -452,6 +453,11 @@ export async function resumeSweep(
     };
   }
   if (sweep.status === 'pending' || sweep.status === 'preparing') {
+    if (options.prepareInBackground) {
+      // HTTP: the prepare step again (on AWS the prepare function, not the api's 29 s).
+      await startPreparation(deps, id);
+      return { status: 'preparing', outcome: { status: 'skipped', sweep, reason: 'handed over' } };
+    }
     return { status: 'preparing', outcome: await prepareSweep(deps, id) };
   }
   if (sweep.status === 'aggregating') {

@@ -56,7 +56,7 @@ export function sweepsRoutes(deps: ServiceDeps) {
         c.json({ sweep: await cancelSweep(deps, c.req.param('id')) }),
       )
       .post('/:id/resume', async (c) => {
-        const outcome = await resumeSweep(deps, c.req.param('id'));
+        const outcome = await resumeSweep(deps, c.req.param('id'), { prepareInBackground: true });
         if (outcome.status === 'skipped') throw new ConflictError(outcome.reason);
         return c.json({ sweep: await getSweep(deps, c.req.param('id')) }, 202);
       })
