@@ -142,7 +142,7 @@ export function executorContract(name: string, make: () => Promise<ExecutorFixtu
           descriptions.push(await f.executor.describe(plan.sweepId));
           const p = await f.executor.progress?.(plan.sweepId, jobIds);
           if (p) progress.push(p);
-          await sleep(150);
+          await sleep(400);
         }
         await waiting;
         descriptions.push(await f.executor.describe(plan.sweepId));
