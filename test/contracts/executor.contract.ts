@@ -8,7 +8,11 @@
  * executorContract('ProcessPoolExecutor', async () => ({ executor, objects, state, ... }));
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Executor, ExecutorDescription, ExecutorProgress } from '../../shared/ports/executor.js';
+import type {
+  Executor,
+  ExecutorDescription,
+  ExecutorProgress,
+} from '../../shared/ports/executor.js';
 import { getText, type ObjectStore } from '../../shared/ports/object-store.js';
 import type { StateStore } from '../../shared/ports/state-store.js';
 import { type Plan, trialResultKey } from '../../shared/schemas/plan.js';
@@ -122,7 +126,9 @@ export function executorContract(name: string, make: () => Promise<ExecutorFixtu
             status: 'succeeded',
           });
         }
-        expect([...(await f.startedTrials(plan.sweepId))].sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+        expect([...(await f.startedTrials(plan.sweepId))].sort((a, b) => a - b)).toEqual([
+          0, 1, 2, 3,
+        ]);
       },
       TIMEOUT,
     );
@@ -217,8 +223,9 @@ export function executorContract(name: string, make: () => Promise<ExecutorFixtu
         const startedAtCancel = await f.startedTrials(plan.sweepId);
         // Some trials had not started: the cancel has something to hold back.
         expect(new Set(startedAtCancel).size).toBeLessThan(6);
-        await until('none of the sweep trainers runs', async () =>
-          (await f.liveTrainers(plan.sweepId)) === 0,
+        await until(
+          'none of the sweep trainers runs',
+          async () => (await f.liveTrainers(plan.sweepId)) === 0,
         );
         await f.waitUntilTerminal(plan.sweepId);
         await sleep(1000);

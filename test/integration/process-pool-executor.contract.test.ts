@@ -64,7 +64,8 @@ executorContract('ProcessPoolExecutor', async () => {
     },
     waitUntilTerminal: (sweepId) => executor.waitFor(sweepId),
     startedTrials: async () => (await starts()).map(([, trial]) => trial),
-    liveTrainers: async () => [...new Set((await starts()).map(([pid]) => pid))].filter(alive).length,
+    liveTrainers: async () =>
+      [...new Set((await starts()).map(([pid]) => pid))].filter(alive).length,
     resumeFinished: 'skipped',
     cleanup: async () => {
       delete process.env.FOLDSWEEP_TEST_CRASH_TRIAL;
