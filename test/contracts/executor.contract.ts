@@ -45,6 +45,8 @@ export interface ExecutorFixture {
    * trainer starts and exits at once on the succeeded result: Batch resubmits the whole array).
    */
   resumeFinished: 'skipped' | 'rerun-skipping';
+  /** Executor-specific evidence of a finished cancel (Batch: TerminateJob on the array jobs). */
+  assertCancelled?(sweepId: string, jobIds: readonly string[]): Promise<void>;
   cleanup(): Promise<void>;
 }
 
@@ -231,6 +233,7 @@ export function executorContract(name: string, make: () => Promise<ExecutorFixtu
         await sleep(1000);
         expect(await f.startedTrials(plan.sweepId)).toEqual(startedAtCancel);
         expect(await f.liveTrainers(plan.sweepId)).toBe(0);
+        await f.assertCancelled?.(plan.sweepId, jobIds);
 
         // Only trials that finished have results, succeeded ones: a stopped trial writes none.
         const afterCancel = await results(f.objects, plan);

@@ -109,6 +109,15 @@ executorContract('BatchExecutor on the Batch emulator', async () => {
           (j.running?.process !== undefined && j.running.process.exitCode === null),
       ).length,
     resumeFinished: 'rerun-skipping',
+    assertCancelled: async (sweepId, jobIds) => {
+      // TerminateJob reached every array parent; the children not started were cancelled, never run.
+      for (const jobId of jobIds) {
+        expect(emulator.job(jobId)).toMatchObject({ isTerminated: true, status: 'FAILED' });
+      }
+      const unstarted = children(sweepId).filter((j) => j.attempts.length === 0);
+      expect(unstarted.length).toBeGreaterThan(0);
+      for (const j of unstarted) expect(j).toMatchObject({ isCancelled: true, status: 'FAILED' });
+    },
     cleanup: async () => {
       await emulator.idle(120_000);
       expect(emulator.deliveryErrors).toEqual([]);
