@@ -2,8 +2,9 @@ import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoModelRegistry } from '../../../shared/adapters/aws/dynamo-model-registry.js';
 import { ConflictError, FoldsweepError, ValidationError } from '../../../shared/errors.js';
+import { modelRegistryContract } from '../../contracts/model-registry.contract.js';
 import { type LocalDynamo, startLocalDynamo } from '../../helpers/local-aws.js';
-import { modelRegistryContract, modelVersionFactory } from '../../helpers/retrain-fixtures.js';
+import { modelVersionFactory } from '../../helpers/retrain-fixtures.js';
 
 let dynamo: LocalDynamo;
 

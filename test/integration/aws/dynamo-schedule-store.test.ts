@@ -2,12 +2,9 @@ import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoScheduleStore } from '../../../shared/adapters/aws/dynamo-schedule-store.js';
 import { ConflictError, FoldsweepError, ValidationError } from '../../../shared/errors.js';
+import { scheduleStoreContract } from '../../contracts/schedule-store.contract.js';
 import { type LocalDynamo, startLocalDynamo } from '../../helpers/local-aws.js';
-import {
-  scheduleRecordFactory,
-  scheduleRunFactory,
-  scheduleStoreContract,
-} from '../../helpers/retrain-fixtures.js';
+import { scheduleRecordFactory, scheduleRunFactory } from '../../helpers/retrain-fixtures.js';
 
 let dynamo: LocalDynamo;
 

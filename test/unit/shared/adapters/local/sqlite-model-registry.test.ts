@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteModelRegistry } from '../../../../../shared/adapters/local/sqlite-model-registry.js';
 import { SqliteScheduleStore } from '../../../../../shared/adapters/local/sqlite-schedule-store.js';
 import { ConflictError, ValidationError } from '../../../../../shared/errors.js';
+import { modelRegistryContract } from '../../../../contracts/model-registry.contract.js';
 import {
-  modelRegistryContract,
   modelVersionFactory,
   scheduleRecordFactory,
 } from '../../../../helpers/retrain-fixtures.js';

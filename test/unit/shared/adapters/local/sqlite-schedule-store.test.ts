@@ -6,11 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteScheduleStore } from '../../../../../shared/adapters/local/sqlite-schedule-store.js';
 import { SqliteStateStore } from '../../../../../shared/adapters/local/sqlite-state-store.js';
 import { FoldsweepError, ValidationError } from '../../../../../shared/errors.js';
-import {
-  scheduleRecordFactory,
-  scheduleRunFactory,
-  scheduleStoreContract,
-} from '../../../../helpers/retrain-fixtures.js';
+import { scheduleStoreContract } from '../../../../contracts/schedule-store.contract.js';
+import { scheduleRecordFactory, scheduleRunFactory } from '../../../../helpers/retrain-fixtures.js';
 
 scheduleStoreContract('SqliteScheduleStore (:memory:)', async () => {
   const store = new SqliteScheduleStore(':memory:');
