@@ -161,7 +161,7 @@ async function loadWasm(): Promise<SelectedBackend> {
     return {
       name: 'wasm',
       tf,
-      detail: `@tensorflow/tfjs-backend-wasm@${wasm.version_wasm} (simd ${simd ? 'on' : 'off'}, threads ${isNode ? 'off' : 'default'}, ${dir})`,
+      detail: `@tensorflow/tfjs-backend-wasm@${wasm.version_wasm} (simd ${simd ? 'on' : 'off'}, threads ${isNode ? 'off' : 'default'}, ${path.relative(process.cwd(), dir) || '.'})`,
     };
   } catch (err) {
     throw new BackendUnavailableError('wasm', errorText(err), { cause: err });
