@@ -3,13 +3,22 @@
  * (finetune freezeDepth {0, 2} x lrMultiplier {1, 0.1}, scratch, bottleneck-linear C {0.1, 1})
  * and trial results with made-up learning curves, in the states a live or finished sweep has.
  */
+import { join } from 'node:path';
+import { SqliteStateStore } from '../../shared/adapters/local/sqlite-state-store.js';
 import { buildLeaderboard } from '../../shared/aggregation/leaderboard.js';
 import type { ReportInput } from '../../shared/report/html-report.js';
 import type { ChampionMetadata } from '../../shared/schemas/champion.js';
-import type { Plan } from '../../shared/schemas/plan.js';
+import { type Plan, planKey, trialResultKey } from '../../shared/schemas/plan.js';
 import type { ChampionRecord, TrialRecord } from '../../shared/schemas/state.js';
-import type { EpochMetrics, TrialResult } from '../../shared/schemas/trial-result.js';
+import {
+  type EpochMetrics,
+  type TrialResult,
+  trialRecordOf,
+} from '../../shared/schemas/trial-result.js';
+import type { ServiceDeps } from '../../shared/service/deps.js';
 import { planFactory, TEST_CREATED_AT, trialResultFor } from './factories.js';
+import { makeTempDir, recordingLogger } from './images.js';
+import { MemoryObjectStore } from './memory-object-store.js';
 
 /** The dimensions the fixture plan sweeps: strategy, freezeDepth, lrMultiplier, svmC. */
 export const FIXTURE_SWEPT_DIMENSIONS = ['strategy', 'freezeDepth', 'lrMultiplier', 'svmC'];
@@ -214,5 +223,66 @@ export function completedScenario(): ReportScenario {
       generatedAt: at(102),
     },
     withCurves: trials.length,
+  };
+}
+
+/**
+ * Stores holding a scenario as a sweep leaves them: the sweep record, plan.json, each trial's
+ * result.json and state record, and (with a champion) the champion record, metadata.json and
+ * stand-in model files. Returns service deps on a MemoryObjectStore and a SQLite state store.
+ */
+export async function seededStores(scenario: ReportScenario) {
+  const tmp = await makeTempDir('foldsweep-report-');
+  const objects = new MemoryObjectStore();
+  const state = new SqliteStateStore(join(tmp.path, 'state.db'));
+  const { input } = scenario;
+  const plan = input.plan as Plan;
+  await state.createSweep({
+    id: plan.sweepId,
+    status: input.sweep?.status ?? 'running',
+    spec: plan.spec,
+    createdAt: TEST_CREATED_AT,
+    updatedAt: TEST_CREATED_AT,
+    planKey: planKey(plan.sweepId),
+    trialsTotal: plan.trials.length,
+  });
+  await objects.put(planKey(plan.sweepId), JSON.stringify(plan));
+  for (const t of input.trials) {
+    await objects.put(trialResultKey(plan.sweepId, t.trialIndex), JSON.stringify(t));
+    await state.putTrial(trialRecordOf(t, t.finishedAt));
+  }
+  for (const t of input.trialStates ?? []) await state.putTrial(t);
+  if (input.champion) {
+    const prefix = input.champion.modelPrefix;
+    await objects.put(`${prefix}/model.json`, '{"modelTopology":{}}');
+    await objects.put(`${prefix}/weights.bin`, new Uint8Array([1, 2, 3, 4]));
+    await objects.put(`${prefix}/metadata.json`, JSON.stringify(input.metadata));
+    await state.promoteChampion(input.champion);
+  }
+  const logger = recordingLogger().logger;
+  const deps: ServiceDeps = {
+    state,
+    objects,
+    executor: {
+      submit: async () => ({ jobIds: [] }),
+      cancel: async () => undefined,
+      describe: async (sweepId) => ({ sweepId, trials: [] }),
+    },
+    datasets: {} as ServiceDeps['datasets'],
+    models: {} as ServiceDeps['models'],
+    evaluator: {} as ServiceDeps['evaluator'],
+    clock: { now: () => new Date(input.generatedAt) },
+    logger,
+    newId: () => 'unused',
+  };
+  return {
+    deps,
+    objects,
+    state,
+    plan,
+    async cleanup() {
+      await state.close();
+      await tmp.cleanup();
+    },
   };
 }
