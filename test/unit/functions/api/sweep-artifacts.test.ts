@@ -97,7 +97,7 @@ describe('GET /sweeps/:id/champion/<file>', () => {
       '..%2Fplan.json',
       '%2e%2e%2fplan.json',
       '%2e%2e/plan.json',
-      '..%2F..%2F..%2Fsweeps%2F' + id + '%2Fplan.json',
+      `..%2F..%2F..%2Fsweeps%2F${id}%2Fplan.json`,
       '%2Fetc%2Fpasswd',
       'model.json%00',
       '..%5Cplan.json',
