@@ -309,7 +309,7 @@ export function confusionChart(
 ): string {
   const n = classNames.length;
   const cell = Math.max(14, Math.min(40, Math.floor(320 / n)));
-  const margin = { top: 64, right: 10, bottom: 10, left: 92 };
+  const margin = { top: 64, right: 44, bottom: 10, left: 92 };
   const frame = {
     width: Math.max(300, margin.left + cell * n + margin.right),
     height: margin.top + cell * n + 26,
@@ -340,7 +340,7 @@ export function confusionChart(
   });
   const samples = confusion.reduce((s, row) => s + row.reduce((a, b) => a + b, 0), 0);
   parts.push(
-    `<text class="legend" x="${margin.left}" y="${frame.height - 6}">${esc(`${set}: ${samples} samples; shade = fraction of the true class`)}</text>`,
+    `<text class="legend" x="4" y="${frame.height - 6}">${esc(`${set}: ${samples} images; shade: share of the true class`)}</text>`,
   );
   return svgRoot('confusion-matrix', frame, `confusion matrix on the ${set} set`, parts.join(''), {
     'data-set': set,
