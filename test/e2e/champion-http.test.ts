@@ -27,7 +27,8 @@ beforeAll(async () => {
   id = await postSweep(server.base, await smallExampleSpec());
   status = await waitForSweep(server.base, id, {
     onPoll: async (s) => {
-      if (live.length >= 2 || ['completed', 'failed', 'aggregating'].includes(s)) return;
+      // Snapshots while the trials run (before that the sweep prepares: no plan yet).
+      if (live.length >= 2 || s !== 'running') return;
       const report = await fetch(`${server.base}/sweeps/${id}/report`);
       const champion = await fetch(`${server.base}/sweeps/${id}/champion`);
       await champion.body?.cancel();

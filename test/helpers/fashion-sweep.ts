@@ -56,14 +56,15 @@ export async function startLocalServer(options: { concurrency?: number; home?: s
   };
 }
 
-/** POSTs a spec; returns the sweep id. */
+/** POSTs a spec (202: accepted, prepared in the background; 201 from older servers); returns the sweep id. */
 export async function postSweep(base: string, spec: unknown): Promise<string> {
   const res = await fetch(`${base}/sweeps`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(spec),
   });
-  if (res.status !== 201) throw new Error(`POST /sweeps: ${res.status} ${await res.text()}`);
+  if (res.status !== 202 && res.status !== 201)
+    throw new Error(`POST /sweeps: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { sweep: { id: string } }).sweep.id;
 }
 
