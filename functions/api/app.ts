@@ -4,6 +4,7 @@ import type { RetrainDeps } from '../../shared/service/schedules.js';
 import { errorResponse } from './errors.js';
 import { modelsRoutes } from './routes/models.js';
 import { schedulesRoutes } from './routes/schedules.js';
+import { sweepArtifactsRoutes } from './routes/sweep-artifacts.js';
 import { sweepsRoutes } from './routes/sweeps.js';
 
 /**
@@ -17,6 +18,7 @@ export function createApp(deps: ServiceDeps & Partial<RetrainDeps>) {
   const app = new Hono();
   app.get('/health', (c) => c.json({ status: 'ok' }));
   app.route('/sweeps', sweepsRoutes(deps));
+  app.route('/sweeps', sweepArtifactsRoutes(deps));
   // Scheduled retraining and the model registry, where the deployment provides their stores.
   if (deps.schedules && deps.registry && deps.scheduler) {
     app.route('/schedules', schedulesRoutes(deps as RetrainDeps));

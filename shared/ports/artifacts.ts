@@ -1,3 +1,4 @@
+import type { Evaluation } from '../schemas/champion.js';
 import type { DatasetRef, ImageShape, PreparedDataset } from '../schemas/dataset.js';
 import type { BaseModelRef } from '../schemas/plan.js';
 
@@ -19,13 +20,12 @@ export interface ModelImporter {
   importBaseModel(uri: string, fieldPath: string): Promise<BaseModelRef>;
 }
 
-/** Evaluates a stored layers model on a prepared dataset (optionally only some samples). */
+/**
+ * Evaluates a stored layers model on a prepared dataset (optionally only some samples): accuracy,
+ * mean loss, and (where the adapter computes them) the confusion matrix and per-class accuracy.
+ */
 export interface ModelEvaluator {
-  evaluate(
-    modelPrefix: string,
-    dataset: PreparedDataset,
-    indices?: number[],
-  ): Promise<{ accuracy: number; loss: number; samples: number }>;
+  evaluate(modelPrefix: string, dataset: PreparedDataset, indices?: number[]): Promise<Evaluation>;
 }
 
 /** A linear probe's score at one layer (see FeatureProber). */

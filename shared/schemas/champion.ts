@@ -7,11 +7,19 @@ import { VariantSchema } from './plan.js';
  * cross-entropy for probabilities, mean one-vs-rest hinge loss (sum over classes of
  * max(0, 1 - y·score), y = +1 for the true class, -1 otherwise) for scores.
  */
-const EvalSchema = z.object({
+export const EvaluationSchema = z.object({
   accuracy: z.number(),
   loss: z.number(),
   samples: z.number().int().nonnegative(),
+  /**
+   * confusion[t][p]: samples of true class t the model predicted as class p (rows and columns in
+   * `classNames` order). Absent in metadata written before it existed.
+   */
+  confusion: z.array(z.array(z.number().int().nonnegative())).optional(),
+  /** Accuracy (recall) per true class, in `classNames` order; null for a class with no samples. */
+  perClassAccuracy: z.array(z.number().nullable()).optional(),
 });
+export type Evaluation = z.infer<typeof EvaluationSchema>;
 
 /**
  * What `model.predict` returns: softmax class probabilities (finetune, scratch), or raw class
@@ -59,8 +67,8 @@ export const ChampionMetadataSchema = z.object({
     cvMean: z.number(),
     cvStd: z.number(),
     folds: z.number().int(),
-    holdout: EvalSchema.optional(),
-    test: EvalSchema.optional(),
+    holdout: EvaluationSchema.optional(),
+    test: EvaluationSchema.optional(),
   }),
 });
 export type ChampionMetadata = z.infer<typeof ChampionMetadataSchema>;

@@ -82,8 +82,25 @@ describe('evaluateStoredModel()', () => {
     expect(result.samples).toBe(1100);
     expect(result.accuracy).toBeCloseTo(acc, 5);
     expect(result.loss).toBeCloseTo(loss, 3);
+    // The confusion matrix agrees with the model's own argmax predictions, sample by sample.
+    const predicted = (model.predict(xs) as import('@tensorflow/tfjs').Tensor).argMax(-1);
+    const p = await predicted.data();
+    predicted.dispose();
+    const expected = [0, 1, 2].map(() => [0, 0, 0]);
+    all.forEach((i) => {
+      expected[labels[i]][p[i]]++;
+    });
+    expect(result.confusion).toEqual(expected);
+    expect(result.perClassAccuracy).toEqual(
+      expected.map((row, c) => row[c] / row.reduce((a, b) => a + b, 0)),
+    );
+    const diagonal = expected.reduce((sum, row, c) => sum + row[c], 0);
+    expect(result.accuracy).toBeCloseTo(diagonal / 1100, 10);
     const some = await evaluateStoredModel(tf, objects, 'm', dataset, [0, 1, 2, 3]);
     expect(some.samples).toBe(4);
+    expect(some.confusion.flat().reduce((a, b) => a + b, 0)).toBe(4);
+    // Indices 0-3 of bandImages(…, 3, …) cover classes 0, 1, 2, 0: every class has a sample.
+    expect(some.perClassAccuracy.every((a) => a !== null)).toBe(true);
     tf.dispose([xs, ys]);
     model.dispose();
   });
