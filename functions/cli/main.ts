@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatLeaderboard } from '../../shared/aggregation/leaderboard.js';
 import { FoldsweepError, ValidationError } from '../../shared/errors.js';
+import { htmlReportKey } from '../../shared/report/report-input.js';
 import { championPrefix, reportKey } from '../../shared/schemas/plan.js';
 import { getLeaderboard } from '../../shared/service/aggregate.js';
 import {
@@ -136,7 +137,8 @@ async function printOutcome(deps: LocalDeps, id: string, started: number): Promi
       if (champion.testAccuracy !== undefined)
         out.write(`  test accuracy: ${champion.testAccuracy.toFixed(4)}\n`);
     }
-    out.write(`report: ${join(deps.home, 'objects', reportKey(id))}\n`);
+    out.write(`report: ${join(deps.home, 'objects', htmlReportKey(id))}\n`);
+    out.write(`        ${join(deps.home, 'objects', reportKey(id))}\n`);
   }
   if (final.status === 'cancelled') {
     process.stderr.write(`sweep cancelled: resume it with foldsweep resume ${id}\n`);

@@ -30,6 +30,7 @@ import { buildLeaderboard } from '../aggregation/leaderboard.js';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
 import { planSweep } from '../planner/plan-sweep.js';
 import type { UpdateSweepOptions } from '../ports/state-store.js';
+import { writeHtmlReport } from '../report/report-input.js';
 import { parseOrThrow } from '../schemas/issues.js';
 import { type Plan, planKey } from '../schemas/plan.js';
 import type { SweepRecord, SweepStatus } from '../schemas/state.js';
@@ -361,7 +362,15 @@ export async function settleSweep(
     // A racing settlement finished first: the stored outcome stands.
     if (!(error instanceof ConflictError)) throw error;
   }
+  await writeReportQuietly(deps, id);
   return withRun(outcome, await finishScheduledRun(deps, id));
+}
+
+/** The HTML report beside the leaderboard; a report problem never fails a sweep. */
+async function writeReportQuietly(deps: ServiceDeps, id: string) {
+  await writeHtmlReport(deps, id).catch((error: unknown) =>
+    deps.logger.warn({ err: error, sweepId: id }, 'writing the HTML report failed'),
+  );
 }
 
 /** What settleSweep did, and the scheduled run it finished when a schedule started the sweep. */
@@ -386,6 +395,7 @@ async function failAggregation(
 ): Promise<SettleOutcome> {
   await transition(deps, id, 'fail', { status: 'failed', error: reason });
   log.warn({ reason }, 'sweep failed: aggregation kept failing');
+  await writeReportQuietly(deps, id);
   return withRun({ status: 'failed', reason }, await finishScheduledRun(deps, id));
 }
 
