@@ -226,6 +226,26 @@ describe('scheduled retraining with champion/challenger', () => {
     expect(await ws.deps.registry.listVersions('bands')).toHaveLength(1);
   });
 
+  it('ends a run cancelled when its sweep is cancelled, leaving the registry alone', async () => {
+    await ws.writeData(FLOW_DATA.v1);
+    await createSchedule(ws.deps, ws.scheduleInput());
+    ws.executor.hold();
+    const run = await fireNightly();
+    expect(run.status).toBe('running');
+
+    const { cancelSweep } = await import('../../../../shared/service/lifecycle.js');
+    await cancelSweep(ws.deps, run.sweepId ?? '');
+
+    const ended = await ws.deps.schedules.getRun('nightly', run.firedAt);
+    expect(ended).toMatchObject({ status: 'cancelled' });
+    expect(ended?.reason).toMatch(/was cancelled: cancelled by request/);
+    ws.executor.release();
+    await ws.executor.waitFor(run.sweepId ?? '');
+    // The trials that still ran change nothing: the sweep stays cancelled, nothing is promoted.
+    expect((await ws.deps.state.getSweep(run.sweepId ?? ''))?.status).toBe('cancelled');
+    expect(await ws.deps.registry.listVersions('bands')).toHaveLength(0);
+  });
+
   it('finishes a run whose sweep ended but whose completion was lost before starting the next', async () => {
     await ws.writeData(FLOW_DATA.v1);
     await createSchedule(ws.deps, ws.scheduleInput());
