@@ -1,15 +1,21 @@
 /**
- * Reading 1,000 TrialResults back from S3 and ranking them, as the aggregator does: list
- * `sweeps/<id>/trials/`, get every result.json, parse, buildLeaderboard. Compares the service's
- * own `readTrialResults` (one get at a time) with the same reads at bounded concurrency.
+ * Reading 1,000 finished trials back and ranking them, two ways side by side:
+ * - from S3, as aggregation used to: list `sweeps/<id>/trials/`, get every result.json, parse,
+ *   buildLeaderboard. The service's `readTrialResults` (one get at a time) and the same reads at
+ *   bounded concurrency.
+ * - from the state store, as aggregation does now (settleSweep -> finishedTrials): the 1,000
+ *   trial records (`trialRecordOf` of the same results) in a DynamoStateStore, read with one
+ *   `listTrials` (DynamoDB Query pages), the finished ones ranked with buildLeaderboard.
+ * Every leaderboard is checked equal to the one readTrialResults builds.
  *
  *   npx tsx benchmarks/aggregate-1000-results.ts [--runs 5] [--latency-ms 15]
  *                                                [--out docs/benchmarks/aggregate-1000-results.md]
  *
- * s3rver runs in a child process on 127.0.0.1 (so server and client do not share one event loop),
- * and is written to through S3ObjectStore. Each result has 20 epochs of metrics (about 3 KB of
- * JSON); 2% are failed trials. `--latency-ms` adds that delay before every request of a second
- * client, a stand-in for the network round trip to real S3 (0 skips those rows).
+ * s3rver and dynalite each run in a child process on 127.0.0.1 (so servers and client do not
+ * share one event loop), written to through S3ObjectStore and DynamoStateStore. Each result has
+ * 20 epochs of metrics (about 3 KB of JSON); 2% are failed trials. `--latency-ms` adds that delay
+ * before every request of a second client of each service, a stand-in for the network round trip
+ * to real S3 and DynamoDB (0 skips those rows). Every request a timed run sends is counted.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -18,18 +24,31 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoStateStore } from '../shared/adapters/aws/dynamo-state-store.js';
+import { stateTableInput } from '../shared/adapters/aws/dynamo-table.js';
 import { S3ObjectStore } from '../shared/adapters/aws/s3-object-store.js';
 import { buildLeaderboard, type Leaderboard } from '../shared/aggregation/leaderboard.js';
 import type { Logger } from '../shared/ports/logger.js';
 import { getJson, type ObjectStore } from '../shared/ports/object-store.js';
 import { mulberry32 } from '../shared/random.js';
 import { type Plan, trialResultKey } from '../shared/schemas/plan.js';
-import { type TrialResult, TrialResultSchema } from '../shared/schemas/trial-result.js';
+import type { TrialRecord } from '../shared/schemas/state.js';
+import {
+  type TrialResult,
+  TrialResultSchema,
+  trialRecordOf,
+} from '../shared/schemas/trial-result.js';
 import { readTrialResults } from '../shared/service/aggregate.js';
 import type { ServiceDeps } from '../shared/service/deps.js';
 import { planFactory, trialResultFor } from '../test/helpers/factories.js';
-import { localS3Client } from '../test/helpers/local-aws.js';
+import { localDynamoClient, localS3Client } from '../test/helpers/local-aws.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -136,44 +155,94 @@ const silentLogger: Logger = {
   child: () => silentLogger,
 };
 
-/** Starts s3rver 3.7.1 in its own process; resolves with its port. */
-async function startS3rverProcess(
-  directory: string,
+/** Runs `script` in its own Node process; it prints its port on stdout, and stops on stdin end. */
+async function startServerProcess(
+  name: string,
+  script: string,
 ): Promise<{ port: number; child: ChildProcess }> {
-  const s3rverMain = createRequire(import.meta.url).resolve('s3rver');
-  const script = `
-    const S3rver = require(${JSON.stringify(s3rverMain)});
-    const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: ${JSON.stringify(directory)} });
-    server.run().then((address) => process.stdout.write(JSON.stringify(address.port) + '\\n'));
-    process.stdin.on('end', () => server.close().finally(() => process.exit(0)));
-    process.stdin.resume();
-  `;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`s3rver exited with code ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited with code ${code}`)));
     child.stdout?.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
   });
   return { port, child };
 }
 
-function withLatency(client: S3Client, ms: number): S3Client {
-  client.middlewareStack.add(
+/** Starts s3rver 3.7.1 in its own process; resolves with its port. */
+function startS3rverProcess(directory: string) {
+  const s3rverMain = createRequire(import.meta.url).resolve('s3rver');
+  return startServerProcess(
+    's3rver',
+    `
+    const S3rver = require(${JSON.stringify(s3rverMain)});
+    const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: ${JSON.stringify(directory)} });
+    server.run().then((address) => process.stdout.write(JSON.stringify(address.port) + '\\n'));
+    process.stdin.on('end', () => server.close().finally(() => process.exit(0)));
+    process.stdin.resume();
+  `,
+  );
+}
+
+/** Starts dynalite (in memory, tables active at once, as startLocalDynamo) in its own process. */
+function startDynaliteProcess() {
+  const dynaliteMain = createRequire(import.meta.url).resolve('dynalite');
+  return startServerProcess(
+    'dynalite',
+    `
+    const dynalite = require(${JSON.stringify(dynaliteMain)});
+    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify(server.address().port) + '\\n'));
+    process.stdin.on('end', () => server.close(() => process.exit(0)));
+    process.stdin.resume();
+  `,
+  );
+}
+
+/** Counts the HTTP requests a client sends (the timed runs read it). */
+interface RequestCounter {
+  count: number;
+}
+
+/**
+ * Counts every request of `client` in `counter` and, with `latencyMs` > 0, waits that long before
+ * sending it (the simulated round trip). Both SDK clients take the same finalizeRequest middleware.
+ */
+function instrument<C extends S3Client | DynamoDBClient>(
+  client: C,
+  counter: RequestCounter,
+  latencyMs = 0,
+): C {
+  (client as S3Client).middlewareStack.add(
     (next) => async (input) => {
-      await new Promise((resolve) => setTimeout(resolve, ms));
+      counter.count++;
+      if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
       return next(input);
     },
-    { step: 'finalizeRequest', name: 'simulatedLatency' },
+    { step: 'finalizeRequest', name: latencyMs > 0 ? 'simulatedLatency' : 'requestCounter' },
   );
   return client;
 }
 
+/** The finished trials, as lifecycle.ts's finishedTrials takes them from listTrials. */
+function finishedOf(trials: TrialRecord[]) {
+  return trials.flatMap((t) =>
+    t.status === 'succeeded' || t.status === 'failed'
+      ? [{ ...t, status: t.status, attempt: Math.max(1, t.attempt) }]
+      : [],
+  );
+}
+
 interface Row {
   setup: string;
+  /** Where the trials are read from. */
+  store: string;
   mode: string;
   runs: number[];
-  /** Process CPU seconds per run (client side: s3rver runs in another process). */
+  /** Process CPU seconds per run (client side: the servers run in other processes). */
   cpu: number[];
+  /** Requests sent by one run (the last), when counted. */
+  requests?: number;
 }
 
 const median = (xs: number[]) => {
@@ -181,23 +250,30 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-/** Times `runs` calls of `act` after one warm-up call; returns the last call's value. */
+/**
+ * Times `runs` calls of `act` after one warm-up call; returns the last call's value and, given a
+ * counter, the requests the last call sent.
+ */
 async function timeRuns<T>(
   runs: number,
   act: () => Promise<T>,
-): Promise<{ runs: number[]; cpu: number[]; last: T }> {
+  counter?: RequestCounter,
+): Promise<{ runs: number[]; cpu: number[]; last: T; requests?: number }> {
   let last = await act(); // warm-up: connections, JIT
   const times: number[] = [];
   const cpu: number[] = [];
+  let requests: number | undefined;
   for (let r = 0; r < runs; r++) {
+    const before = counter?.count ?? 0;
     const cpuStart = process.cpuUsage();
     const start = performance.now();
     last = await act();
     times.push(performance.now() - start);
     const used = process.cpuUsage(cpuStart);
     cpu.push((used.user + used.system) / 1e3);
+    if (counter) requests = counter.count - before;
   }
-  return { runs: times, cpu, last };
+  return { runs: times, cpu, last, requests };
 }
 
 function assertSameBoard(board: Leaderboard, reference: Leaderboard, what: string): void {
@@ -206,104 +282,212 @@ function assertSameBoard(board: Leaderboard, reference: Leaderboard, what: strin
   }
 }
 
+/** Creates the state table (stateTableInput) and waits until dynalite has it ACTIVE. */
+async function createStateTable(client: DynamoDBClient, name: string): Promise<void> {
+  await client.send(new CreateTableCommand(stateTableInput(name)));
+  for (let attempt = 0; ; attempt++) {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+    if (Table?.TableStatus === 'ACTIVE') return;
+    if (attempt >= 200) throw new Error(`table ${name} is still ${Table?.TableStatus}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
 const loadAtStart = os.loadavg();
+
+const S3_STORE = 'S3 (s3rver)';
+const STATE_STORE = 'state store (DynamoStateStore on dynalite)';
 
 async function main() {
   const directory = await mkdtemp(path.join(os.tmpdir(), 'foldsweep-bench-s3rver-'));
-  const { port, child } = await startS3rverProcess(directory);
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = localS3Client(endpoint);
-  const slowClient = LATENCY_MS > 0 ? withLatency(localS3Client(endpoint), LATENCY_MS) : undefined;
+  const s3rver = await startS3rverProcess(directory);
+  const dynalite = await startDynaliteProcess().catch(async (error) => {
+    s3rver.child.stdin?.end();
+    throw error;
+  });
+  const s3Endpoint = `http://127.0.0.1:${s3rver.port}`;
+  const dynamoEndpoint = `http://127.0.0.1:${dynalite.port}`;
+  const counters = {
+    s3: { count: 0 },
+    slowS3: { count: 0 },
+    dynamo: { count: 0 },
+    slowDynamo: { count: 0 },
+  };
+  const client = instrument(localS3Client(s3Endpoint), counters.s3);
+  const slowClient =
+    LATENCY_MS > 0 ? instrument(localS3Client(s3Endpoint), counters.slowS3, LATENCY_MS) : undefined;
+  const dynamoClient = instrument(localDynamoClient(dynamoEndpoint), counters.dynamo);
+  const slowDynamoClient =
+    LATENCY_MS > 0
+      ? instrument(localDynamoClient(dynamoEndpoint), counters.slowDynamo, LATENCY_MS)
+      : undefined;
   const rows: Row[] = [];
   const facts: string[] = [];
   try {
     const bucket = 'bench-results';
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
     const store = new S3ObjectStore({ client, bucket });
+    const table = 'bench-state';
+    await createStateTable(dynamoClient, table);
+    const state = new DynamoStateStore({
+      client: DynamoDBDocumentClient.from(dynamoClient),
+      table,
+    });
     const plan = benchPlan();
     const random = mulberry32(42);
-    const bodies = plan.trials.map((t) => ({
-      key: trialResultKey(SWEEP_ID, t.index),
-      body: JSON.stringify(benchResult(plan, t.index, random)),
+    const results = plan.trials.map((t) => benchResult(plan, t.index, random));
+    const bodies = results.map((result) => ({
+      key: trialResultKey(SWEEP_ID, result.trialIndex),
+      body: JSON.stringify(result),
     }));
+    const updatedAt = new Date(Date.UTC(2025, 0, 2)).toISOString();
+    const records = results.map((result) => trialRecordOf(result, updatedAt));
     const bytes = bodies.reduce((s, b) => s + Buffer.byteLength(b.body), 0);
+    const recordBytes = records.reduce((s, r) => s + Buffer.byteLength(JSON.stringify(r)), 0);
     facts.push(
       `${bodies.length} results (${plan.variants.length} variants x ${plan.folds} folds), ${EPOCHS} epochs each, ` +
-        `${(bytes / bodies.length / 1024).toFixed(1)} KiB of JSON per result on average, ${(bytes / 1024 / 1024).toFixed(2)} MiB in all`,
+        `${(bytes / bodies.length / 1024).toFixed(1)} KiB of JSON per result on average, ${(bytes / 1024 / 1024).toFixed(2)} MiB in all; ` +
+        `${results.filter((r) => r.status === 'failed').length} failed`,
+    );
+    facts.push(
+      `the same ${records.length} trials as trial records (trialRecordOf): ${(recordBytes / records.length).toFixed(0)} B of JSON per record on average, ` +
+        `${(recordBytes / 1024).toFixed(0)} KiB in all (DynamoDB pages a Query at 1 MB; the store sets no smaller page size)`,
     );
     const writeStart = performance.now();
     await mapBounded(bodies, 16, ({ key, body }) => store.put(key, body));
     facts.push(
-      `writing them through S3ObjectStore.put, 16 at once: ${(performance.now() - writeStart).toFixed(0)} ms`,
+      `writing the results through S3ObjectStore.put, 16 at once: ${(performance.now() - writeStart).toFixed(0)} ms`,
+    );
+    const putStart = performance.now();
+    await mapBounded(records, 16, (record) => state.putTrial(record));
+    facts.push(
+      `writing the records through DynamoStateStore.putTrial, 16 at once: ${(performance.now() - putStart).toFixed(0)} ms`,
     );
 
-    const setups: { name: string; objects: ObjectStore; runs: number }[] = [
-      { name: 'loopback', objects: store, runs: RUNS },
+    const setups: {
+      name: string;
+      objects: ObjectStore;
+      s3Counter: RequestCounter;
+      state: DynamoStateStore;
+      stateCounter: RequestCounter;
+      runs: number;
+    }[] = [
+      {
+        name: 'loopback',
+        objects: store,
+        s3Counter: counters.s3,
+        state,
+        stateCounter: counters.dynamo,
+        runs: RUNS,
+      },
     ];
-    if (slowClient) {
+    if (slowClient && slowDynamoClient) {
       setups.push({
         name: `loopback + ${LATENCY_MS} ms per request (simulated)`,
         objects: new S3ObjectStore({ client: slowClient, bucket }),
+        s3Counter: counters.slowS3,
+        state: new DynamoStateStore({
+          client: DynamoDBDocumentClient.from(slowDynamoClient),
+          table,
+        }),
+        stateCounter: counters.slowDynamo,
         runs: Math.max(1, Math.min(RUNS, 2)),
       });
     }
     let reference: Leaderboard | undefined;
     for (const setup of setups) {
       const deps = { objects: setup.objects, logger: silentLogger } as unknown as ServiceDeps;
-      const listed = await timeRuns(setup.runs, () =>
-        setup.objects.list(`sweeps/${SWEEP_ID}/trials/`),
+      const s3 = { setup: setup.name, store: S3_STORE };
+      const listed = await timeRuns(
+        setup.runs,
+        () => setup.objects.list(`sweeps/${SWEEP_ID}/trials/`),
+        setup.s3Counter,
       );
-      rows.push({ setup: setup.name, mode: 'list only (1 ListObjectsV2 page)', ...listed });
-      const sequential = await timeRuns(setup.runs, async () =>
-        buildLeaderboard(plan, await readTrialResults(deps, SWEEP_ID)),
+      rows.push({ ...s3, mode: 'list only (ListObjectsV2)', ...listed });
+      const sequential = await timeRuns(
+        setup.runs,
+        async () => buildLeaderboard(plan, await readTrialResults(deps, SWEEP_ID)),
+        setup.s3Counter,
       );
       reference ??= sequential.last;
       assertSameBoard(sequential.last, reference, `readTrialResults (${setup.name})`);
       rows.push({
-        setup: setup.name,
+        ...s3,
         mode: 'readTrialResults (sequential) + buildLeaderboard',
         ...sequential,
       });
       for (const limit of CONCURRENCY) {
-        const concurrent = await timeRuns(setup.runs, async () =>
-          buildLeaderboard(
-            plan,
-            await readTrialResultsConcurrently(setup.objects, SWEEP_ID, limit),
-          ),
+        const concurrent = await timeRuns(
+          setup.runs,
+          async () =>
+            buildLeaderboard(
+              plan,
+              await readTrialResultsConcurrently(setup.objects, SWEEP_ID, limit),
+            ),
+          setup.s3Counter,
         );
         assertSameBoard(concurrent.last, reference, `${limit} gets at once (${setup.name})`);
-        rows.push({
-          setup: setup.name,
-          mode: `${limit} gets at once + buildLeaderboard`,
-          ...concurrent,
-        });
+        rows.push({ ...s3, mode: `${limit} gets at once + buildLeaderboard`, ...concurrent });
       }
+      // The path aggregation takes now: one listTrials, the finished trials ranked.
+      const fromState = await timeRuns(
+        RUNS,
+        async () => buildLeaderboard(plan, finishedOf(await setup.state.listTrials(SWEEP_ID))),
+        setup.stateCounter,
+      );
+      assertSameBoard(fromState.last, reference, `listTrials (${setup.name})`);
+      rows.push({
+        setup: setup.name,
+        store: STATE_STORE,
+        mode: `listTrials (${fromState.requests} Query page${fromState.requests === 1 ? '' : 's'}) + buildLeaderboard`,
+        ...fromState,
+      });
     }
-    const results = await readTrialResultsConcurrently(store, SWEEP_ID, 16);
-    const rank = await timeRuns(RUNS, async () => buildLeaderboard(plan, results));
+    const parsed = await readTrialResultsConcurrently(store, SWEEP_ID, 16);
+    const rank = await timeRuns(RUNS, async () => buildLeaderboard(plan, parsed));
     rows.push({
       setup: 'in memory',
+      store: '',
       mode: 'buildLeaderboard alone (1,000 parsed results)',
       ...rank,
+    });
+    const rankRecords = await timeRuns(RUNS, async () =>
+      buildLeaderboard(plan, finishedOf(records)),
+    );
+    rows.push({
+      setup: 'in memory',
+      store: '',
+      mode: 'buildLeaderboard alone (1,000 trial records)',
+      ...rankRecords,
     });
     const parse = await timeRuns(RUNS, async () => {
       for (const { body } of bodies) TrialResultSchema.safeParse(JSON.parse(body));
     });
-    rows.push({ setup: 'in memory', mode: 'JSON.parse + safeParse of 1,000 bodies', ...parse });
+    rows.push({
+      setup: 'in memory',
+      store: '',
+      mode: 'JSON.parse + safeParse of 1,000 bodies',
+      ...parse,
+    });
     facts.push(
-      `leaderboard: ${reference?.rows.length} variants, best ${reference?.bestVariantId}; every read mode built the same leaderboard`,
+      `leaderboard: ${reference?.rows.length} variants, best ${reference?.bestVariantId}; every read mode, S3 and state store, built the same leaderboard (isDeepStrictEqual)`,
     );
   } finally {
     client.destroy();
     slowClient?.destroy();
-    child.stdin?.end();
-    await new Promise((resolve) => child.once('exit', resolve));
+    dynamoClient.destroy();
+    slowDynamoClient?.destroy();
+    for (const { child } of [s3rver, dynalite]) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.stdin?.end();
+      await exited;
+    }
     await rm(directory, { recursive: true, force: true });
   }
   await report(rows, facts);
 }
 
-/** One sentence per setup: sequential vs the best concurrency. */
+/** One sentence per setup: sequential vs the best concurrency vs the state store. */
 function summary(rows: Row[]): string[] {
   const setups = [...new Set(rows.map((r) => r.setup))].filter((s) => s !== 'in memory');
   return setups.flatMap((setup) => {
@@ -315,9 +499,21 @@ function summary(rows: Row[]): string[] {
     const s = median(seq.runs);
     const b = median(best.runs);
     const mode = best.mode.replace(' + buildLeaderboard', '');
-    return [
-      `${setup}: readTrialResults took ${s.toFixed(0)} ms (${(s / 1000).toFixed(2)} ms per result); ${mode} took ${b.toFixed(0)} ms, ${(s / b).toFixed(1)}x faster`,
+    const lines = [
+      `${setup}: readTrialResults took ${s.toFixed(0)} ms (${(s / 1000).toFixed(2)} ms per result, ${seq.requests} requests); ${mode} took ${b.toFixed(0)} ms, ${(s / b).toFixed(1)}x faster`,
     ];
+    const fromState = of.find((r) => r.store === STATE_STORE);
+    if (fromState) {
+      const t = median(fromState.runs);
+      lines.push(
+        `${setup}: the state store (listTrials, ${fromState.requests} Query request${fromState.requests === 1 ? '' : 's'}, + buildLeaderboard) took ${t.toFixed(0)} ms: ` +
+          `${(s / t).toFixed(0)}x faster than readTrialResults and ${(b / t).toFixed(1)}x faster than ${mode}` +
+          (setup.includes('simulated')
+            ? `; the goal (1,000 results in under 1 s at ${LATENCY_MS} ms per request) is ${t < 1000 ? 'met' : 'NOT met'} (${(t / 1000).toFixed(2)} s, slowest run ${(Math.max(...fromState.runs) / 1000).toFixed(2)} s)`
+            : ''),
+      );
+    }
+    return lines;
   });
 }
 
@@ -327,30 +523,37 @@ async function report(rows: Row[], facts: string[]): Promise<void> {
   );
   const header = [
     'setup',
+    'store',
     'mode',
     'runs',
     'median ms',
     'min ms',
     'max ms',
+    'requests',
     'client CPU ms',
     'vs sequential',
   ];
   const lines = rows.map((r) => {
     const base = sequential.get(r.setup);
-    const isRead = r.mode.includes('gets at once') || r.mode.startsWith('readTrialResults');
+    const isRead =
+      r.mode.includes('gets at once') ||
+      r.mode.startsWith('readTrialResults') ||
+      r.store === STATE_STORE;
     return [
       r.setup,
+      r.store,
       r.mode,
       String(r.runs.length),
       median(r.runs).toFixed(1),
       Math.min(...r.runs).toFixed(1),
       Math.max(...r.runs).toFixed(1),
+      r.requests === undefined ? '' : String(r.requests),
       median(r.cpu).toFixed(0),
       base && isRead ? `${(base / median(r.runs)).toFixed(2)}x` : '',
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const numeric = (i: number) => i >= 2 && i <= 7;
+  const numeric = (i: number) => i >= 3 && i <= 9;
   const cell = (c: string, i: number) => (numeric(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]));
   const table = [
     `| ${header.map(cell).join(' | ')} |`,
@@ -365,13 +568,16 @@ async function report(rows: Row[], facts: string[]): Promise<void> {
     .map((l) => l.map((x) => x.toFixed(2)).join(' '))
     .join(' / ');
   const doc = [
-    '# Aggregating 1,000 trial results from S3 (s3rver)',
+    '# Aggregating 1,000 trial results: S3 (s3rver) and the state store (dynalite)',
     '',
     `- command: \`npx tsx benchmarks/aggregate-1000-results.ts --runs ${RUNS} --latency-ms ${LATENCY_MS} --out ${args.out}\``,
     `- date: ${new Date().toISOString()}`,
     `- machine: ${cpus[0]?.model ?? 'unknown CPU'}, nproc ${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}`,
-    `- load average at start / after the run: ${loads} (above nproc: other work shared the cores, so loopback times are noisy)`,
-    '- s3rver 3.7.1 in a child process on 127.0.0.1 (its own event loop), written and read through S3ObjectStore',
+    `- load average (1, 5, 15 min) at start / after the run: ${loads}` +
+      (Math.max(loadAtStart[0], os.loadavg()[0]) > cpus.length
+        ? ' (above nproc: the machine is shared and other work held the cores, so absolute times are inflated and noisy; compare the rows of one run side by side, not with other runs)'
+        : ''),
+    '- s3rver 3.7.1 and dynalite 4.0.0 (in memory), each in its own child process on 127.0.0.1 (their own event loops); written and read through S3ObjectStore and DynamoStateStore',
     ...facts.map((f) => `- ${f}`),
     '',
     '## Results',
@@ -383,7 +589,14 @@ async function report(rows: Row[], facts: string[]): Promise<void> {
     'buildLeaderboard with at most N gets in flight, results kept in key order. The simulated-latency',
     'rows add a fixed delay before every request (list and gets) to stand in for the network round',
     'trip to S3; real S3 first-byte latency for small objects varies, so read them as a model, not a',
-    'measurement. Client CPU is this process only (s3rver runs in another).',
+    'measurement. The state-store rows are what aggregation does now (settleSweep -> finishedTrials):',
+    'one DynamoStateStore.listTrials (Query, ConsistentRead, paged by DynamoDB at 1 MB), the finished',
+    'records ranked with buildLeaderboard; the simulated-latency row adds the same delay before every',
+    'Query request, through the same middleware on a second DynamoDB client. "requests" counts the',
+    'HTTP requests one timed run sent (ListObjectsV2 pages + GetObjects, or Query pages). Each',
+    'state-store row has --runs runs (the S3 latency rows keep at most 2, as they take seconds).',
+    'Every leaderboard equals the one readTrialResults built. Client CPU is this process only',
+    '(the servers run in others).',
     '',
     '## Reading the numbers',
     '',
