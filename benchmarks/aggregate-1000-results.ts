@@ -1,7 +1,7 @@
 /**
  * Reading 1,000 finished trials back and ranking them, two ways side by side:
  * - from S3, as aggregation used to: list `sweeps/<id>/trials/`, get every result.json, parse,
- *   buildLeaderboard. The service's `readTrialResults` (one get at a time) and the same reads at
+ *   buildLeaderboard. The service's `readTrialResults` (16 gets at once) and the same reads at
  *   bounded concurrency.
  * - from the state store, as aggregation does now (settleSweep -> finishedTrials): the 1,000
  *   trial records (`trialRecordOf` of the same results) in a DynamoStateStore, read with one
@@ -413,7 +413,7 @@ async function main() {
       assertSameBoard(sequential.last, reference, `readTrialResults (${setup.name})`);
       rows.push({
         ...s3,
-        mode: 'readTrialResults (sequential) + buildLeaderboard',
+        mode: 'readTrialResults (16 gets at once) + buildLeaderboard',
         ...sequential,
       });
       for (const limit of CONCURRENCY) {
@@ -487,7 +487,7 @@ async function main() {
   await report(rows, facts);
 }
 
-/** One sentence per setup: sequential vs the best concurrency vs the state store. */
+/** One sentence per setup: readTrialResults vs the best concurrency vs the state store. */
 function summary(rows: Row[]): string[] {
   const setups = [...new Set(rows.map((r) => r.setup))].filter((s) => s !== 'in memory');
   return setups.flatMap((setup) => {
@@ -531,7 +531,7 @@ async function report(rows: Row[], facts: string[]): Promise<void> {
     'max ms',
     'requests',
     'client CPU ms',
-    'vs sequential',
+    'vs readTrialResults',
   ];
   const lines = rows.map((r) => {
     const base = sequential.get(r.setup);
@@ -585,7 +585,7 @@ async function report(rows: Row[], facts: string[]): Promise<void> {
     table,
     '',
     'Every row is timed after one warm-up run. "readTrialResults" is the service function as it is',
-    '(list, then one get at a time); "N gets at once" is the same list, get, safeParse and',
+    '(list, then 16 gets at once: RESULT_READ_CONCURRENCY); "N gets at once" is the same list, get, safeParse and',
     'buildLeaderboard with at most N gets in flight, results kept in key order. The simulated-latency',
     'rows add a fixed delay before every request (list and gets) to stand in for the network round',
     'trip to S3; real S3 first-byte latency for small objects varies, so read them as a model, not a',
