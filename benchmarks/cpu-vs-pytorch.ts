@@ -32,6 +32,12 @@ import * as tf from '@tensorflow/tfjs';
 import { type BackendPreference, selectBackend } from '../trainer/backend.js';
 import { trainWithEarlyStopping } from '../trainer/train.js';
 import {
+  RELAXED_SIMD_FLAG,
+  relaxedSimdSupported,
+  setWasmFma,
+  wasmSimdVariant,
+} from '../trainer/wasm-kernels/simd.js';
+import {
   registerWasmGradientKernels,
   WASM_KERNEL_SETS,
   type WasmKernelSet,
@@ -53,7 +59,7 @@ import {
 const { values: args } = parseArgs({
   options: {
     epochs: { type: 'string', default: '5' },
-    sets: { type: 'string', default: 'fast,baseline' },
+    sets: { type: 'string', default: 'fast,fast-plain' },
     backend: { type: 'string', default: 'auto' },
     'profile-steps': { type: 'string', default: '9' },
     'no-torch': { type: 'boolean', default: false },
@@ -61,6 +67,26 @@ const { values: args } = parseArgs({
   },
 });
 const EPOCHS = Number(args.epochs);
+
+/**
+ * A wasm kernel set of trainer/wasm-kernels.ts, or 'fast-plain': the 'fast' set on the plain SIMD
+ * build of simd.wat (no fused multiply-add), i.e. the 'fast' set before relaxed SIMD.
+ */
+type BenchSet = WasmKernelSet | 'fast-plain';
+const BENCH_SETS: readonly string[] = [...WASM_KERNEL_SETS, 'fast-plain'];
+
+function applySet(set: BenchSet | undefined): void {
+  if (!set) return;
+  registerWasmGradientKernels({ set: set === 'fast-plain' ? 'fast' : set });
+  setWasmFma(set !== 'fast-plain');
+}
+
+/** Restores what the trainer runs: its default kernel set, FMA where supported. */
+function defaultSet(): void {
+  registerWasmGradientKernels();
+  setWasmFma(true);
+}
+
 const PROFILE_STEPS = Number(args['profile-steps']);
 const BATCH = 32;
 
@@ -99,7 +125,7 @@ interface Config {
   model: ModelSpec;
   /** 'torch' or a wasm kernel set; undefined = the backend as selected */
   kind: 'tfjs' | 'torch';
-  set?: WasmKernelSet;
+  set?: BenchSet;
   epoch(): Promise<Timing>;
   timings: Timing[];
 }
@@ -160,7 +186,7 @@ function startTorch(python: string, version: string): Torch {
 // ---------------------------------------------------------------------------------------------
 // tfjs
 
-function tfjsConfig(spec: ModelSpec, label: string, set?: WasmKernelSet): Config {
+function tfjsConfig(spec: ModelSpec, label: string, set?: BenchSet): Config {
   const { x, y } = tensors(spec.data);
   // The trainer evaluates a validation split after every epoch; keep it tiny (32 images).
   const xVal = x.slice(0, BATCH);
@@ -175,7 +201,7 @@ function tfjsConfig(spec: ModelSpec, label: string, set?: WasmKernelSet): Config
     set,
     timings: [],
     async epoch() {
-      if (set) registerWasmGradientKernels({ set });
+      applySet(set);
       const c0 = cpuSeconds();
       const t0 = performance.now();
       const r = await trainWithEarlyStopping(
@@ -203,8 +229,8 @@ interface KernelRow {
  * per kernel the median over the steps of its time in a step (so that a step preempted by another
  * process does not skew it), and the median wall time of unprofiled steps.
  */
-async function profileSteps(spec: ModelSpec, set: WasmKernelSet | undefined) {
-  if (set) registerWasmGradientKernels({ set });
+async function profileSteps(spec: ModelSpec, set: BenchSet | undefined) {
+  applySet(set);
   const { x, y } = tensors(spec.data, BATCH);
   const model = spec.build();
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
@@ -269,7 +295,21 @@ function dispatchMicros(): number {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The trainer's processes run with Node 20's relaxed-SIMD flag (the local pool passes it); so
+ * does this benchmark: without it, it re-runs itself with the flag.
+ */
+function rerunWithRelaxedSimd(): boolean {
+  const wanted = process.versions.node.startsWith('20.');
+  if (!wanted || process.execArgv.includes(RELAXED_SIMD_FLAG)) return false;
+  const argv = [...process.execArgv, RELAXED_SIMD_FLAG, ...process.argv.slice(1)];
+  const r = spawnSync(process.execPath, argv, { stdio: 'inherit' });
+  process.exitCode = r.status ?? 1;
+  return true;
+}
+
 async function main(): Promise<void> {
+  if (rerunWithRelaxedSimd()) return;
   const lines: string[] = [];
   const out = (s = '') => {
     lines.push(s);
@@ -280,11 +320,11 @@ async function main(): Promise<void> {
   const sets = (args.sets ?? '')
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean) as WasmKernelSet[];
+    .filter(Boolean) as BenchSet[];
   for (const s of sets) {
-    if (!WASM_KERNEL_SETS.includes(s)) throw new Error(`unknown --sets entry '${s}'`);
+    if (!BENCH_SETS.includes(s)) throw new Error(`unknown --sets entry '${s}'`);
   }
-  const tfjsVariants: (WasmKernelSet | undefined)[] = onWasm ? sets : [undefined];
+  const tfjsVariants: (BenchSet | undefined)[] = onWasm ? sets : [undefined];
 
   const found = args['no-torch'] ? { missing: '--no-torch given' } : findPython();
   const torch = 'python' in found ? startTorch(found.python, found.version) : undefined;
@@ -338,7 +378,7 @@ async function main(): Promise<void> {
     }
     const seconds = (performance.now() - t0) / 1000;
     const loadEnd = loadAverage();
-    if (onWasm) registerWasmGradientKernels();
+    if (onWasm) defaultSet();
 
     out('# Trainer epoch time on CPU vs PyTorch, one thread each');
     out();
@@ -347,6 +387,13 @@ async function main(): Promise<void> {
     out(`- date: ${new Date().toISOString()}`);
     out(`- machine: ${machine()}`);
     out(`- tfjs ${tf.version_core}, trainer backend: ${selected.name} — ${selected.detail}`);
+    if (onWasm) {
+      out(
+        `- simd.wat build: relaxed SIMD ${relaxedSimdSupported() ? 'supported' : 'NOT supported'} ` +
+          `(node ${process.execArgv.includes(RELAXED_SIMD_FLAG) ? RELAXED_SIMD_FLAG : 'without the flag'}); ` +
+          `'fast' runs the ${wasmSimdVariant()} build (fused multiply-adds), 'fast-plain' the plain SIMD one`,
+      );
+    }
     out(
       torch
         ? `- PyTorch ${torch.version} (${torch.python}, torch.set_num_threads(1)), benchmarks/torch_epoch.py`
@@ -451,7 +498,7 @@ async function main(): Promise<void> {
           'its kernel calls x that; "outside kernels" above also counts tfjs-layers, the gradient ' +
           'tape and the optimizer in JavaScript.',
       );
-      if (onWasm) registerWasmGradientKernels();
+      if (onWasm) defaultSet();
     }
   } finally {
     torch?.close();

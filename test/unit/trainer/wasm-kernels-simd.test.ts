@@ -2,20 +2,34 @@
  * The 'fast' set's SIMD kernels (trainer/wasm-kernels/simd.wat) against the cpu backend:
  * MaxPoolGrad, Add/Sub/Multiply/RealDiv, Step, Sum, Identity/Cast, and the module itself.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../trainer/backend.js';
+import { relaxedWat } from '../../../trainer/wasm-kernels/relaxed.js';
 import type { WasmBackend } from '../../../trainer/wasm-kernels/scope.js';
-import { simdFor } from '../../../trainer/wasm-kernels/simd.js';
-import { SIMD_WASM_BASE64, SIMD_WAT_SHA256 } from '../../../trainer/wasm-kernels/simd-module.js';
+import {
+  RELAXED_SIMD_FLAG,
+  setWasmFma,
+  simdFor,
+  wasmSimdVariant,
+} from '../../../trainer/wasm-kernels/simd.js';
+import {
+  SIMD_FMA_WASM_BASE64,
+  SIMD_WASM_BASE64,
+  SIMD_WAT_SHA256,
+} from '../../../trainer/wasm-kernels/simd-module.js';
 import { registerWasmGradientKernels } from '../../../trainer/wasm-kernels.js';
 
 const KERNELS_DIR = path.resolve(import.meta.dirname, '../../../trainer/wasm-kernels');
+
+// As in the trainer's processes (Node 20): both builds of simd.wat can run here.
+v8.setFlagsFromString(RELAXED_SIMD_FLAG);
 
 /** Deterministic values in [-1, 1) (an LCG), so both backends see identical inputs. */
 function values(n: number, seed: number): Float32Array {
@@ -109,9 +123,36 @@ describe('the SIMD module', () => {
         stdio: 'ignore',
       });
       expect(readFileSync(out).toString('base64')).toBe(SIMD_WASM_BASE64);
+      const relaxed = relaxedWat(readFileSync(path.join(KERNELS_DIR, 'simd.wat'), 'utf8'));
+      expect(relaxed.fused).toBe(24); // the multiply-adds of the four convolution tiles
+      expect(relaxed.text.match(/f32x4\.relaxed_madd/g)).toHaveLength(24);
+      writeFileSync(path.join(dir, 'fma.wat'), relaxed.text);
+      const fma = path.join(dir, 'fma.wasm');
+      execFileSync('wat2wasm', ['--enable-relaxed-simd', path.join(dir, 'fma.wat'), '-o', fma], {
+        stdio: 'ignore',
+      });
+      expect(readFileSync(fma).toString('base64')).toBe(SIMD_FMA_WASM_BASE64);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('falls back to the plain build where relaxed SIMD does not validate (no flag)', () => {
+    const simdTs = path.join(KERNELS_DIR, 'simd.ts');
+    const script =
+      `const s = await import(${JSON.stringify(simdTs)}); ` +
+      'console.log(JSON.stringify([s.relaxedSimdSupported(), s.wasmSimdVariant()]));';
+    const run = (extra: string[]) => {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', ...extra, '--input-type=module', '-e', script],
+        { encoding: 'utf8', cwd: path.resolve(KERNELS_DIR, '../..') },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim()) as unknown;
+    };
+    expect(run([])).toEqual([false, 'plain']);
+    expect(run([RELAXED_SIMD_FLAG])).toEqual([true, 'fma']);
   });
 
   it("runs on the wasm backend's memory, and is refused a shared memory", () => {
@@ -152,14 +193,25 @@ describe('Conv2D (forward) like the cpu backend', () => {
     ],
     [[1, 6, 6, 3], [3, 3, 3, 6], 1, 'same'], // O % 8 != 0: wasm's own
   ];
-  it.each(cases.map((c) => [JSON.stringify(c), c] as const))('%s', async (_label, c) => {
+  it.each(
+    cases.flatMap((c) => [
+      [`${JSON.stringify(c)} fma`, c, true] as const,
+      [`${JSON.stringify(c)} plain`, c, false] as const,
+    ]),
+  )('%s', async (_label, c, fma) => {
     const [x, f, strides, pad, dimRoundingMode] = c;
-    await sameAsCpu(
-      'Conv2D',
-      { x: input(x, 1), filter: input(f, 2) },
-      { strides, pad, dataFormat: 'NHWC', dilations: 1, dimRoundingMode },
-      1e-5,
-    );
+    setWasmFma(fma);
+    try {
+      expect(wasmSimdVariant()).toBe(fma ? 'fma' : 'plain');
+      await sameAsCpu(
+        'Conv2D',
+        { x: input(x, 1), filter: input(f, 2) },
+        { strides, pad, dataFormat: 'NHWC', dilations: 1, dimRoundingMode },
+        1e-5,
+      );
+    } finally {
+      setWasmFma(true);
+    }
   });
 
   it('leaves dilated convolutions to wasm', async () => {

@@ -1,7 +1,14 @@
+import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../trainer/backend.js';
 import { columnBuffer } from '../../../trainer/wasm-kernels/conv.js';
+import {
+  RELAXED_SIMD_FLAG,
+  relaxedSimdSupported,
+  setWasmFma,
+  wasmSimdVariant,
+} from '../../../trainer/wasm-kernels/simd.js';
 import {
   activeWasmKernelSet,
   registerWasmGradientKernels,
@@ -12,6 +19,10 @@ import {
   wasmGradientKernelsRegistered,
   wasmKernelSetFromEnv,
 } from '../../../trainer/wasm-kernels.js';
+
+// What the local pool passes its trainer processes (Node 20): the kernels below run both builds
+// of simd.wat, with fused multiply-adds (relaxed SIMD) and without.
+v8.setFlagsFromString(RELAXED_SIMD_FLAG);
 
 type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
 type Strides = number | [number, number];
@@ -144,6 +155,14 @@ beforeAll(async () => {
 });
 
 describe('wasm gradient kernels', () => {
+  it('runs the fused multiply-add build of simd.wat when relaxed SIMD validates', () => {
+    expect(relaxedSimdSupported()).toBe(true);
+    expect(wasmSimdVariant()).toBe('fma');
+    setWasmFma(false);
+    expect(wasmSimdVariant()).toBe('plain');
+    setWasmFma(true);
+  });
+
   it('registers the kernels wasm lacks, idempotently', () => {
     registerWasmGradientKernels();
     registerWasmGradientKernels();
@@ -156,14 +175,18 @@ describe('wasm gradient kernels', () => {
     'matches the cpu backend in every kernel set: %s',
     async (_label, c) => {
       const [cx, cf] = await gradsOn('cpu', c);
-      for (const set of WASM_KERNEL_SETS) {
+      const variants = [...WASM_KERNEL_SETS.map((set) => [set, true] as const), ['fast', false]];
+      for (const [set, fma] of variants as [WasmKernelSet, boolean][]) {
         registerWasmGradientKernels({ set });
+        setWasmFma(fma);
+        const what = `${set} (${wasmSimdVariant()})`;
         try {
           const [wx, wf] = await gradsOn('wasm', c);
-          expect(relErr(wx, cx), `${set}: input gradient`).toBeLessThan(TOL);
-          expect(relErr(wf, cf), `${set}: filter gradient`).toBeLessThan(TOL);
+          expect(relErr(wx, cx), `${what}: input gradient`).toBeLessThan(TOL);
+          expect(relErr(wf, cf), `${what}: filter gradient`).toBeLessThan(TOL);
         } finally {
           registerWasmGradientKernels({ set: 'fast' });
+          setWasmFma(true);
         }
       }
     },
@@ -562,8 +585,11 @@ describe("the 'fast' set trains like the cpu backend", () => {
 
   it('losses and weights after 4 steps match cpu (and the baseline set)', async () => {
     const cpu = await steps('cpu');
-    for (const set of ['fast', 'baseline'] as WasmKernelSet[]) {
-      const wasm = await steps('wasm', set);
+    for (const set of ['fast', 'fast-plain', 'baseline'] as const) {
+      setWasmFma(set !== 'fast-plain');
+      const wasm = await steps('wasm', set === 'fast-plain' ? 'fast' : set).finally(() =>
+        setWasmFma(true),
+      );
       for (let i = 0; i < cpu.losses.length; i++) {
         expect(Math.abs(wasm.losses[i] - cpu.losses[i]), `${set} step ${i}`).toBeLessThan(1e-4);
       }
