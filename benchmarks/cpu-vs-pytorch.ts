@@ -63,9 +63,11 @@ const { values: args } = parseArgs({
     backend: { type: 'string', default: 'auto' },
     'profile-steps': { type: 'string', default: '9' },
     'no-torch': { type: 'boolean', default: false },
+    models: { type: 'string', default: 'issue,fashion,mobilenet' },
     out: { type: 'string' },
   },
 });
+const MODEL_KEYS = (args.models ?? '').split(',').map((s) => s.trim());
 const EPOCHS = Number(args.epochs);
 
 /**
@@ -91,14 +93,83 @@ const PROFILE_STEPS = Number(args['profile-steps']);
 const BATCH = 32;
 
 interface ModelSpec {
-  key: 'issue' | 'fashion';
+  key: 'issue' | 'fashion' | 'mobilenet';
   title: string;
   data: Dataset;
-  build(): tf.Sequential;
+  build(): tf.LayersModel;
+}
+
+/** Keras' _make_divisible: channels rounded to a multiple of 8, never more than 10% down. */
+function divisible(v: number, by = 8): number {
+  const n = Math.max(by, Math.floor((v + by / 2) / by) * by);
+  return n < 0.9 * v ? n + by : n;
+}
+
+/**
+ * MobileNetV2 (Sandler et al. 2018, as keras.applications builds it) at width `alpha`, random
+ * weights: conv 3x3/2, then inverted residual blocks (1x1 expand x6, BN, ReLU6; depthwise 3x3,
+ * BN, ReLU6; 1x1 project, BN; identity shortcut where shapes allow), conv 1x1 to 1280, BN, ReLU6,
+ * global average pool, dense softmax. Padding 'same' throughout (Keras pads stride-2 depthwise
+ * convolutions explicitly; same FLOPs). benchmarks/torch_epoch.py builds the same network.
+ */
+export function mobileNetV2(
+  shape: [number, number, number],
+  classes: number,
+  alpha = 0.35,
+): tf.LayersModel {
+  const bn = () => tf.layers.batchNormalization({ momentum: 0.999, epsilon: 1e-3 });
+  const relu6 = () => tf.layers.reLU({ maxValue: 6 });
+  const input = tf.input({ shape });
+  const first = divisible(32 * alpha);
+  let x = tf.layers
+    .conv2d({ filters: first, kernelSize: 3, strides: 2, padding: 'same', useBias: false })
+    .apply(input) as tf.SymbolicTensor;
+  x = relu6().apply(bn().apply(x)) as tf.SymbolicTensor;
+  let inC = first;
+  const settings: [number, number, number, number][] = [
+    [1, 16, 1, 1],
+    [6, 24, 2, 2],
+    [6, 32, 3, 2],
+    [6, 64, 4, 2],
+    [6, 96, 3, 1],
+    [6, 160, 3, 2],
+    [6, 320, 1, 1],
+  ];
+  for (const [t, c, n, s] of settings) {
+    const outC = divisible(c * alpha);
+    for (let i = 0; i < n; i++) {
+      const strides = i === 0 ? s : 1;
+      let h = x;
+      if (t !== 1) {
+        h = tf.layers
+          .conv2d({ filters: inC * t, kernelSize: 1, padding: 'same', useBias: false })
+          .apply(h) as tf.SymbolicTensor;
+        h = relu6().apply(bn().apply(h)) as tf.SymbolicTensor;
+      }
+      h = tf.layers
+        .depthwiseConv2d({ kernelSize: 3, strides, padding: 'same', useBias: false })
+        .apply(h) as tf.SymbolicTensor;
+      h = relu6().apply(bn().apply(h)) as tf.SymbolicTensor;
+      h = tf.layers
+        .conv2d({ filters: outC, kernelSize: 1, padding: 'same', useBias: false })
+        .apply(h) as tf.SymbolicTensor;
+      h = bn().apply(h) as tf.SymbolicTensor;
+      x = strides === 1 && inC === outC ? (tf.layers.add().apply([x, h]) as tf.SymbolicTensor) : h;
+      inC = outC;
+    }
+  }
+  x = tf.layers
+    .conv2d({ filters: 1280, kernelSize: 1, padding: 'same', useBias: false })
+    .apply(x) as tf.SymbolicTensor;
+  x = relu6().apply(bn().apply(x)) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: classes, activation: 'softmax' }).apply(x);
+  return tf.model({ inputs: input, outputs: out as tf.SymbolicTensor });
 }
 
 const issueData = randomData(512, [32, 32, 3], 10, 42);
 const fashionData = fashionMnist(1024);
+const mobileData = randomData(256, [96, 96, 3], 10, 7);
 const MODELS: ModelSpec[] = [
   {
     key: 'issue',
@@ -112,7 +183,13 @@ const MODELS: ModelSpec[] = [
     data: fashionData,
     build: () => fashionCnn(fashionData.shape, fashionData.classes),
   },
-];
+  {
+    key: 'mobilenet',
+    title: 'MobileNetV2-style CNN (width 0.35), 256 x 96x96x3 random, 10 classes',
+    data: mobileData,
+    build: () => mobileNetV2(mobileData.shape, mobileData.classes),
+  },
+].filter((m) => MODEL_KEYS.includes(m.key)) as ModelSpec[];
 
 interface Timing {
   wall: number;

@@ -52,14 +52,21 @@ import {
   makeConv2D,
   makeConv2DBackpropFilter,
   makeConv2DBackpropInput,
+  makeFusedConv2D,
 } from './wasm-kernels/conv.js';
 import {
   makeBinary,
   makeCast,
+  makeCompare,
+  makeFusedBatchNorm,
   makeGather,
   makeIdentity,
+  makeLogicalAnd,
+  makeMean,
+  makeSelect,
   makeStep,
   makeSum,
+  makeTile,
 } from './wasm-kernels/elementwise.js';
 import { makeMaxPoolGrad } from './wasm-kernels/pool.js';
 import { BACKEND } from './wasm-kernels/scope.js';
@@ -85,6 +92,16 @@ export const WASM_REPLACED_KERNELS = [
   'Step',
   'Sum',
   'GatherV2',
+  'FusedConv2D',
+  'Mean',
+  'Tile',
+  'GreaterEqual',
+  'LessEqual',
+  'Greater',
+  'Less',
+  'LogicalAnd',
+  'Select',
+  'FusedBatchNorm',
 ] as const;
 
 export type WasmKernelSet = 'fast' | 'baseline' | 'minimal';
@@ -132,6 +149,16 @@ const FAST: Record<string, KernelFunc> = {
   Step: makeStep(callBuiltin('Step')),
   GatherV2: makeGather(callBuiltin('GatherV2')),
   Sum: makeSum(callBuiltin('Sum')),
+  FusedConv2D: makeFusedConv2D(callBuiltin('FusedConv2D')),
+  Mean: makeMean(callBuiltin('Mean')),
+  Tile: makeTile(callBuiltin('Tile')),
+  GreaterEqual: makeCompare('GreaterEqual', callBuiltin('GreaterEqual')),
+  LessEqual: makeCompare('LessEqual', callBuiltin('LessEqual')),
+  Greater: makeCompare('Greater', callBuiltin('Greater')),
+  Less: makeCompare('Less', callBuiltin('Less')),
+  LogicalAnd: makeLogicalAnd(callBuiltin('LogicalAnd')),
+  Select: makeSelect(callBuiltin('Select')),
+  FusedBatchNorm: makeFusedBatchNorm(callBuiltin('FusedBatchNorm')),
 };
 
 const COMPOSED: Record<(typeof WASM_GRADIENT_KERNELS)[number], KernelFunc> = {

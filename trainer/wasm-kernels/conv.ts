@@ -436,7 +436,43 @@ function convDirect(
  * indirection buffer) for every new filter, i.e. every training step.
  */
 export function makeConv2D(fallback: KernelFunc): KernelFunc {
+  return (args) => convForwardOr(args) ?? fallback(args);
+}
+
+/**
+ * FusedConv2D (what tfjs-core runs for a convolution layer without an activation, e.g. before
+ * batch normalisation, even while training) with a linear activation: `convForward`, then the bias
+ * (if any) added in place. Other activations go to `fallback` (wasm's XNNPACK kernel).
+ */
+export function makeFusedConv2D(fallback: KernelFunc): KernelFunc {
   return (args) => {
+    const { filter, bias, preluActivationWeights } = args.inputs as Record<
+      string,
+      TensorInfo | undefined
+    >;
+    const { activation } = args.attrs as { activation?: string };
+    const o = (filter as TensorInfo).shape[3];
+    if ((activation != null && activation !== 'linear') || preluActivationWeights) {
+      return fallback(args);
+    }
+    if (bias && (bias.dtype !== 'float32' || bias.shape.reduce((p, d) => p * d, 1) !== o)) {
+      return fallback(args);
+    }
+    const y = convForwardOr(args);
+    if (!y) return fallback(args);
+    if (bias) {
+      const backend = args.backend as WasmBackend;
+      const simd = simdFor(backend) as SimdExports;
+      const rows = y.shape.reduce((p, d) => p * d, 1) / o;
+      simd.biasAdd(ptr(backend, y), ptr(backend, bias), ptr(backend, y), rows, o);
+    }
+    return y;
+  };
+}
+
+/** y = x (*) filter by `convForward`, or undefined where it does not apply. */
+function convForwardOr(args: Parameters<KernelFunc>[0]): TensorInfo | undefined {
+  {
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     const a = args.attrs as unknown as ConvAttrs;
     const backend = args.backend as WasmBackend;
@@ -445,8 +481,8 @@ export function makeConv2D(fallback: KernelFunc): KernelFunc {
       typeof a.dilations === 'number' ? [a.dilations, a.dilations] : (a.dilations ?? [1, 1]);
     const nhwc = a.dataFormat == null || a.dataFormat === 'NHWC' || a.dataFormat === 'channelsLast';
     const o = filter.shape[3];
-    if (!simd || !nhwc || dh !== 1 || dw !== 1 || o % 8 !== 0) return fallback(args);
-    if (x.dtype !== 'float32' || filter.dtype !== 'float32') return fallback(args);
+    if (!simd || !nhwc || dh !== 1 || dw !== 1 || o % 8 !== 0) return undefined;
+    if (x.dtype !== 'float32' || filter.dtype !== 'float32') return undefined;
     const info = backend_util.computeConv2DInfo(
       x.shape as Shape4,
       filter.shape as Shape4,
@@ -457,7 +493,7 @@ export function makeConv2D(fallback: KernelFunc): KernelFunc {
       false,
       'channelsLast',
     );
-    if (info.outHeight <= 0 || info.outWidth <= 0 || x.shape[0] === 0) return fallback(args);
+    if (info.outHeight <= 0 || info.outWidth <= 0 || x.shape[0] === 0) return undefined;
     return convDirect(backend, simd, x, ptr(backend, filter), {
       shape: info.outShape as Shape4,
       top: info.padInfo.top,
@@ -467,7 +503,7 @@ export function makeConv2D(fallback: KernelFunc): KernelFunc {
       sh: info.strideHeight,
       sw: info.strideWidth,
     });
-  };
+  }
 }
 
 /**

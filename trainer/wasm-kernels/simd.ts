@@ -102,6 +102,30 @@ export interface SimdExports {
     slice: number,
   ): void;
   sumRows(x: number, acc: number, out: number, rows: number, c: number): void;
+  /** out [rows, c] = x (op) v [c] per channel (vFirst 1: v (op) x); op as in `binary` */
+  channelBinary(
+    op: number,
+    x: number,
+    v: number,
+    out: number,
+    rows: number,
+    c: number,
+    vFirst: number,
+  ): void;
+  /** out [rows, c] = (x - m [c]) * a [c] + b [c] */
+  channelAffine(
+    x: number,
+    m: number,
+    a: number,
+    b: number,
+    out: number,
+    rows: number,
+    c: number,
+  ): void;
+  /** out bool bytes = x (op) s; op 0 >=, 1 <=, 2 >, 3 < */
+  compareScalar(op: number, x: number, s: number, out: number, n: number): void;
+  logicalAnd(a: number, b: number, out: number, n: number): void;
+  select(cond: number, a: number, b: number, out: number, n: number): void;
 }
 
 /** Minimal typing of the WebAssembly JS API (lib is ES2022 without DOM). */
