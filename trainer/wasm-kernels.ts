@@ -52,6 +52,9 @@ import {
   makeConv2D,
   makeConv2DBackpropFilter,
   makeConv2DBackpropInput,
+  makeDepthwiseBackpropFilter,
+  makeDepthwiseBackpropInput,
+  makeDepthwiseConv2D,
   makeFusedConv2D,
 } from './wasm-kernels/conv.js';
 import {
@@ -102,6 +105,7 @@ export const WASM_REPLACED_KERNELS = [
   'LogicalAnd',
   'Select',
   'FusedBatchNorm',
+  'DepthwiseConv2dNative',
 ] as const;
 
 export type WasmKernelSet = 'fast' | 'baseline' | 'minimal';
@@ -159,6 +163,9 @@ const FAST: Record<string, KernelFunc> = {
   LogicalAnd: makeLogicalAnd(callBuiltin('LogicalAnd')),
   Select: makeSelect(callBuiltin('Select')),
   FusedBatchNorm: makeFusedBatchNorm(callBuiltin('FusedBatchNorm')),
+  DepthwiseConv2dNative: makeDepthwiseConv2D(callBuiltin('DepthwiseConv2dNative')),
+  DepthwiseConv2dNativeBackpropFilter: makeDepthwiseBackpropFilter(depthwiseBackpropFilter),
+  DepthwiseConv2dNativeBackpropInput: makeDepthwiseBackpropInput(depthwiseBackpropInput),
 };
 
 const COMPOSED: Record<(typeof WASM_GRADIENT_KERNELS)[number], KernelFunc> = {

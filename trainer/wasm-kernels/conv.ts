@@ -45,7 +45,14 @@
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { heapF32, type Scope, type Shape4, scoped, type WasmBackend } from './scope.js';
-import { type ConvGeometry, type PaddedConvDims, ptr, type SimdExports, simdFor } from './simd.js';
+import {
+  type ConvGeometry,
+  type DepthwiseDims,
+  type PaddedConvDims,
+  ptr,
+  type SimdExports,
+  simdFor,
+} from './simd.js';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -652,5 +659,174 @@ export function makeConv2DBackpropInput(): KernelFunc {
       throw err;
     }
     return dx;
+  };
+}
+
+interface DepthwiseAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dilations?: number | [number, number];
+  dimRoundingMode?: Rounding;
+  dataFormat?: string;
+}
+
+/**
+ * The geometry of a depthwise convolution simd.wat's 3x3 loops take (multiplier 1, C % 4 === 0,
+ * float32, NHWC, no dilation), or undefined where they do not apply.
+ */
+function depthwise3x3(
+  xShape: number[],
+  filterShape: number[],
+  attrs: unknown,
+  dtypes: string[],
+): backend_util.Conv2DInfo | undefined {
+  const a = attrs as DepthwiseAttrs;
+  const [dh, dw] =
+    typeof a.dilations === 'number' ? [a.dilations, a.dilations] : (a.dilations ?? [1, 1]);
+  const nhwc = a.dataFormat == null || a.dataFormat === 'NHWC' || a.dataFormat === 'channelsLast';
+  const [fh, fw, c, m] = filterShape;
+  if (!nhwc || dh !== 1 || dw !== 1 || fh !== 3 || fw !== 3 || m !== 1 || c % 4 !== 0) {
+    return undefined;
+  }
+  if (dtypes.some((d) => d !== 'float32') || xShape[0] === 0) return undefined;
+  const info = backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+    true,
+  );
+  return info.outHeight > 0 && info.outWidth > 0 ? info : undefined;
+}
+
+/** The padded grid of a depthwise convolution: every window fits. */
+function depthwiseGrid(info: backend_util.Conv2DInfo) {
+  const { top, left } = info.padInfo;
+  const hp = Math.max(top + info.inHeight, (info.outHeight - 1) * info.strideHeight + 3);
+  const wp = Math.max(left + info.inWidth, (info.outWidth - 1) * info.strideWidth + 3);
+  const dims: DepthwiseDims = [
+    info.batchSize,
+    hp,
+    wp,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.strideHeight,
+    info.strideWidth,
+  ];
+  return { hp, wp, top, left, dims };
+}
+
+/**
+ * DepthwiseConv2dNative with a 3x3 filter and multiplier 1 (MobileNet's) by simd.wat
+ * `dwForward3x3` on the zero-padded input; `fallback` (wasm's XNNPACK kernel, an operator created
+ * per call) otherwise.
+ */
+export function makeDepthwiseConv2D(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    const info = simd && depthwise3x3(x.shape, filter.shape, args.attrs, [x.dtype, filter.dtype]);
+    if (!simd || !info) return fallback(args);
+    const g = depthwiseGrid(info);
+    const xp = padded(backend, simd, x, g.hp, g.wp, g.top, g.left, 0);
+    try {
+      const y = backend.makeOutput([...info.outShape], 'float32');
+      simd.dwForward3x3(ptr(backend, xp), ptr(backend, filter), ptr(backend, y), ...g.dims);
+      return y;
+    } finally {
+      backend.disposeData(xp.dataId);
+    }
+  };
+}
+
+/** DepthwiseConv2dNativeBackpropFilter by simd.wat `dwFilterGrad3x3` where it applies. */
+export function makeDepthwiseBackpropFilter(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const { filterShape } = args.attrs as unknown as { filterShape: Shape4 };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    const info = simd && depthwise3x3(x.shape, filterShape, args.attrs, [x.dtype, dy.dtype]);
+    if (!simd || !info) return fallback(args);
+    assertShape('DepthwiseConv2dNativeBackpropFilter', 'dy', dy.shape, info.outShape);
+    const g = depthwiseGrid(info);
+    const xp = padded(backend, simd, x, g.hp, g.wp, g.top, g.left, 0);
+    try {
+      const dw = backend.makeOutput([...filterShape], 'float32');
+      simd.dwFilterGrad3x3(ptr(backend, xp), ptr(backend, dy), ptr(backend, dw), ...g.dims);
+      return dw;
+    } finally {
+      backend.disposeData(xp.dataId);
+    }
+  };
+}
+
+/**
+ * DepthwiseConv2dNativeBackpropInput by simd.wat `dwInputGrad3x3` (each dy position scattered
+ * into its window on the padded grid, any stride) and `cropCopy` where it applies.
+ */
+export function makeDepthwiseBackpropInput(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const { inputShape } = args.attrs as unknown as { inputShape: Shape4 };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    const info =
+      simd && depthwise3x3(inputShape, filter.shape, args.attrs, [dy.dtype, filter.dtype]);
+    if (!simd || !info) return fallback(args);
+    assertShape('DepthwiseConv2dNativeBackpropInput', 'dy', dy.shape, info.outShape);
+    const [b, h, w, c] = inputShape;
+    if (info.strideHeight === 1 && info.strideWidth === 1) {
+      // a gather instead: the forward loop over dy padded by (2 - top, 2 - left) with the filter
+      // rotated 180° (half the memory traffic of the scatter)
+      const rot = backend.makeOutput([3, 3, c, 1], 'float32');
+      try {
+        const src = heapF32(backend, filter);
+        const dst = heapF32(backend, rot);
+        for (let t = 0; t < 9; t++) dst.set(src.subarray((8 - t) * c, (9 - t) * c), t * c);
+        const top = 2 - info.padInfo.top;
+        const left = 2 - info.padInfo.left;
+        const hp = Math.max(top + info.outHeight, h + 2);
+        const wp = Math.max(left + info.outWidth, w + 2);
+        if (top >= 0 && left >= 0) {
+          const dyp = padded(backend, simd, dy, hp, wp, top, left, 0);
+          try {
+            const dx = backend.makeOutput([...inputShape], 'float32');
+            simd.dwForward3x3(
+              ptr(backend, dyp),
+              ptr(backend, rot),
+              ptr(backend, dx),
+              b,
+              hp,
+              wp,
+              c,
+              h,
+              w,
+              1,
+              1,
+            );
+            return dx;
+          } finally {
+            backend.disposeData(dyp.dataId);
+          }
+        }
+      } finally {
+        backend.disposeData(rot.dataId);
+      }
+    }
+    const g = depthwiseGrid(info);
+    const dxp = backend.makeOutput([b * g.hp * g.wp * c], 'float32');
+    try {
+      const dx = backend.makeOutput([...inputShape], 'float32');
+      simd.dwInputGrad3x3(ptr(backend, dxp), ptr(backend, filter), ptr(backend, dy), ...g.dims);
+      simd.cropCopy(ptr(backend, dxp), ptr(backend, dx), b, h, w, c, g.hp, g.wp, g.top, g.left);
+      return dx;
+    } finally {
+      backend.disposeData(dxp.dataId);
+    }
   };
 }

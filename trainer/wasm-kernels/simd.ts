@@ -126,7 +126,38 @@ export interface SimdExports {
   compareScalar(op: number, x: number, s: number, out: number, n: number): void;
   logicalAnd(a: number, b: number, out: number, n: number): void;
   select(cond: number, a: number, b: number, out: number, n: number): void;
+  /** depthwise 3x3, multiplier 1: y = xp (*) w */
+  dwForward3x3(xp: number, w: number, y: number, ...dims: DepthwiseDims): void;
+  /** depthwise 3x3, multiplier 1: dw [3, 3, C] from xp and dy */
+  dwFilterGrad3x3(xp: number, dy: number, dw: number, ...dims: DepthwiseDims): void;
+  /** depthwise 3x3, multiplier 1: dxp (padded grid, zeroed here) from dy and w */
+  dwInputGrad3x3(dxp: number, w: number, dy: number, ...dims: DepthwiseDims): void;
+  /** x = the [B, H, W, C] window of xp [B, Hp, Wp, C] at (top, left) */
+  cropCopy(
+    xp: number,
+    x: number,
+    batch: number,
+    h: number,
+    w: number,
+    c: number,
+    hp: number,
+    wp: number,
+    top: number,
+    left: number,
+  ): void;
 }
+
+/** What simd.wat's depthwise loops take after their pointers. */
+export type DepthwiseDims = [
+  batch: number,
+  hp: number,
+  wp: number,
+  c: number,
+  oh: number,
+  ow: number,
+  sh: number,
+  sw: number,
+];
 
 /** Minimal typing of the WebAssembly JS API (lib is ES2022 without DOM). */
 interface WasmApi {

@@ -128,8 +128,8 @@ describe('the SIMD module', () => {
       });
       expect(readFileSync(out).toString('base64')).toBe(SIMD_WASM_BASE64);
       const relaxed = relaxedWat(readFileSync(path.join(KERNELS_DIR, 'simd.wat'), 'utf8'));
-      expect(relaxed.fused).toBe(24); // the multiply-adds of the four convolution tiles
-      expect(relaxed.text.match(/f32x4\.relaxed_madd/g)).toHaveLength(24);
+      expect(relaxed.fused).toBe(50); // the convolution tiles and the depthwise 3x3 loops
+      expect(relaxed.text.match(/f32x4\.relaxed_madd/g)).toHaveLength(50);
       writeFileSync(path.join(dir, 'fma.wat'), relaxed.text);
       const fma = path.join(dir, 'fma.wasm');
       execFileSync('wat2wasm', ['--enable-relaxed-simd', path.join(dir, 'fma.wat'), '-o', fma], {
@@ -217,6 +217,31 @@ describe('Conv2D (forward) like the cpu backend', () => {
       setWasmFma(true);
     }
   });
+
+  it.each([
+    [[2, 9, 7, 8], 1, 'same'],
+    [[2, 9, 7, 8], 2, 'same'],
+    [[1, 8, 8, 4], 2, 'valid'],
+    [[1, 6, 7, 12], [1, 2], 1],
+    [[1, 6, 6, 6], 1, 'same'], // C % 4 != 0: wasm's own
+  ] as [number[], number | [number, number], 'same' | 'valid' | number][])(
+    'DepthwiseConv2dNative 3x3 x=%j strides %j pad %j',
+    async (x, strides, pad) => {
+      for (const fma of [true, false]) {
+        setWasmFma(fma);
+        try {
+          await sameAsCpu(
+            'DepthwiseConv2dNative',
+            { x: input(x, 1), filter: input([3, 3, x[3], 1], 2) },
+            { strides, pad, dilations: 1 },
+            1e-5,
+          );
+        } finally {
+          setWasmFma(true);
+        }
+      }
+    },
+  );
 
   it('leaves dilated convolutions to wasm', async () => {
     await sameAsCpu(

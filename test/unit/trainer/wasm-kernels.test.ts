@@ -130,6 +130,15 @@ const cases: GradCase[] = [
   { op: 'depthwise', x: [1, 10, 9, 3], f: [5, 3, 3, 1], strides: 3, pad: 'valid' },
   { op: 'depthwise', x: [1, 9, 7, 2], f: [3, 2, 2, 2], strides: [1, 2], pad: 'same' },
   { op: 'depthwise', x: [1, 6, 6, 2], f: [3, 3, 2, 2], strides: 2, pad: 1 },
+  // 3x3, multiplier 1, C a multiple of 4: simd.wat's depthwise loops ('fast')
+  { op: 'depthwise', x: [2, 9, 7, 8], f: [3, 3, 8, 1], strides: 1, pad: 'same' },
+  { op: 'depthwise', x: [2, 9, 7, 8], f: [3, 3, 8, 1], strides: 2, pad: 'same' },
+  { op: 'depthwise', x: [1, 8, 8, 4], f: [3, 3, 4, 1], strides: 2, pad: 'same' },
+  { op: 'depthwise', x: [1, 11, 6, 12], f: [3, 3, 12, 1], strides: 1, pad: 'valid' },
+  { op: 'depthwise', x: [3, 10, 9, 4], f: [3, 3, 4, 1], strides: 2, pad: 'valid' },
+  { op: 'depthwise', x: [1, 7, 5, 16], f: [3, 3, 16, 1], strides: [1, 2], pad: 'same' },
+  { op: 'depthwise', x: [1, 6, 7, 4], f: [3, 3, 4, 1], strides: 2, pad: 1 },
+  { op: 'depthwise', x: [1, 5, 5, 6], f: [3, 3, 6, 1], strides: 1, pad: 'same' }, // C % 4: composed
   {
     op: 'depthwise',
     x: [3, 7, 6, 2],
