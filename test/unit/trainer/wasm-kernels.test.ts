@@ -206,6 +206,7 @@ describe('wasm gradient kernels', () => {
     const chunked: GradCase[] = [
       { op: 'conv2d', x: [5, 9, 7, 3], f: [3, 3, 3, 5], strides: 1, pad: 'same' }, // im2col
       { op: 'conv2d', x: [5, 9, 7, 3], f: [3, 3, 3, 8], strides: 2, pad: 'same' }, // col2im
+      { op: 'conv2d', x: [5, 9, 7, 8], f: [3, 3, 8, 8], strides: 2, pad: 'same' }, // its SIMD product
     ];
     for (const c of chunked) {
       const [cx, cf] = await gradsOn('cpu', c);
