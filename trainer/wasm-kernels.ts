@@ -71,6 +71,7 @@ import {
   makeSum,
   makeTile,
 } from './wasm-kernels/elementwise.js';
+import { installFusedGradients } from './wasm-kernels/gradients.js';
 import { makeMaxPoolGrad } from './wasm-kernels/pool.js';
 import { BACKEND } from './wasm-kernels/scope.js';
 
@@ -230,6 +231,7 @@ export function registerWasmGradientKernels(opts: RegisterWasmGradientKernelsOpt
     }
   }
   active = set;
+  installFusedGradients(() => active === 'fast');
 }
 
 /** The set last installed by {@link registerWasmGradientKernels} (undefined before). */

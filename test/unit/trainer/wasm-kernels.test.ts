@@ -426,6 +426,121 @@ describe('wasm gradient kernels', () => {
   });
 });
 
+describe('fused gradients (ReLU, clipByValue, batch normalisation)', () => {
+  /** Gradients of sum(f(inputs) * w) for every input, on one backend and set. */
+  async function gradsOf(
+    backend: string,
+    f: (...ts: tf.Tensor[]) => tf.Tensor,
+    shapes: number[][],
+    set: WasmKernelSet = 'fast',
+    special = false,
+  ): Promise<Float32Array[]> {
+    await tf.setBackend(backend);
+    registerWasmGradientKernels({ set });
+    try {
+      return tf.tidy(() => {
+        const ins = shapes.map((s, i) => {
+          const v = values(size(s), 40 + i).map((e) => e * 8);
+          if (special && i === 0 && v.length > 3) {
+            v[0] = Number.NaN;
+            v[1] = 0;
+            v[2] = 6;
+          }
+          return tf.tensor(v, s);
+        });
+        const y = f(...ins);
+        const w = tf.tensor(values(y.size, 77), y.shape);
+        const gs = tf.grads((...ts: tf.Tensor[]) => tf.sum(tf.mul(f(...ts), w)))(ins);
+        return gs.map((g) => g.dataSync() as Float32Array);
+      });
+    } finally {
+      registerWasmGradientKernels({ set: 'fast' });
+      await tf.setBackend('wasm');
+    }
+  }
+
+  const same = (a: Float32Array[], b: Float32Array[], tol: number) => {
+    expect(a.length).toBe(b.length);
+    a.forEach((g, i) => {
+      expect(g.length).toBe(b[i].length);
+      for (let j = 0; j < g.length; j++) {
+        if (Number.isNaN(b[i][j])) expect(Number.isNaN(g[j]), `input ${i} [${j}]`).toBe(true);
+      }
+      const finite = (t: Float32Array) => t.map((v) => (Number.isNaN(v) ? 0 : v));
+      expect(relErr(finite(g), finite(b[i])), `input ${i}`).toBeLessThanOrEqual(tol);
+    });
+  };
+
+  it.each([[[37]], [[2, 5, 5, 8]]])(
+    'ReLU and clipByValue(0, 6), NaN included: %j',
+    async (shape) => {
+      for (const f of [
+        (x: tf.Tensor) => tf.relu(x),
+        (x: tf.Tensor) => tf.clipByValue(x, 0, 6),
+        (x: tf.Tensor) => tf.clipByValue(x, -1.5, 2),
+      ]) {
+        const cpu = await gradsOf('cpu', f, [shape], 'fast', true);
+        const fast = await gradsOf('wasm', f, [shape], 'fast', true);
+        const baseline = await gradsOf('wasm', f, [shape], 'baseline', true);
+        same(fast, cpu, 0);
+        same(baseline, cpu, 0);
+      }
+    },
+  );
+
+  it.each([[[2, 4, 4, 8]], [[3, 5, 6]], [[7, 12]]])(
+    'batch normalisation (moments of x, then batchNorm) %j',
+    async (shape) => {
+      const c = shape[shape.length - 1];
+      const axes = shape.slice(0, -1).map((_, i) => i);
+      const f = (x: tf.Tensor, offset: tf.Tensor, scale: tf.Tensor) => {
+        const { mean, variance } = tf.moments(x, axes);
+        return tf.batchNorm(x, mean, variance, offset, scale, 1e-3);
+      };
+      const shapes = [shape, [c], [c]];
+      const cpu = await gradsOf('cpu', f, shapes);
+      const fast = await gradsOf('wasm', f, shapes);
+      same(fast, cpu, 1e-4);
+    },
+  );
+
+  it('leaves the cpu backend on tfjs-core gradients, and frees what it allocates', async () => {
+    await tf.setBackend('cpu');
+    registerWasmGradientKernels({ set: 'fast' });
+    expect(tf.getKernel('FoldsweepReluGrad', 'cpu')).toBeUndefined();
+    expect(tf.getKernel('FoldsweepReluGrad', 'wasm')).toBeDefined();
+    // the cpu backend has no fused kernel: the gradient must take tfjs-core's path there
+    const g = tf.grad((x: tf.Tensor) => tf.relu(x).sum())(tf.tensor([-1, 2]));
+    expect(Array.from(g.dataSync())).toEqual([0, 1]);
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(values(2 * 3 * 3 * 8, 1), [2, 3, 3, 8]);
+    const once = () =>
+      tf.tidy(() => {
+        tf.grad((t: tf.Tensor) => tf.clipByValue(tf.relu(t), 0, 0.5).sum())(x).dataSync();
+        tf.grad((t: tf.Tensor) => {
+          const { mean, variance } = tf.moments(t, [0, 1, 2]);
+          return tf.batchNorm(t, mean, variance, mean, tf.onesLike(mean)).square().sum();
+        })(x).dataSync();
+      });
+    const info = await tf.profile(() => once());
+    const names = new Set(info.kernels.map((k) => k.name));
+    for (const k of [
+      'FoldsweepReluGrad',
+      'FoldsweepClipByValueGrad',
+      'FoldsweepFusedBatchNormGrad',
+    ]) {
+      expect(names.has(k), k).toBe(true);
+    }
+    expect(names.has('Step')).toBe(false);
+    const ids = tf.engine().backend.numDataIds();
+    const tensors = tf.memory().numTensors;
+    once();
+    expect(tf.engine().backend.numDataIds()).toBe(ids);
+    expect(tf.memory().numTensors).toBe(tensors);
+    x.dispose();
+  });
+});
+
 describe('training on wasm', () => {
   /** 4 classes: which quadrant of the image is bright. Learnable in a few steps. */
   function quadrantData(n: number, hw: number, channels: number) {
