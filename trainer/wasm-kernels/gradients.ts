@@ -1,5 +1,6 @@
 /**
- * Gradients of ReLU, clipByValue (ReLU6) and batch normalisation as single wasm kernels.
+ * Gradients of ReLU, clipByValue (ReLU6), batch normalisation, and of the Mean and Square of
+ * batch normalisation's moments, as single wasm kernels.
  *
  * tfjs-core composes these gradients from several kernels, each a full pass over the activation:
  * ReLU's is Step, Cast and Multiply; clipByValue's GreaterEqual, LessEqual, LogicalAnd, ZerosLike
@@ -30,6 +31,8 @@ import { ptr, simdFor } from './simd.js';
 export const RELU_GRAD = 'FoldsweepReluGrad';
 export const CLIP_GRAD = 'FoldsweepClipByValueGrad';
 export const BATCH_NORM_GRAD = 'FoldsweepFusedBatchNormGrad';
+export const MEAN_GRAD = 'FoldsweepMeanGrad';
+export const SQUARE_GRAD = 'FoldsweepSquareGrad';
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -59,6 +62,39 @@ const clipGrad: KernelFunc = ({ inputs, backend, attrs }) => {
     clipValueMin,
     clipValueMax,
   );
+  return out;
+};
+
+const squareGrad: KernelFunc = ({ inputs, backend }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const b = backend as WasmBackend;
+  const out = b.makeOutput([...x.shape], 'float32');
+  (simdFor(b) as NonNullable<ReturnType<typeof simdFor>>).squareGrad(
+    ptr(b, x),
+    ptr(b, dy),
+    ptr(b, out),
+    size(x.shape),
+  );
+  return out;
+};
+
+/**
+ * The gradient of a Mean over every axis but the last: dx [..., C] = dy [C] / N in every row,
+ * written once (tfjs-core: Fill of ones, Multiply, RealDiv; the same values, dy * 1 / N in
+ * float32).
+ */
+const meanGrad: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy } = inputs as { dy: TensorInfo };
+  const { shape } = attrs as unknown as { shape: number[] };
+  const b = backend as WasmBackend;
+  const c = shape[shape.length - 1];
+  const n = size(shape) / c;
+  const out = b.makeOutput([...shape], 'float32');
+  const dst = b.typedArrayFromHeap(out) as Float32Array;
+  const src = b.typedArrayFromHeap(dy) as Float32Array;
+  for (let j = 0; j < c; j++) dst[j] = Math.fround(src[j] / n);
+  const total = dst.length;
+  for (let have = c; have < total; have *= 2) dst.copyWithin(have, 0, Math.min(have, total - have));
   return out;
 };
 
@@ -141,6 +177,8 @@ export function installFusedGradients(fastSetActive: () => boolean): void {
   registerKernel({ kernelName: RELU_GRAD, backendName: BACKEND, kernelFunc: reluGrad });
   registerKernel({ kernelName: CLIP_GRAD, backendName: BACKEND, kernelFunc: clipGrad });
   registerKernel({ kernelName: BATCH_NORM_GRAD, backendName: BACKEND, kernelFunc: batchNormGrad });
+  registerKernel({ kernelName: MEAN_GRAD, backendName: BACKEND, kernelFunc: meanGrad });
+  registerKernel({ kernelName: SQUARE_GRAD, backendName: BACKEND, kernelFunc: squareGrad });
   const enabled: Enabled = () =>
     getBackend() === BACKEND &&
     fastSetActive() &&
@@ -160,6 +198,38 @@ export function installFusedGradients(fastSetActive: () => boolean): void {
       const [x] = saved;
       if (!isF32(x, dy) || size(x.shape) !== size(dy.shape)) return null;
       return { x: () => engine().runKernel(CLIP_GRAD, { x, dy }, attrs) as Tensor };
+    },
+    enabled,
+  );
+  override(
+    'Square',
+    () => (dy, saved) => {
+      const [x] = saved;
+      if (!isF32(x, dy) || size(x.shape) !== size(dy.shape)) return null;
+      return { x: () => engine().runKernel(SQUARE_GRAD, { x, dy }) as Tensor };
+    },
+    enabled,
+  );
+  override(
+    'Mean',
+    () => (dy, saved, attrs) => {
+      const [x] = saved;
+      const { axis } = attrs as unknown as { axis: number | number[] };
+      const rank = x.rank;
+      const axes = [
+        ...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a))),
+      ];
+      axes.sort((p, q) => p - q);
+      const allButLast = rank >= 2 && axes.length === rank - 1 && axes.every((a, i) => a === i);
+      if (!isF32(x, dy) || !allButLast || size(dy.shape) !== x.shape[rank - 1] || x.size === 0) {
+        return null;
+      }
+      return {
+        x: () =>
+          engine().runKernel(MEAN_GRAD, { dy }, {
+            shape: x.shape,
+          } as unknown as NamedAttrMap) as Tensor,
+      };
     },
     enabled,
   );

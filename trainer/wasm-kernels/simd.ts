@@ -133,6 +133,7 @@ export interface SimdExports {
   /** depthwise 3x3, multiplier 1: dxp (padded grid, zeroed here) from dy and w */
   dwInputGrad3x3(dxp: number, w: number, dy: number, ...dims: DepthwiseDims): void;
   reluGrad(x: number, dy: number, out: number, n: number): void;
+  squareGrad(x: number, dy: number, out: number, n: number): void;
   clipGrad(x: number, dy: number, out: number, n: number, lo: number, hi: number): void;
   /** acc [2C] float64 = per channel sum of dy, sum of dy * (x - mean) */
   bnGradSums(x: number, dy: number, mean: number, acc: number, rows: number, c: number): void;

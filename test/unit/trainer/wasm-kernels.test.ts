@@ -504,6 +504,23 @@ describe('fused gradients (ReLU, clipByValue, batch normalisation)', () => {
     },
   );
 
+  it.each([
+    ['mean over all but the last axis', (x: tf.Tensor) => tf.mean(x, [0, 1, 2])],
+    ['mean, keepDims', (x: tf.Tensor) => tf.mean(x, [0, 1, 2], true)],
+    ['mean over another axis (tfjs-core)', (x: tf.Tensor) => tf.mean(x, 1)],
+    ['mean of everything (tfjs-core)', (x: tf.Tensor) => tf.mean(x)],
+    ['square', (x: tf.Tensor) => tf.square(x)],
+  ])('%s', async (_label, f) => {
+    for (const shape of [
+      [2, 3, 3, 8],
+      [3, 5, 2, 3],
+    ]) {
+      const cpu = await gradsOf('cpu', f, [shape], 'fast', true);
+      const fast = await gradsOf('wasm', f, [shape], 'fast', true);
+      same(fast, cpu, 0);
+    }
+  });
+
   it('leaves the cpu backend on tfjs-core gradients, and frees what it allocates', async () => {
     await tf.setBackend('cpu');
     registerWasmGradientKernels({ set: 'fast' });
@@ -528,6 +545,8 @@ describe('fused gradients (ReLU, clipByValue, batch normalisation)', () => {
       'FoldsweepReluGrad',
       'FoldsweepClipByValueGrad',
       'FoldsweepFusedBatchNormGrad',
+      'FoldsweepMeanGrad',
+      'FoldsweepSquareGrad',
     ]) {
       expect(names.has(k), k).toBe(true);
     }
