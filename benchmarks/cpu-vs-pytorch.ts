@@ -32,6 +32,12 @@ import * as tf from '@tensorflow/tfjs';
 import { type BackendPreference, selectBackend } from '../trainer/backend.js';
 import { trainWithEarlyStopping } from '../trainer/train.js';
 import {
+  RELAXED_SIMD_FLAG,
+  relaxedSimdSupported,
+  setWasmFma,
+  wasmSimdVariant,
+} from '../trainer/wasm-kernels/simd.js';
+import {
   registerWasmGradientKernels,
   WASM_KERNEL_SETS,
   type WasmKernelSet,
@@ -53,26 +59,117 @@ import {
 const { values: args } = parseArgs({
   options: {
     epochs: { type: 'string', default: '5' },
-    sets: { type: 'string', default: 'fast,baseline' },
+    sets: { type: 'string', default: 'fast,fast-plain' },
     backend: { type: 'string', default: 'auto' },
     'profile-steps': { type: 'string', default: '9' },
     'no-torch': { type: 'boolean', default: false },
+    models: { type: 'string', default: 'issue,fashion,mobilenet' },
     out: { type: 'string' },
   },
 });
+const MODEL_KEYS = (args.models ?? '').split(',').map((s) => s.trim());
 const EPOCHS = Number(args.epochs);
+
+/**
+ * A wasm kernel set of trainer/wasm-kernels.ts, or 'fast-plain': the 'fast' set on the plain SIMD
+ * build of simd.wat (no fused multiply-add), i.e. the 'fast' set before relaxed SIMD.
+ */
+type BenchSet = WasmKernelSet | 'fast-plain';
+const BENCH_SETS: readonly string[] = [...WASM_KERNEL_SETS, 'fast-plain'];
+
+function applySet(set: BenchSet | undefined): void {
+  if (!set) return;
+  registerWasmGradientKernels({ set: set === 'fast-plain' ? 'fast' : set });
+  setWasmFma(set !== 'fast-plain');
+}
+
+/** Restores what the trainer runs: its default kernel set, FMA where supported. */
+function defaultSet(): void {
+  registerWasmGradientKernels();
+  setWasmFma(true);
+}
+
 const PROFILE_STEPS = Number(args['profile-steps']);
 const BATCH = 32;
 
 interface ModelSpec {
-  key: 'issue' | 'fashion';
+  key: 'issue' | 'fashion' | 'mobilenet';
   title: string;
   data: Dataset;
-  build(): tf.Sequential;
+  build(): tf.LayersModel;
+}
+
+/** Keras' _make_divisible: channels rounded to a multiple of 8, never more than 10% down. */
+function divisible(v: number, by = 8): number {
+  const n = Math.max(by, Math.floor((v + by / 2) / by) * by);
+  return n < 0.9 * v ? n + by : n;
+}
+
+/**
+ * MobileNetV2 (Sandler et al. 2018, as keras.applications builds it) at width `alpha`, random
+ * weights: conv 3x3/2, then inverted residual blocks (1x1 expand x6, BN, ReLU6; depthwise 3x3,
+ * BN, ReLU6; 1x1 project, BN; identity shortcut where shapes allow), conv 1x1 to 1280, BN, ReLU6,
+ * global average pool, dense softmax. Padding 'same' throughout (Keras pads stride-2 depthwise
+ * convolutions explicitly; same FLOPs). benchmarks/torch_epoch.py builds the same network.
+ */
+export function mobileNetV2(
+  shape: [number, number, number],
+  classes: number,
+  alpha = 0.35,
+): tf.LayersModel {
+  const bn = () => tf.layers.batchNormalization({ momentum: 0.999, epsilon: 1e-3 });
+  const relu6 = () => tf.layers.reLU({ maxValue: 6 });
+  const input = tf.input({ shape });
+  const first = divisible(32 * alpha);
+  let x = tf.layers
+    .conv2d({ filters: first, kernelSize: 3, strides: 2, padding: 'same', useBias: false })
+    .apply(input) as tf.SymbolicTensor;
+  x = relu6().apply(bn().apply(x)) as tf.SymbolicTensor;
+  let inC = first;
+  const settings: [number, number, number, number][] = [
+    [1, 16, 1, 1],
+    [6, 24, 2, 2],
+    [6, 32, 3, 2],
+    [6, 64, 4, 2],
+    [6, 96, 3, 1],
+    [6, 160, 3, 2],
+    [6, 320, 1, 1],
+  ];
+  for (const [t, c, n, s] of settings) {
+    const outC = divisible(c * alpha);
+    for (let i = 0; i < n; i++) {
+      const strides = i === 0 ? s : 1;
+      let h = x;
+      if (t !== 1) {
+        h = tf.layers
+          .conv2d({ filters: inC * t, kernelSize: 1, padding: 'same', useBias: false })
+          .apply(h) as tf.SymbolicTensor;
+        h = relu6().apply(bn().apply(h)) as tf.SymbolicTensor;
+      }
+      h = tf.layers
+        .depthwiseConv2d({ kernelSize: 3, strides, padding: 'same', useBias: false })
+        .apply(h) as tf.SymbolicTensor;
+      h = relu6().apply(bn().apply(h)) as tf.SymbolicTensor;
+      h = tf.layers
+        .conv2d({ filters: outC, kernelSize: 1, padding: 'same', useBias: false })
+        .apply(h) as tf.SymbolicTensor;
+      h = bn().apply(h) as tf.SymbolicTensor;
+      x = strides === 1 && inC === outC ? (tf.layers.add().apply([x, h]) as tf.SymbolicTensor) : h;
+      inC = outC;
+    }
+  }
+  x = tf.layers
+    .conv2d({ filters: 1280, kernelSize: 1, padding: 'same', useBias: false })
+    .apply(x) as tf.SymbolicTensor;
+  x = relu6().apply(bn().apply(x)) as tf.SymbolicTensor;
+  x = tf.layers.globalAveragePooling2d({}).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: classes, activation: 'softmax' }).apply(x);
+  return tf.model({ inputs: input, outputs: out as tf.SymbolicTensor });
 }
 
 const issueData = randomData(512, [32, 32, 3], 10, 42);
 const fashionData = fashionMnist(1024);
+const mobileData = randomData(256, [96, 96, 3], 10, 7);
 const MODELS: ModelSpec[] = [
   {
     key: 'issue',
@@ -86,7 +183,13 @@ const MODELS: ModelSpec[] = [
     data: fashionData,
     build: () => fashionCnn(fashionData.shape, fashionData.classes),
   },
-];
+  {
+    key: 'mobilenet',
+    title: 'MobileNetV2-style CNN (width 0.35), 256 x 96x96x3 random, 10 classes',
+    data: mobileData,
+    build: () => mobileNetV2(mobileData.shape, mobileData.classes),
+  },
+].filter((m) => MODEL_KEYS.includes(m.key)) as ModelSpec[];
 
 interface Timing {
   wall: number;
@@ -99,7 +202,7 @@ interface Config {
   model: ModelSpec;
   /** 'torch' or a wasm kernel set; undefined = the backend as selected */
   kind: 'tfjs' | 'torch';
-  set?: WasmKernelSet;
+  set?: BenchSet;
   epoch(): Promise<Timing>;
   timings: Timing[];
 }
@@ -160,7 +263,7 @@ function startTorch(python: string, version: string): Torch {
 // ---------------------------------------------------------------------------------------------
 // tfjs
 
-function tfjsConfig(spec: ModelSpec, label: string, set?: WasmKernelSet): Config {
+function tfjsConfig(spec: ModelSpec, label: string, set?: BenchSet): Config {
   const { x, y } = tensors(spec.data);
   // The trainer evaluates a validation split after every epoch; keep it tiny (32 images).
   const xVal = x.slice(0, BATCH);
@@ -175,7 +278,7 @@ function tfjsConfig(spec: ModelSpec, label: string, set?: WasmKernelSet): Config
     set,
     timings: [],
     async epoch() {
-      if (set) registerWasmGradientKernels({ set });
+      applySet(set);
       const c0 = cpuSeconds();
       const t0 = performance.now();
       const r = await trainWithEarlyStopping(
@@ -203,8 +306,8 @@ interface KernelRow {
  * per kernel the median over the steps of its time in a step (so that a step preempted by another
  * process does not skew it), and the median wall time of unprofiled steps.
  */
-async function profileSteps(spec: ModelSpec, set: WasmKernelSet | undefined) {
-  if (set) registerWasmGradientKernels({ set });
+async function profileSteps(spec: ModelSpec, set: BenchSet | undefined) {
+  applySet(set);
   const { x, y } = tensors(spec.data, BATCH);
   const model = spec.build();
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
@@ -269,7 +372,21 @@ function dispatchMicros(): number {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The trainer's processes run with Node 20's relaxed-SIMD flag (the local pool passes it); so
+ * does this benchmark: without it, it re-runs itself with the flag.
+ */
+function rerunWithRelaxedSimd(): boolean {
+  const wanted = process.versions.node.startsWith('20.');
+  if (!wanted || process.execArgv.includes(RELAXED_SIMD_FLAG)) return false;
+  const argv = [...process.execArgv, RELAXED_SIMD_FLAG, ...process.argv.slice(1)];
+  const r = spawnSync(process.execPath, argv, { stdio: 'inherit' });
+  process.exitCode = r.status ?? 1;
+  return true;
+}
+
 async function main(): Promise<void> {
+  if (rerunWithRelaxedSimd()) return;
   const lines: string[] = [];
   const out = (s = '') => {
     lines.push(s);
@@ -280,11 +397,11 @@ async function main(): Promise<void> {
   const sets = (args.sets ?? '')
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean) as WasmKernelSet[];
+    .filter(Boolean) as BenchSet[];
   for (const s of sets) {
-    if (!WASM_KERNEL_SETS.includes(s)) throw new Error(`unknown --sets entry '${s}'`);
+    if (!BENCH_SETS.includes(s)) throw new Error(`unknown --sets entry '${s}'`);
   }
-  const tfjsVariants: (WasmKernelSet | undefined)[] = onWasm ? sets : [undefined];
+  const tfjsVariants: (BenchSet | undefined)[] = onWasm ? sets : [undefined];
 
   const found = args['no-torch'] ? { missing: '--no-torch given' } : findPython();
   const torch = 'python' in found ? startTorch(found.python, found.version) : undefined;
@@ -338,7 +455,7 @@ async function main(): Promise<void> {
     }
     const seconds = (performance.now() - t0) / 1000;
     const loadEnd = loadAverage();
-    if (onWasm) registerWasmGradientKernels();
+    if (onWasm) defaultSet();
 
     out('# Trainer epoch time on CPU vs PyTorch, one thread each');
     out();
@@ -347,6 +464,13 @@ async function main(): Promise<void> {
     out(`- date: ${new Date().toISOString()}`);
     out(`- machine: ${machine()}`);
     out(`- tfjs ${tf.version_core}, trainer backend: ${selected.name} — ${selected.detail}`);
+    if (onWasm) {
+      out(
+        `- simd.wat build: relaxed SIMD ${relaxedSimdSupported() ? 'supported' : 'NOT supported'} ` +
+          `(node ${process.execArgv.includes(RELAXED_SIMD_FLAG) ? RELAXED_SIMD_FLAG : 'without the flag'}); ` +
+          `'fast' runs the ${wasmSimdVariant()} build (fused multiply-adds), 'fast-plain' the plain SIMD one`,
+      );
+    }
     out(
       torch
         ? `- PyTorch ${torch.version} (${torch.python}, torch.set_num_threads(1)), benchmarks/torch_epoch.py`
@@ -451,7 +575,7 @@ async function main(): Promise<void> {
           'its kernel calls x that; "outside kernels" above also counts tfjs-layers, the gradient ' +
           'tape and the optimizer in JavaScript.',
       );
-      if (onWasm) registerWasmGradientKernels();
+      if (onWasm) defaultSet();
     }
   } finally {
     torch?.close();

@@ -4,7 +4,7 @@
  *
  *   npm run bench:demo                   (writes docs/benchmarks/demo-sweep.md)
  *   npx tsx benchmarks/demo-sweep.ts [--rounds 1] [--epochs N] [--configs before,kernels,after]
- *                                    [--concurrency 2] [--out FILE]
+ *                                    [--concurrency 2] [--before-tree DIR] [--out FILE]
  *
  * Each run is `foldsweep run <spec>` (functions/cli/main.ts: prepare data and model, the sweep on
  * the local process pool, aggregation with the test-set evaluation) in a fresh FOLDSWEEP_HOME,
@@ -13,7 +13,10 @@
  *  - before: FOLDSWEEP_WASM_KERNELS=baseline and one trainer process per trial
  *    (FOLDSWEEP_TRAINER_PROCESS=per-trial), the trainer before issue 7's kernels and workers;
  *  - kernels: the 'fast' kernels, still one process per trial;
- *  - after: the 'fast' kernels on long-lived trainer workers (the default).
+ *  - after: the 'fast' kernels on long-lived trainer workers (the default);
+ *  - round1: 'after' run from another checkout given by --before-tree DIR (issue 15: a worktree
+ *    of the commit before its kernels, `git worktree add --detach DIR <commit>` with node_modules
+ *    linked), so `--configs round1,after` compares the trainer before and after that round.
  * Rounds run every configuration once, in a rotating order, so load from other work hits them
  * alike. `--epochs` overrides the spec's epochs (stated in the output) when the full sweep is too
  * long to run several times.
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     epochs: { type: 'string' },
     configs: { type: 'string', default: 'before,kernels,after' },
     concurrency: { type: 'string', default: '2' },
+    'before-tree': { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -52,6 +56,12 @@ const CONFIGS = {
     label: "'fast' kernels, trainer workers (after)",
     env: { FOLDSWEEP_WASM_KERNELS: 'fast', FOLDSWEEP_TRAINER_PROCESS: 'worker' },
   },
+  // Issue 15 (round 2): the same 'after' configuration run from another checkout (--before-tree,
+  // e.g. a worktree of the commit before round 2), against this checkout's 'after'.
+  round1: {
+    label: "'fast' kernels, trainer workers, from --before-tree (before round 2)",
+    env: { FOLDSWEEP_WASM_KERNELS: 'fast', FOLDSWEEP_TRAINER_PROCESS: 'worker' },
+  },
 } as const;
 type ConfigName = keyof typeof CONFIGS;
 
@@ -68,6 +78,12 @@ interface Run {
 }
 
 const log = (s: string) => process.stderr.write(`${s}\n`);
+
+function beforeTree(): string {
+  const dir = args['before-tree'];
+  if (!dir) throw new Error("configuration 'round1' needs --before-tree DIR (another checkout)");
+  return path.resolve(dir as string);
+}
 
 /** The spec with absolute paths (and the epochs override) in `dir`. */
 function writeSpec(dir: string): string {
@@ -91,11 +107,13 @@ function runOnce(config: ConfigName, round: number): Promise<Run> {
     FOLDSWEEP_HOME: path.join(dir, 'home'),
     FOLDSWEEP_LOG_LEVEL: 'warn',
   };
-  const argv = ['-f', '%e %U %S', '-o', timeFile, process.execPath, '--import', 'tsx', CLI];
+  const root = config === 'round1' ? beforeTree() : ROOT;
+  const cli = path.join(root, path.relative(ROOT, CLI));
+  const argv = ['-f', '%e %U %S', '-o', timeFile, process.execPath, '--import', 'tsx', cli];
   argv.push('run', spec, '--concurrency', args.concurrency as string, '--backend', 'wasm');
   return new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', argv, {
-      cwd: ROOT,
+      cwd: root,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -68,7 +68,68 @@ class FashionCnn(nn.Module):
         return self.fc2(F.relu(self.fc1(x.mean((2, 3)))))
 
 
-ARCHITECTURES = {"issue": IssueCnn, "fashion": FashionCnn}
+def divisible(v, by=8):
+    """Keras' _make_divisible: a multiple of 8, never more than 10% below v."""
+    n = max(by, int(v + by / 2) // by * by)
+    return n + by if n < 0.9 * v else n
+
+
+def conv_bn(cin, cout, kernel, stride=1, groups=1, relu6=True):
+    layers = [
+        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
+        # Keras BatchNormalization(momentum=0.999, epsilon=1e-3)
+        nn.BatchNorm2d(cout, eps=1e-3, momentum=0.001),
+    ]
+    if relu6:
+        layers.append(nn.ReLU6())
+    return layers
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, cin, cout, stride, expand):
+        super().__init__()
+        hidden = cin * expand
+        layers = conv_bn(cin, hidden, 1) if expand != 1 else []
+        layers += conv_bn(hidden, hidden, 3, stride, groups=hidden)
+        layers += conv_bn(hidden, cout, 1, relu6=False)
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x):
+        return x + self.body(x) if self.residual else self.body(x)
+
+
+class MobileNetV2(nn.Module):
+    """benchmarks/cpu-vs-pytorch.ts mobileNetV2: MobileNetV2 at width alpha (0.35), random
+    weights, as keras.applications builds it (padding 1 where Keras pads 'same')."""
+
+    def __init__(self, channels, classes, alpha=0.35):
+        super().__init__()
+        first = divisible(32 * alpha)
+        layers = conv_bn(channels, first, 3, 2)
+        cin = first
+        for t, c, n, s in [
+            (1, 16, 1, 1),
+            (6, 24, 2, 2),
+            (6, 32, 3, 2),
+            (6, 64, 4, 2),
+            (6, 96, 3, 1),
+            (6, 160, 3, 2),
+            (6, 320, 1, 1),
+        ]:
+            cout = divisible(c * alpha)
+            for i in range(n):
+                layers.append(InvertedResidual(cin, cout, s if i == 0 else 1, t))
+                cin = cout
+        layers += conv_bn(cin, 1280, 1)
+        self.features = nn.Sequential(*layers)
+        self.fc = nn.Linear(1280, classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x).mean((2, 3)))
+
+
+ARCHITECTURES = {"issue": IssueCnn, "fashion": FashionCnn, "mobilenet": MobileNetV2}
 loaded = {}
 
 
@@ -79,6 +140,7 @@ def load(cmd):
     xs = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
     ys = torch.from_numpy(y.astype(np.int64))
     model = ARCHITECTURES[cmd["model"]](c, cmd["classes"])
+    model.train()
     # Softmax + categorical cross-entropy in tfjs == cross_entropy on logits here.
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loaded[cmd["model"]] = (model, opt, xs, ys)

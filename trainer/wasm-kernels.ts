@@ -29,6 +29,9 @@
  *     small per-variable tensors (~100 such calls a step), and ReLU's gradient is Step x dy;
  *   - GatherV2 (each step's batch of images) as one memory copy per row instead of a strided
  *     element loop (~2 ms for 32 images of 32x32x3).
+ *   The convolution loops use fused multiply-adds (relaxed SIMD) where the engine validates them
+ *   (Node 20: `--experimental-wasm-relaxed-simd`, passed by the local pool), else plain SIMD
+ *   (./wasm-kernels/simd.ts).
  *   Each 'fast' kernel hands whatever it does not cover to wasm's (or the composed) kernel, and
  *   the SIMD module needs a non-shared wasm memory (Node: threads off); otherwise they fall back.
  *
@@ -49,15 +52,26 @@ import {
   makeConv2D,
   makeConv2DBackpropFilter,
   makeConv2DBackpropInput,
+  makeDepthwiseBackpropFilter,
+  makeDepthwiseBackpropInput,
+  makeDepthwiseConv2D,
+  makeFusedConv2D,
 } from './wasm-kernels/conv.js';
 import {
   makeBinary,
   makeCast,
+  makeCompare,
+  makeFusedBatchNorm,
   makeGather,
   makeIdentity,
+  makeLogicalAnd,
+  makeMean,
+  makeSelect,
   makeStep,
   makeSum,
+  makeTile,
 } from './wasm-kernels/elementwise.js';
+import { installFusedGradients } from './wasm-kernels/gradients.js';
 import { makeMaxPoolGrad } from './wasm-kernels/pool.js';
 import { BACKEND } from './wasm-kernels/scope.js';
 
@@ -82,6 +96,17 @@ export const WASM_REPLACED_KERNELS = [
   'Step',
   'Sum',
   'GatherV2',
+  'FusedConv2D',
+  'Mean',
+  'Tile',
+  'GreaterEqual',
+  'LessEqual',
+  'Greater',
+  'Less',
+  'LogicalAnd',
+  'Select',
+  'FusedBatchNorm',
+  'DepthwiseConv2dNative',
 ] as const;
 
 export type WasmKernelSet = 'fast' | 'baseline' | 'minimal';
@@ -129,6 +154,19 @@ const FAST: Record<string, KernelFunc> = {
   Step: makeStep(callBuiltin('Step')),
   GatherV2: makeGather(callBuiltin('GatherV2')),
   Sum: makeSum(callBuiltin('Sum')),
+  FusedConv2D: makeFusedConv2D(callBuiltin('FusedConv2D')),
+  Mean: makeMean(callBuiltin('Mean')),
+  Tile: makeTile(callBuiltin('Tile')),
+  GreaterEqual: makeCompare('GreaterEqual', callBuiltin('GreaterEqual')),
+  LessEqual: makeCompare('LessEqual', callBuiltin('LessEqual')),
+  Greater: makeCompare('Greater', callBuiltin('Greater')),
+  Less: makeCompare('Less', callBuiltin('Less')),
+  LogicalAnd: makeLogicalAnd(callBuiltin('LogicalAnd')),
+  Select: makeSelect(callBuiltin('Select')),
+  FusedBatchNorm: makeFusedBatchNorm(callBuiltin('FusedBatchNorm')),
+  DepthwiseConv2dNative: makeDepthwiseConv2D(callBuiltin('DepthwiseConv2dNative')),
+  DepthwiseConv2dNativeBackpropFilter: makeDepthwiseBackpropFilter(depthwiseBackpropFilter),
+  DepthwiseConv2dNativeBackpropInput: makeDepthwiseBackpropInput(depthwiseBackpropInput),
 };
 
 const COMPOSED: Record<(typeof WASM_GRADIENT_KERNELS)[number], KernelFunc> = {
@@ -193,6 +231,7 @@ export function registerWasmGradientKernels(opts: RegisterWasmGradientKernelsOpt
     }
   }
   active = set;
+  installFusedGradients(() => active === 'fast');
 }
 
 /** The set last installed by {@link registerWasmGradientKernels} (undefined before). */

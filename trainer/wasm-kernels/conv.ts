@@ -45,7 +45,14 @@
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import { heapF32, type Scope, type Shape4, scoped, type WasmBackend } from './scope.js';
-import { type ConvGeometry, type PaddedConvDims, ptr, type SimdExports, simdFor } from './simd.js';
+import {
+  type ConvGeometry,
+  type DepthwiseDims,
+  type PaddedConvDims,
+  ptr,
+  type SimdExports,
+  simdFor,
+} from './simd.js';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -436,7 +443,43 @@ function convDirect(
  * indirection buffer) for every new filter, i.e. every training step.
  */
 export function makeConv2D(fallback: KernelFunc): KernelFunc {
+  return (args) => convForwardOr(args) ?? fallback(args);
+}
+
+/**
+ * FusedConv2D (what tfjs-core runs for a convolution layer without an activation, e.g. before
+ * batch normalisation, even while training) with a linear activation: `convForward`, then the bias
+ * (if any) added in place. Other activations go to `fallback` (wasm's XNNPACK kernel).
+ */
+export function makeFusedConv2D(fallback: KernelFunc): KernelFunc {
   return (args) => {
+    const { filter, bias, preluActivationWeights } = args.inputs as Record<
+      string,
+      TensorInfo | undefined
+    >;
+    const { activation } = args.attrs as { activation?: string };
+    const o = (filter as TensorInfo).shape[3];
+    if ((activation != null && activation !== 'linear') || preluActivationWeights) {
+      return fallback(args);
+    }
+    if (bias && (bias.dtype !== 'float32' || bias.shape.reduce((p, d) => p * d, 1) !== o)) {
+      return fallback(args);
+    }
+    const y = convForwardOr(args);
+    if (!y) return fallback(args);
+    if (bias) {
+      const backend = args.backend as WasmBackend;
+      const simd = simdFor(backend) as SimdExports;
+      const rows = y.shape.reduce((p, d) => p * d, 1) / o;
+      simd.biasAdd(ptr(backend, y), ptr(backend, bias), ptr(backend, y), rows, o);
+    }
+    return y;
+  };
+}
+
+/** y = x (*) filter by `convForward`, or undefined where it does not apply. */
+function convForwardOr(args: Parameters<KernelFunc>[0]): TensorInfo | undefined {
+  {
     const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
     const a = args.attrs as unknown as ConvAttrs;
     const backend = args.backend as WasmBackend;
@@ -445,8 +488,8 @@ export function makeConv2D(fallback: KernelFunc): KernelFunc {
       typeof a.dilations === 'number' ? [a.dilations, a.dilations] : (a.dilations ?? [1, 1]);
     const nhwc = a.dataFormat == null || a.dataFormat === 'NHWC' || a.dataFormat === 'channelsLast';
     const o = filter.shape[3];
-    if (!simd || !nhwc || dh !== 1 || dw !== 1 || o % 8 !== 0) return fallback(args);
-    if (x.dtype !== 'float32' || filter.dtype !== 'float32') return fallback(args);
+    if (!simd || !nhwc || dh !== 1 || dw !== 1 || o % 8 !== 0) return undefined;
+    if (x.dtype !== 'float32' || filter.dtype !== 'float32') return undefined;
     const info = backend_util.computeConv2DInfo(
       x.shape as Shape4,
       filter.shape as Shape4,
@@ -457,7 +500,7 @@ export function makeConv2D(fallback: KernelFunc): KernelFunc {
       false,
       'channelsLast',
     );
-    if (info.outHeight <= 0 || info.outWidth <= 0 || x.shape[0] === 0) return fallback(args);
+    if (info.outHeight <= 0 || info.outWidth <= 0 || x.shape[0] === 0) return undefined;
     return convDirect(backend, simd, x, ptr(backend, filter), {
       shape: info.outShape as Shape4,
       top: info.padInfo.top,
@@ -467,7 +510,7 @@ export function makeConv2D(fallback: KernelFunc): KernelFunc {
       sh: info.strideHeight,
       sw: info.strideWidth,
     });
-  };
+  }
 }
 
 /**
@@ -507,6 +550,71 @@ function inputGradDirect(
   } finally {
     backend.disposeData(rot.dataId);
   }
+}
+
+/**
+ * Strided dx by col2im with the product on simd.wat `convForward`: dcol [N, K] = dy [N, O] x
+ * Wᵀ [O, K] is a 1x1 convolution of dy (one row of N positions, O channels) with Wᵀ as its
+ * [1, 1, O, K] filter (K = FH·FW·C a multiple of 8), then `col2imAdd`; images in chunks of
+ * `chunk`. wasm's BatchMatMul (XNNPACK, packing Wᵀ per call) ran it at ~15-20 GFLOP/s.
+ */
+function col2imDirect(
+  backend: WasmBackend,
+  simd: SimdExports,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: backend_util.Conv2DInfo,
+  chunk: number,
+): TensorInfo {
+  const { batchSize: batch, outHeight: oh, outWidth: ow, outChannels: o } = info;
+  const k = info.filterHeight * info.filterWidth * info.inChannels;
+  const rows = chunk * oh * ow;
+  const dx = backend.makeOutput([...info.inShape], 'float32');
+  const temps: TensorInfo[] = [];
+  try {
+    // dy rows with one position (o floats) of slack for convForward's last tile
+    const dyp = backend.makeOutput([rows * o + o + 4], 'float32');
+    temps.push(dyp);
+    const dcol = backend.makeOutput([rows * k], 'float32');
+    temps.push(dcol);
+    const wt = backend.makeOutput([o * k], 'float32');
+    temps.push(wt);
+    const src = heapF32(backend, filter); // [K, O]
+    const dst = heapF32(backend, wt); // [O, K]
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < o; j++) dst[j * k + i] = src[i * o + j];
+    }
+    heapF32(backend, dx).fill(0);
+    for (let b0 = 0; b0 < batch; b0 += chunk) {
+      const nb = Math.min(chunk, batch - b0);
+      const n = nb * oh * ow;
+      const from = ptr(backend, dy) + b0 * oh * ow * o * 4;
+      simd.padCopy(from, ptr(backend, dyp), 1, 1, n, o, 1, n, 0, 0);
+      simd.convForward(
+        ptr(backend, dyp),
+        ptr(backend, wt),
+        ptr(backend, dcol),
+        1,
+        1,
+        n,
+        o,
+        1,
+        n,
+        k,
+        1,
+        1,
+        1,
+        1,
+      );
+      simd.col2imAdd(ptr(backend, dcol), ptr(backend, dx), b0, nb, ...geometry(info));
+    }
+  } catch (err) {
+    backend.disposeData(dx.dataId);
+    throw err;
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+  return dx;
 }
 
 /** dW by simd.wat `convFilterGrad` on a zero-padded copy of x (needs O % 8 === 0). */
@@ -599,6 +707,7 @@ export function makeConv2DBackpropInput(): KernelFunc {
     const k = info.filterHeight * info.filterWidth * info.inChannels;
     const chunk = imagesPerChunk(batch, k * oh * ow);
     const geo = geometry(info);
+    if (k % 8 === 0) return col2imDirect(backend, simd, dy, filter, info, chunk);
     const dx = backend.makeOutput([...info.inShape], 'float32');
     try {
       scoped(backend, (s) => {
@@ -616,5 +725,174 @@ export function makeConv2DBackpropInput(): KernelFunc {
       throw err;
     }
     return dx;
+  };
+}
+
+interface DepthwiseAttrs {
+  strides: number | [number, number];
+  pad: Pad;
+  dilations?: number | [number, number];
+  dimRoundingMode?: Rounding;
+  dataFormat?: string;
+}
+
+/**
+ * The geometry of a depthwise convolution simd.wat's 3x3 loops take (multiplier 1, C % 4 === 0,
+ * float32, NHWC, no dilation), or undefined where they do not apply.
+ */
+function depthwise3x3(
+  xShape: number[],
+  filterShape: number[],
+  attrs: unknown,
+  dtypes: string[],
+): backend_util.Conv2DInfo | undefined {
+  const a = attrs as DepthwiseAttrs;
+  const [dh, dw] =
+    typeof a.dilations === 'number' ? [a.dilations, a.dilations] : (a.dilations ?? [1, 1]);
+  const nhwc = a.dataFormat == null || a.dataFormat === 'NHWC' || a.dataFormat === 'channelsLast';
+  const [fh, fw, c, m] = filterShape;
+  if (!nhwc || dh !== 1 || dw !== 1 || fh !== 3 || fw !== 3 || m !== 1 || c % 4 !== 0) {
+    return undefined;
+  }
+  if (dtypes.some((d) => d !== 'float32') || xShape[0] === 0) return undefined;
+  const info = backend_util.computeConv2DInfo(
+    xShape as Shape4,
+    filterShape as Shape4,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+    true,
+  );
+  return info.outHeight > 0 && info.outWidth > 0 ? info : undefined;
+}
+
+/** The padded grid of a depthwise convolution: every window fits. */
+function depthwiseGrid(info: backend_util.Conv2DInfo) {
+  const { top, left } = info.padInfo;
+  const hp = Math.max(top + info.inHeight, (info.outHeight - 1) * info.strideHeight + 3);
+  const wp = Math.max(left + info.inWidth, (info.outWidth - 1) * info.strideWidth + 3);
+  const dims: DepthwiseDims = [
+    info.batchSize,
+    hp,
+    wp,
+    info.inChannels,
+    info.outHeight,
+    info.outWidth,
+    info.strideHeight,
+    info.strideWidth,
+  ];
+  return { hp, wp, top, left, dims };
+}
+
+/**
+ * DepthwiseConv2dNative with a 3x3 filter and multiplier 1 (MobileNet's) by simd.wat
+ * `dwForward3x3` on the zero-padded input; `fallback` (wasm's XNNPACK kernel, an operator created
+ * per call) otherwise.
+ */
+export function makeDepthwiseConv2D(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    const info = simd && depthwise3x3(x.shape, filter.shape, args.attrs, [x.dtype, filter.dtype]);
+    if (!simd || !info) return fallback(args);
+    const g = depthwiseGrid(info);
+    const xp = padded(backend, simd, x, g.hp, g.wp, g.top, g.left, 0);
+    try {
+      const y = backend.makeOutput([...info.outShape], 'float32');
+      simd.dwForward3x3(ptr(backend, xp), ptr(backend, filter), ptr(backend, y), ...g.dims);
+      return y;
+    } finally {
+      backend.disposeData(xp.dataId);
+    }
+  };
+}
+
+/** DepthwiseConv2dNativeBackpropFilter by simd.wat `dwFilterGrad3x3` where it applies. */
+export function makeDepthwiseBackpropFilter(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+    const { filterShape } = args.attrs as unknown as { filterShape: Shape4 };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    const info = simd && depthwise3x3(x.shape, filterShape, args.attrs, [x.dtype, dy.dtype]);
+    if (!simd || !info) return fallback(args);
+    assertShape('DepthwiseConv2dNativeBackpropFilter', 'dy', dy.shape, info.outShape);
+    const g = depthwiseGrid(info);
+    const xp = padded(backend, simd, x, g.hp, g.wp, g.top, g.left, 0);
+    try {
+      const dw = backend.makeOutput([...filterShape], 'float32');
+      simd.dwFilterGrad3x3(ptr(backend, xp), ptr(backend, dy), ptr(backend, dw), ...g.dims);
+      return dw;
+    } finally {
+      backend.disposeData(xp.dataId);
+    }
+  };
+}
+
+/**
+ * DepthwiseConv2dNativeBackpropInput by simd.wat `dwInputGrad3x3` (each dy position scattered
+ * into its window on the padded grid, any stride) and `cropCopy` where it applies.
+ */
+export function makeDepthwiseBackpropInput(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+    const { inputShape } = args.attrs as unknown as { inputShape: Shape4 };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    const info =
+      simd && depthwise3x3(inputShape, filter.shape, args.attrs, [dy.dtype, filter.dtype]);
+    if (!simd || !info) return fallback(args);
+    assertShape('DepthwiseConv2dNativeBackpropInput', 'dy', dy.shape, info.outShape);
+    const [b, h, w, c] = inputShape;
+    if (info.strideHeight === 1 && info.strideWidth === 1) {
+      // a gather instead: the forward loop over dy padded by (2 - top, 2 - left) with the filter
+      // rotated 180° (half the memory traffic of the scatter)
+      const rot = backend.makeOutput([3, 3, c, 1], 'float32');
+      try {
+        const src = heapF32(backend, filter);
+        const dst = heapF32(backend, rot);
+        for (let t = 0; t < 9; t++) dst.set(src.subarray((8 - t) * c, (9 - t) * c), t * c);
+        const top = 2 - info.padInfo.top;
+        const left = 2 - info.padInfo.left;
+        const hp = Math.max(top + info.outHeight, h + 2);
+        const wp = Math.max(left + info.outWidth, w + 2);
+        if (top >= 0 && left >= 0) {
+          const dyp = padded(backend, simd, dy, hp, wp, top, left, 0);
+          try {
+            const dx = backend.makeOutput([...inputShape], 'float32');
+            simd.dwForward3x3(
+              ptr(backend, dyp),
+              ptr(backend, rot),
+              ptr(backend, dx),
+              b,
+              hp,
+              wp,
+              c,
+              h,
+              w,
+              1,
+              1,
+            );
+            return dx;
+          } finally {
+            backend.disposeData(dyp.dataId);
+          }
+        }
+      } finally {
+        backend.disposeData(rot.dataId);
+      }
+    }
+    const g = depthwiseGrid(info);
+    const dxp = backend.makeOutput([b * g.hp * g.wp * c], 'float32');
+    try {
+      const dx = backend.makeOutput([...inputShape], 'float32');
+      simd.dwInputGrad3x3(ptr(backend, dxp), ptr(backend, filter), ptr(backend, dy), ...g.dims);
+      simd.cropCopy(ptr(backend, dxp), ptr(backend, dx), b, h, w, c, g.hp, g.wp, g.top, g.left);
+      return dx;
+    } finally {
+      backend.disposeData(dxp.dataId);
+    }
   };
 }

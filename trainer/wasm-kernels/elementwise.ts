@@ -70,13 +70,19 @@ export function makeBinary(kernel: BinaryKernel, fallback: KernelFunc): KernelFu
     if (!simd) return fallback(args);
     const aSize = util.sizeFromShape(a.shape);
     const bSize = util.sizeFromShape(b.shape);
-    if (op === OP.Add && aSize !== bSize && aSize > 1 && bSize > 1) {
-      const [x, bias] = bSize > aSize ? [b, a] : [a, b];
-      if (!isBias(x, bias)) return fallback(args);
+    if (aSize !== bSize && aSize > 1 && bSize > 1) {
+      const vFirst = bSize > aSize;
+      const [x, v] = vFirst ? [b, a] : [a, b];
+      if (!isBias(x, v)) return fallback(args);
       const c = x.shape[x.shape.length - 1];
       const out = backend.makeOutput([...x.shape], 'float32');
       const rows = util.sizeFromShape(x.shape) / c;
-      simd.biasAdd(ptr(backend, x), ptr(backend, bias), ptr(backend, out), rows, c);
+      if (op === OP.Add) {
+        simd.biasAdd(ptr(backend, x), ptr(backend, v), ptr(backend, out), rows, c);
+      } else {
+        const [px, pv, po] = [ptr(backend, x), ptr(backend, v), ptr(backend, out)];
+        simd.channelBinary(op, px, pv, po, rows, c, vFirst ? 1 : 0);
+      }
       return out;
     }
     let mode: number;
@@ -128,6 +134,185 @@ export function makeSum(fallback: KernelFunc): KernelFunc {
       simd.sumRows(ptr(backend, x), ptr(backend, acc), ptr(backend, out), n / c, c);
     } finally {
       backend.disposeData(acc.dataId);
+    }
+    return out;
+  };
+}
+
+/**
+ * Mean over every axis but the last ([..., C] -> [C]: batch normalisation's moments): the Sum
+ * above, then one division per channel (wasm transposes first).
+ */
+export function makeMean(fallback: KernelFunc): KernelFunc {
+  const sum = makeSum(fallback);
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { axis } = args.attrs as { axis: number | number[] };
+    const rank = x.shape.length;
+    if (x.dtype !== 'float32' || rank < 2 || !simdFor(args.backend as WasmBackend)) {
+      return fallback(args);
+    }
+    const axes = [...new Set(util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
+    const n = util.sizeFromShape(x.shape);
+    if (!(axes.length === rank - 1 && axes.every((ax, i) => ax === i)) || n === 0) {
+      return fallback(args);
+    }
+    const backend = args.backend as WasmBackend;
+    const out = sum(args) as TensorInfo;
+    const rows = n / x.shape[rank - 1];
+    const data = backend.typedArrayFromHeap(out) as Float32Array;
+    for (let i = 0; i < data.length; i++) data[i] /= rows;
+    return out;
+  };
+}
+
+/**
+ * Tile of a tensor whose dimensions are all 1 but the last ([1, 1, 1, C] by [B, H, W, 1]: batch
+ * normalisation's gradient tiles a per-channel vector to the activation's shape): the output is
+ * the input repeated, copied in doubling blocks. wasm's own computes every element's index, ~100
+ * ns per element.
+ */
+export function makeTile(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const { reps } = args.attrs as { reps: number[] };
+    const backend = args.backend as WasmBackend;
+    if ((x.dtype !== 'float32' && x.dtype !== 'int32') || reps.length !== x.shape.length) {
+      return fallback(args);
+    }
+    if (x.shape.length === 0 || !x.shape.slice(0, -1).every((d) => d === 1)) return fallback(args);
+    const shape = x.shape.map((d, i) => d * reps[i]);
+    const out = backend.makeOutput(shape, x.dtype);
+    const n = util.sizeFromShape(shape);
+    const len = util.sizeFromShape(x.shape);
+    if (n === 0 || len === 0) return out;
+    const dst = backend.typedArrayFromHeap(out) as Float32Array | Int32Array;
+    dst.set(backend.typedArrayFromHeap(x) as Float32Array | Int32Array);
+    for (let have = len; have < n; have *= 2) dst.copyWithin(have, 0, Math.min(have, n - have));
+    return out;
+  };
+}
+
+/** simd.wat `compareScalar` op codes; a scalar first flips the comparison. */
+const COMPARE = { GreaterEqual: 0, LessEqual: 1, Greater: 2, Less: 3 } as const;
+const FLIPPED = [1, 0, 3, 2];
+export type CompareKernel = keyof typeof COMPARE;
+
+/**
+ * GreaterEqual / LessEqual / Greater / Less of a float32 tensor and a scalar (ReLU6's and
+ * clipByValue's gradient masks) in one SIMD pass to bool bytes; wasm's own runs a broadcasting
+ * loop. Anything else goes to `fallback`.
+ */
+export function makeCompare(kernel: CompareKernel, fallback: KernelFunc): KernelFunc {
+  const op = COMPARE[kernel];
+  return (args) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    if (!simd || a.dtype !== 'float32' || b.dtype !== 'float32') return fallback(args);
+    const aSize = util.sizeFromShape(a.shape);
+    const bSize = util.sizeFromShape(b.shape);
+    const scalarB = bSize === 1 && b.shape.length <= a.shape.length;
+    const scalarA = !scalarB && aSize === 1 && a.shape.length <= b.shape.length;
+    if (!scalarA && !scalarB) return fallback(args);
+    const [x, s] = scalarB ? [a, b] : [b, a];
+    const shape = backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
+    const n = util.sizeFromShape(shape);
+    if (n !== util.sizeFromShape(x.shape) || n === 0) return fallback(args);
+    const value = (backend.typedArrayFromHeap(s) as Float32Array)[0];
+    const out = backend.makeOutput(shape, 'bool');
+    simd.compareScalar(scalarB ? op : FLIPPED[op], ptr(backend, x), value, ptr(backend, out), n);
+    return out;
+  };
+}
+
+/** LogicalAnd of two bool tensors of the same shape (clipByValue's gradient mask). */
+export function makeLogicalAnd(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    if (!simd || a.dtype !== 'bool' || b.dtype !== 'bool') return fallback(args);
+    if (!util.arraysEqual(a.shape, b.shape)) return fallback(args);
+    const out = backend.makeOutput([...a.shape], 'bool');
+    const n = util.sizeFromShape(a.shape);
+    if (n > 0) simd.logicalAnd(ptr(backend, a), ptr(backend, b), ptr(backend, out), n);
+    return out;
+  };
+}
+
+/** Select (where) with a bool condition and float32 branches, all of one shape. */
+export function makeSelect(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { condition, t, e } = args.inputs as {
+      condition: TensorInfo;
+      t: TensorInfo;
+      e: TensorInfo;
+    };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    if (!simd || condition.dtype !== 'bool' || t.dtype !== 'float32' || e.dtype !== 'float32') {
+      return fallback(args);
+    }
+    if (!util.arraysEqual(condition.shape, t.shape) || !util.arraysEqual(t.shape, e.shape)) {
+      return fallback(args);
+    }
+    const out = backend.makeOutput([...t.shape], 'float32');
+    const n = util.sizeFromShape(t.shape);
+    if (n > 0) {
+      simd.select(ptr(backend, condition), ptr(backend, t), ptr(backend, e), ptr(backend, out), n);
+    }
+    return out;
+  };
+}
+
+/**
+ * FusedBatchNorm with per-channel mean, variance, offset and scale ([C], x [..., C]): one SIMD
+ * pass, out = (x - mean) * (scale / sqrt(variance + epsilon)) + offset. wasm's own is a scalar loop.
+ */
+export function makeFusedBatchNorm(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x, mean, variance, offset, scale } = args.inputs as Record<
+      string,
+      TensorInfo | undefined
+    >;
+    const { varianceEpsilon } = args.attrs as { varianceEpsilon: number };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    if (!simd || !x || !mean || !variance || x.dtype !== 'float32' || x.shape.length < 1) {
+      return fallback(args);
+    }
+    const c = x.shape[x.shape.length - 1];
+    const perChannel = (t: TensorInfo | undefined) =>
+      !t || (t.dtype === 'float32' && isBias(x, t) && t.shape[t.shape.length - 1] === c);
+    if (![mean, variance, offset, scale].every(perChannel)) return fallback(args);
+    const n = util.sizeFromShape(x.shape);
+    const out = backend.makeOutput([...x.shape], 'float32');
+    const ab = backend.makeOutput([2 * c], 'float32');
+    try {
+      const f = (t: TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
+      const coef = f(ab);
+      const v = f(variance);
+      const sc = scale ? f(scale) : undefined;
+      const off = offset ? f(offset) : undefined;
+      for (let j = 0; j < c; j++) {
+        coef[j] = (sc ? sc[j] : 1) / Math.sqrt(v[j] + varianceEpsilon);
+        coef[c + j] = off ? off[j] : 0;
+      }
+      if (n > 0) {
+        const at = ptr(backend, ab);
+        simd.channelAffine(
+          ptr(backend, x),
+          ptr(backend, mean),
+          at,
+          at + 4 * c,
+          ptr(backend, out),
+          n / c,
+          c,
+        );
+      }
+    } finally {
+      backend.disposeData(ab.dataId);
     }
     return out;
   };

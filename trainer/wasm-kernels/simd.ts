@@ -5,10 +5,17 @@
  * It is only available when the backend's memory is a plain (non-shared) WebAssembly.Memory and
  * the engine validates SIMD: true in Node (threads off). In the multi-threaded browser build the
  * memory is shared and `simdFor` returns undefined; the kernels then fall back to wasm's own.
+ *
+ * Two builds of simd.wat (build-simd.ts): the plain one, and one whose convolution tiles use
+ * relaxed SIMD's fused multiply-add (relaxed.ts). The second is used when the engine validates it:
+ * on Node 20 only with `--experimental-wasm-relaxed-simd`, which the local pool passes to its
+ * trainer processes (feature-detected here by compiling it; without the flag, the plain build).
+ * FMA rounds once instead of twice, so results move within the gradient tests' tolerances.
+ * $FOLDSWEEP_WASM_FMA=0 (or `setWasmFma(false)`) keeps the plain build.
  */
 import type { DataId, TensorInfo } from '@tensorflow/tfjs';
 import type { WasmBackend } from './scope.js';
-import { SIMD_WASM_BASE64 } from './simd-module.js';
+import { SIMD_FMA_WASM_BASE64, SIMD_WASM_BASE64 } from './simd-module.js';
 
 /** Input H, W, C; output OH, OW; filter FH, FW; strides; top and left padding. */
 /**
@@ -95,7 +102,67 @@ export interface SimdExports {
     slice: number,
   ): void;
   sumRows(x: number, acc: number, out: number, rows: number, c: number): void;
+  /** out [rows, c] = x (op) v [c] per channel (vFirst 1: v (op) x); op as in `binary` */
+  channelBinary(
+    op: number,
+    x: number,
+    v: number,
+    out: number,
+    rows: number,
+    c: number,
+    vFirst: number,
+  ): void;
+  /** out [rows, c] = (x - m [c]) * a [c] + b [c] */
+  channelAffine(
+    x: number,
+    m: number,
+    a: number,
+    b: number,
+    out: number,
+    rows: number,
+    c: number,
+  ): void;
+  /** out bool bytes = x (op) s; op 0 >=, 1 <=, 2 >, 3 < */
+  compareScalar(op: number, x: number, s: number, out: number, n: number): void;
+  logicalAnd(a: number, b: number, out: number, n: number): void;
+  select(cond: number, a: number, b: number, out: number, n: number): void;
+  /** depthwise 3x3, multiplier 1: y = xp (*) w */
+  dwForward3x3(xp: number, w: number, y: number, ...dims: DepthwiseDims): void;
+  /** depthwise 3x3, multiplier 1: dw [3, 3, C] from xp and dy */
+  dwFilterGrad3x3(xp: number, dy: number, dw: number, ...dims: DepthwiseDims): void;
+  /** depthwise 3x3, multiplier 1: dxp (padded grid, zeroed here) from dy and w */
+  dwInputGrad3x3(dxp: number, w: number, dy: number, ...dims: DepthwiseDims): void;
+  reluGrad(x: number, dy: number, out: number, n: number): void;
+  squareGrad(x: number, dy: number, out: number, n: number): void;
+  clipGrad(x: number, dy: number, out: number, n: number, lo: number, hi: number): void;
+  /** acc [2C] float64 = per channel sum of dy, sum of dy * (x - mean) */
+  bnGradSums(x: number, dy: number, mean: number, acc: number, rows: number, c: number): void;
+  /** x = the [B, H, W, C] window of xp [B, Hp, Wp, C] at (top, left) */
+  cropCopy(
+    xp: number,
+    x: number,
+    batch: number,
+    h: number,
+    w: number,
+    c: number,
+    hp: number,
+    wp: number,
+    top: number,
+    left: number,
+  ): void;
 }
+
+/** What simd.wat's depthwise loops take after their pointers. */
+export type DepthwiseDims = [
+  batch: number,
+  hp: number,
+  wp: number,
+  c: number,
+  oh: number,
+  ow: number,
+  sh: number,
+  sw: number,
+];
 
 /** Minimal typing of the WebAssembly JS API (lib is ES2022 without DOM). */
 interface WasmApi {
@@ -104,11 +171,58 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: unknown };
 }
 
-const instances = new WeakMap<object, SimdExports | null>();
-let compiled: object | null | undefined;
+/** The two builds of simd.wat: plain SIMD, and with fused multiply-adds (relaxed SIMD). */
+type Variant = 'plain' | 'fma';
+
+const instances = new WeakMap<object, Partial<Record<Variant, SimdExports | null>>>();
+const compiled: Partial<Record<Variant, object | null>> = {};
+
+/** Environment variable that turns the fused multiply-add build off ('0' / 'off'). */
+export const WASM_FMA_ENV = 'FOLDSWEEP_WASM_FMA';
+
+/** The V8 flag under which Node 20 validates relaxed SIMD (on by default from Node 22's V8). */
+export const RELAXED_SIMD_FLAG = '--experimental-wasm-relaxed-simd';
+
+let fmaWanted = !['0', 'off', 'false'].includes(process.env[WASM_FMA_ENV]?.trim() ?? '');
 
 function api(): WasmApi | undefined {
   return (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+}
+
+function compile(variant: Variant): object | null {
+  let mod = compiled[variant];
+  if (mod === undefined) {
+    mod = null;
+    try {
+      const b64 = variant === 'fma' ? SIMD_FMA_WASM_BASE64 : SIMD_WASM_BASE64;
+      mod = new (api() as WasmApi).Module(Uint8Array.from(atob(b64), (ch) => ch.charCodeAt(0)));
+    } catch {
+      // an engine without wasm SIMD (plain), or without relaxed SIMD (fma): fall back
+    }
+    compiled[variant] = mod;
+  }
+  return mod;
+}
+
+/**
+ * Whether the engine runs the fused multiply-add build (relaxed SIMD: Node 20 needs
+ * `--experimental-wasm-relaxed-simd`, which the local pool passes to its trainer processes).
+ */
+export function relaxedSimdSupported(): boolean {
+  return api() !== undefined && compile('fma') !== null;
+}
+
+/**
+ * Prefer the fused multiply-add build where the engine supports it (default: on unless
+ * $FOLDSWEEP_WASM_FMA is '0' / 'off'); false = the plain SIMD build. For benchmarks and tests.
+ */
+export function setWasmFma(on: boolean): void {
+  fmaWanted = on;
+}
+
+/** Which build the kernels run now: 'fma' (relaxed SIMD) or 'plain'. */
+export function wasmSimdVariant(): Variant {
+  return fmaWanted && relaxedSimdSupported() ? 'fma' : 'plain';
 }
 
 /** The backend's WebAssembly.Memory, if it is a plain one this module can import. */
@@ -122,27 +236,42 @@ function memoryOf(backend: WasmBackend): object | undefined {
   return isShared ? undefined : memory;
 }
 
-/** The SIMD helpers bound to this backend's memory, or undefined where they cannot run. */
+function instantiate(variant: Variant, memory: object): SimdExports | null {
+  const mod = compile(variant);
+  if (!mod) return null;
+  try {
+    return new (api() as WasmApi).Instance(mod, { env: { memory } }).exports as SimdExports;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The SIMD helpers bound to this backend's memory, or undefined where they cannot run: the fused
+ * multiply-add build when relaxed SIMD validates (and is not turned off), else the plain one.
+ */
 export function simdFor(backend: WasmBackend): SimdExports | undefined {
   const memory = memoryOf(backend);
   if (!memory) return undefined;
-  let inst = instances.get(memory);
-  if (inst === undefined) {
-    inst = null;
-    try {
-      const wa = api() as WasmApi;
-      if (compiled === undefined) {
-        compiled = new wa.Module(Uint8Array.from(atob(SIMD_WASM_BASE64), (ch) => ch.charCodeAt(0)));
-      }
-      if (compiled) {
-        inst = new wa.Instance(compiled, { env: { memory } }).exports as SimdExports;
-      }
-    } catch {
-      compiled = null; // e.g. an engine without wasm SIMD: use the fallbacks from now on
-    }
-    instances.set(memory, inst);
+  let byVariant = instances.get(memory);
+  if (!byVariant) {
+    byVariant = {};
+    instances.set(memory, byVariant);
   }
-  return inst ?? undefined;
+  if (fmaWanted) {
+    let fma = byVariant.fma;
+    if (fma === undefined) {
+      fma = instantiate('fma', memory);
+      byVariant.fma = fma;
+    }
+    if (fma) return fma;
+  }
+  let plain = byVariant.plain;
+  if (plain === undefined) {
+    plain = instantiate('plain', memory);
+    byVariant.plain = plain;
+  }
+  return plain ?? undefined;
 }
 
 /** Byte offset of a tensor's data in the backend's memory. */

@@ -25,6 +25,10 @@ import {
  * so trainers would fail to start when foldsweep runs from any folder but the project's.
  */
 const TSX_LOADER = import.meta.resolve('tsx');
+// Node 20's V8 validates WebAssembly relaxed SIMD (the trainer's FMA kernels) only behind a flag.
+const TRAINER_ARGV = process.versions.node.startsWith('20.')
+  ? ['--experimental-wasm-relaxed-simd']
+  : [];
 const TRAINER_ENTRY = fileURLToPath(new URL('../../../trainer/main.ts', import.meta.url));
 const STDERR_TAIL = 4000;
 
@@ -381,7 +385,7 @@ export class ProcessPoolExecutor implements Executor {
 
   private startWorker(): TrainerWorker {
     const child = fork(this.options.trainerEntry ?? TRAINER_ENTRY, [], {
-      execArgv: ['--import', TSX_LOADER],
+      execArgv: ['--import', TSX_LOADER, ...TRAINER_ARGV],
       env: {
         ...process.env,
         FOLDSWEEP_WORKER: '1',
@@ -487,7 +491,7 @@ export class ProcessPoolExecutor implements Executor {
   private spawnTrainer(q: QueuedTrial, run: SweepRun) {
     return new Promise<TrainerOutcome>((resolve) => {
       const child = fork(this.options.trainerEntry ?? TRAINER_ENTRY, [], {
-        execArgv: ['--import', TSX_LOADER],
+        execArgv: ['--import', TSX_LOADER, ...TRAINER_ARGV],
         env: {
           ...process.env,
           FOLDSWEEP_HOME: this.options.home,

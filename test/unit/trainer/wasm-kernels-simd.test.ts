@@ -2,20 +2,34 @@
  * The 'fast' set's SIMD kernels (trainer/wasm-kernels/simd.wat) against the cpu backend:
  * MaxPoolGrad, Add/Sub/Multiply/RealDiv, Step, Sum, Identity/Cast, and the module itself.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../trainer/backend.js';
+import { relaxedWat } from '../../../trainer/wasm-kernels/relaxed.js';
 import type { WasmBackend } from '../../../trainer/wasm-kernels/scope.js';
-import { simdFor } from '../../../trainer/wasm-kernels/simd.js';
-import { SIMD_WASM_BASE64, SIMD_WAT_SHA256 } from '../../../trainer/wasm-kernels/simd-module.js';
+import {
+  RELAXED_SIMD_FLAG,
+  setWasmFma,
+  simdFor,
+  wasmSimdVariant,
+} from '../../../trainer/wasm-kernels/simd.js';
+import {
+  SIMD_FMA_WASM_BASE64,
+  SIMD_WASM_BASE64,
+  SIMD_WAT_SHA256,
+} from '../../../trainer/wasm-kernels/simd-module.js';
 import { registerWasmGradientKernels } from '../../../trainer/wasm-kernels.js';
 
 const KERNELS_DIR = path.resolve(import.meta.dirname, '../../../trainer/wasm-kernels');
+
+// As in the trainer's processes (Node 20): both builds of simd.wat can run here.
+v8.setFlagsFromString(RELAXED_SIMD_FLAG);
 
 /** Deterministic values in [-1, 1) (an LCG), so both backends see identical inputs. */
 function values(n: number, seed: number): Float32Array {
@@ -51,16 +65,20 @@ function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return diff / scale;
 }
 
+type Input = { data: Float32Array | number[]; shape: number[]; dtype?: 'float32' | 'bool' };
+
 /** Runs a kernel through the engine on one backend; inputs given as data + shape. */
 async function run(
   backend: string,
   kernel: string,
-  inputs: Record<string, { data: Float32Array | number[]; shape: number[] }>,
+  inputs: Record<string, Input>,
   attrs: object = {},
 ): Promise<{ data: Float32Array; shape: number[]; dtype: string }> {
   await tf.setBackend(backend);
   const ins: Record<string, tf.Tensor> = {};
-  for (const [k, v] of Object.entries(inputs)) ins[k] = tf.tensor(v.data, v.shape, 'float32');
+  for (const [k, v] of Object.entries(inputs)) {
+    ins[k] = tf.tensor(v.data, v.shape, v.dtype ?? 'float32');
+  }
   try {
     const out = tf.engine().runKernel(kernel, ins as tf.NamedTensorMap, attrs as tf.NamedAttrMap);
     const t = out as tf.Tensor;
@@ -74,7 +92,7 @@ async function run(
 
 async function sameAsCpu(
   kernel: string,
-  inputs: Record<string, { data: Float32Array | number[]; shape: number[] }>,
+  inputs: Record<string, Input>,
   attrs: object = {},
   tol = 0,
 ) {
@@ -109,9 +127,36 @@ describe('the SIMD module', () => {
         stdio: 'ignore',
       });
       expect(readFileSync(out).toString('base64')).toBe(SIMD_WASM_BASE64);
+      const relaxed = relaxedWat(readFileSync(path.join(KERNELS_DIR, 'simd.wat'), 'utf8'));
+      expect(relaxed.fused).toBe(50); // the convolution tiles and the depthwise 3x3 loops
+      expect(relaxed.text.match(/f32x4\.relaxed_madd/g)).toHaveLength(50);
+      writeFileSync(path.join(dir, 'fma.wat'), relaxed.text);
+      const fma = path.join(dir, 'fma.wasm');
+      execFileSync('wat2wasm', ['--enable-relaxed-simd', path.join(dir, 'fma.wat'), '-o', fma], {
+        stdio: 'ignore',
+      });
+      expect(readFileSync(fma).toString('base64')).toBe(SIMD_FMA_WASM_BASE64);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('falls back to the plain build where relaxed SIMD does not validate (no flag)', () => {
+    const simdTs = path.join(KERNELS_DIR, 'simd.ts');
+    const script =
+      `const s = await import(${JSON.stringify(simdTs)}); ` +
+      'console.log(JSON.stringify([s.relaxedSimdSupported(), s.wasmSimdVariant()]));';
+    const run = (extra: string[]) => {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', ...extra, '--input-type=module', '-e', script],
+        { encoding: 'utf8', cwd: path.resolve(KERNELS_DIR, '../..') },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim()) as unknown;
+    };
+    expect(run([])).toEqual([false, 'plain']);
+    expect(run([RELAXED_SIMD_FLAG])).toEqual([true, 'fma']);
   });
 
   it("runs on the wasm backend's memory, and is refused a shared memory", () => {
@@ -152,15 +197,51 @@ describe('Conv2D (forward) like the cpu backend', () => {
     ],
     [[1, 6, 6, 3], [3, 3, 3, 6], 1, 'same'], // O % 8 != 0: wasm's own
   ];
-  it.each(cases.map((c) => [JSON.stringify(c), c] as const))('%s', async (_label, c) => {
+  it.each(
+    cases.flatMap((c) => [
+      [`${JSON.stringify(c)} fma`, c, true] as const,
+      [`${JSON.stringify(c)} plain`, c, false] as const,
+    ]),
+  )('%s', async (_label, c, fma) => {
     const [x, f, strides, pad, dimRoundingMode] = c;
-    await sameAsCpu(
-      'Conv2D',
-      { x: input(x, 1), filter: input(f, 2) },
-      { strides, pad, dataFormat: 'NHWC', dilations: 1, dimRoundingMode },
-      1e-5,
-    );
+    setWasmFma(fma);
+    try {
+      expect(wasmSimdVariant()).toBe(fma ? 'fma' : 'plain');
+      await sameAsCpu(
+        'Conv2D',
+        { x: input(x, 1), filter: input(f, 2) },
+        { strides, pad, dataFormat: 'NHWC', dilations: 1, dimRoundingMode },
+        1e-5,
+      );
+    } finally {
+      setWasmFma(true);
+    }
   });
+
+  it.each([
+    [[2, 9, 7, 8], 1, 'same'],
+    [[2, 9, 7, 8], 2, 'same'],
+    [[1, 8, 8, 4], 2, 'valid'],
+    [[1, 6, 7, 12], [1, 2], 1],
+    [[1, 6, 6, 6], 1, 'same'], // C % 4 != 0: wasm's own
+  ] as [number[], number | [number, number], 'same' | 'valid' | number][])(
+    'DepthwiseConv2dNative 3x3 x=%j strides %j pad %j',
+    async (x, strides, pad) => {
+      for (const fma of [true, false]) {
+        setWasmFma(fma);
+        try {
+          await sameAsCpu(
+            'DepthwiseConv2dNative',
+            { x: input(x, 1), filter: input([3, 3, x[3], 1], 2) },
+            { strides, pad, dilations: 1 },
+            1e-5,
+          );
+        } finally {
+          setWasmFma(true);
+        }
+      }
+    },
+  );
 
   it('leaves dilated convolutions to wasm', async () => {
     await sameAsCpu(
@@ -347,6 +428,100 @@ describe('elementwise kernels like the cpu backend', () => {
     s.dispose();
   });
 
+  it.each([
+    ['all but last', [4, 6, 6, 12], [0, 1, 2], false],
+    ['all but last, keepDims, odd channels', [3, 5, 7], [0, 1], true],
+    ['last axis (built-in)', [4, 6], [1], false],
+  ])('Mean %s', async (_label, shape, axis, keepDims) => {
+    await sameAsCpu('Mean', { x: input(shape as number[], 5) }, { axis, keepDims }, 1e-6);
+  });
+
+  it.each([
+    ['a channel vector', [1, 1, 1, 12], [2, 3, 4, 1]],
+    ['along its own axis too', [1, 1, 5], [3, 2, 3]],
+    ['a vector', [7], [5]],
+    ['a 2-D tensor (built-in)', [2, 3], [2, 2]],
+  ])('Tile of %s', async (_label, shape, reps) => {
+    await sameAsCpu('Tile', { x: input(shape, 3) }, { reps });
+  });
+
+  const bools = (shape: number[], seed: number): Input => ({
+    data: Array.from(values(size(shape), seed), (v) => (v > 0 ? 1 : 0)),
+    shape,
+    dtype: 'bool',
+  });
+
+  it.each([
+    ['x and a scalar', [3, 5, 7], []],
+    ['x and [1]', [37], [1]],
+    ['a scalar and x', [], [2, 9]],
+    ['same shapes (built-in)', [4, 5], [4, 5]],
+  ])('GreaterEqual / LessEqual / Greater / Less of %s, NaN false', async (_l, aShape, bShape) => {
+    const a = withSpecials(aShape, 1);
+    const b = bShape.length === 0 || size(bShape) === 1 ? { data: [0.25], shape: bShape } : null;
+    const bIn = b ?? withSpecials(bShape, 2);
+    const aIn = size(aShape) === 1 ? { data: [0], shape: aShape } : a;
+    for (const kernel of ['GreaterEqual', 'LessEqual', 'Greater', 'Less']) {
+      const w = await sameAsCpu(kernel, { a: aIn, b: bIn });
+      expect(w.dtype).toBe('bool');
+    }
+  });
+
+  it('LogicalAnd and Select like cpu', async () => {
+    for (const n of [3, 16, 45]) {
+      await sameAsCpu('LogicalAnd', { a: bools([n], 1), b: bools([n], 2) });
+      await sameAsCpu('Select', {
+        condition: bools([n], 3),
+        t: withSpecials([n], 4),
+        e: input([n], 5),
+      });
+    }
+    // broadcasting condition: wasm's own
+    await sameAsCpu('Select', { condition: bools([3], 6), t: input([3], 4), e: input([3], 5) });
+  });
+
+  it.each([
+    ['every input per channel', [2, 5, 5, 12], true, true],
+    ['no offset, no scale, odd channels', [4, 7], false, false],
+  ])('FusedBatchNorm with %s', async (_label, shape, offset, scale) => {
+    const c = shape[shape.length - 1];
+    const variance = { data: Array.from(values(c, 7), (v) => v * v + 0.1), shape: [c] };
+    const inputs: Record<string, Input> = {
+      x: input(shape, 1),
+      mean: input([c], 2),
+      variance,
+    };
+    if (offset) inputs.offset = input([c], 3);
+    if (scale) inputs.scale = input([c], 4);
+    await sameAsCpu('FusedBatchNorm', inputs, { varianceEpsilon: 1e-3 }, 1e-5);
+  });
+
+  it('FusedConv2D: linear with and without a bias; relu by wasm', async () => {
+    const x = input([2, 7, 6, 5], 1);
+    const filter = input([3, 3, 5, 16], 2);
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
+    for (const fma of [true, false]) {
+      setWasmFma(fma);
+      try {
+        await sameAsCpu('FusedConv2D', { x, filter }, { ...attrs, activation: 'linear' }, 1e-5);
+        await sameAsCpu(
+          'FusedConv2D',
+          { x, filter, bias: input([16], 3) },
+          { ...attrs, strides: 2, activation: 'linear' },
+          1e-5,
+        );
+        await sameAsCpu(
+          'FusedConv2D',
+          { x, filter, bias: input([16], 3) },
+          { ...attrs, activation: 'relu' },
+          1e-5,
+        );
+      } finally {
+        setWasmFma(true);
+      }
+    }
+  });
+
   it('frees what it allocates', async () => {
     await tf.setBackend('wasm');
     const a = tf.tensor4d(values(2 * 4 * 4 * 8, 1), [2, 4, 4, 8]);
@@ -357,6 +532,10 @@ describe('elementwise kernels like the cpu backend', () => {
         tf.step(tf.mul(a, 2)).dataSync();
         tf.div(tf.sub(a, a), 3).dataSync();
         tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid').sum())(a).dataSync();
+        tf.moments(a, [0, 1, 2]).variance.dataSync();
+        tf.batchNorm(a, tf.mean(a, [0, 1, 2]), b.square().add(1), b, b).dataSync();
+        tf.grad((t: tf.Tensor) => tf.clipByValue(t, 0, 0.5).sum())(a).dataSync();
+        tf.tile(b.reshape([1, 1, 1, 8]), [2, 4, 4, 1]).dataSync();
       });
     once();
     const ids = tf.engine().backend.numDataIds();

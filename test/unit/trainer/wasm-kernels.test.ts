@@ -1,7 +1,14 @@
+import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../trainer/backend.js';
 import { columnBuffer } from '../../../trainer/wasm-kernels/conv.js';
+import {
+  RELAXED_SIMD_FLAG,
+  relaxedSimdSupported,
+  setWasmFma,
+  wasmSimdVariant,
+} from '../../../trainer/wasm-kernels/simd.js';
 import {
   activeWasmKernelSet,
   registerWasmGradientKernels,
@@ -12,6 +19,10 @@ import {
   wasmGradientKernelsRegistered,
   wasmKernelSetFromEnv,
 } from '../../../trainer/wasm-kernels.js';
+
+// What the local pool passes its trainer processes (Node 20): the kernels below run both builds
+// of simd.wat, with fused multiply-adds (relaxed SIMD) and without.
+v8.setFlagsFromString(RELAXED_SIMD_FLAG);
 
 type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
 type Strides = number | [number, number];
@@ -119,6 +130,15 @@ const cases: GradCase[] = [
   { op: 'depthwise', x: [1, 10, 9, 3], f: [5, 3, 3, 1], strides: 3, pad: 'valid' },
   { op: 'depthwise', x: [1, 9, 7, 2], f: [3, 2, 2, 2], strides: [1, 2], pad: 'same' },
   { op: 'depthwise', x: [1, 6, 6, 2], f: [3, 3, 2, 2], strides: 2, pad: 1 },
+  // 3x3, multiplier 1, C a multiple of 4: simd.wat's depthwise loops ('fast')
+  { op: 'depthwise', x: [2, 9, 7, 8], f: [3, 3, 8, 1], strides: 1, pad: 'same' },
+  { op: 'depthwise', x: [2, 9, 7, 8], f: [3, 3, 8, 1], strides: 2, pad: 'same' },
+  { op: 'depthwise', x: [1, 8, 8, 4], f: [3, 3, 4, 1], strides: 2, pad: 'same' },
+  { op: 'depthwise', x: [1, 11, 6, 12], f: [3, 3, 12, 1], strides: 1, pad: 'valid' },
+  { op: 'depthwise', x: [3, 10, 9, 4], f: [3, 3, 4, 1], strides: 2, pad: 'valid' },
+  { op: 'depthwise', x: [1, 7, 5, 16], f: [3, 3, 16, 1], strides: [1, 2], pad: 'same' },
+  { op: 'depthwise', x: [1, 6, 7, 4], f: [3, 3, 4, 1], strides: 2, pad: 1 },
+  { op: 'depthwise', x: [1, 5, 5, 6], f: [3, 3, 6, 1], strides: 1, pad: 'same' }, // C % 4: composed
   {
     op: 'depthwise',
     x: [3, 7, 6, 2],
@@ -144,6 +164,14 @@ beforeAll(async () => {
 });
 
 describe('wasm gradient kernels', () => {
+  it('runs the fused multiply-add build of simd.wat when relaxed SIMD validates', () => {
+    expect(relaxedSimdSupported()).toBe(true);
+    expect(wasmSimdVariant()).toBe('fma');
+    setWasmFma(false);
+    expect(wasmSimdVariant()).toBe('plain');
+    setWasmFma(true);
+  });
+
   it('registers the kernels wasm lacks, idempotently', () => {
     registerWasmGradientKernels();
     registerWasmGradientKernels();
@@ -156,14 +184,18 @@ describe('wasm gradient kernels', () => {
     'matches the cpu backend in every kernel set: %s',
     async (_label, c) => {
       const [cx, cf] = await gradsOn('cpu', c);
-      for (const set of WASM_KERNEL_SETS) {
+      const variants = [...WASM_KERNEL_SETS.map((set) => [set, true] as const), ['fast', false]];
+      for (const [set, fma] of variants as [WasmKernelSet, boolean][]) {
         registerWasmGradientKernels({ set });
+        setWasmFma(fma);
+        const what = `${set} (${wasmSimdVariant()})`;
         try {
           const [wx, wf] = await gradsOn('wasm', c);
-          expect(relErr(wx, cx), `${set}: input gradient`).toBeLessThan(TOL);
-          expect(relErr(wf, cf), `${set}: filter gradient`).toBeLessThan(TOL);
+          expect(relErr(wx, cx), `${what}: input gradient`).toBeLessThan(TOL);
+          expect(relErr(wf, cf), `${what}: filter gradient`).toBeLessThan(TOL);
         } finally {
           registerWasmGradientKernels({ set: 'fast' });
+          setWasmFma(true);
         }
       }
     },
@@ -174,6 +206,7 @@ describe('wasm gradient kernels', () => {
     const chunked: GradCase[] = [
       { op: 'conv2d', x: [5, 9, 7, 3], f: [3, 3, 3, 5], strides: 1, pad: 'same' }, // im2col
       { op: 'conv2d', x: [5, 9, 7, 3], f: [3, 3, 3, 8], strides: 2, pad: 'same' }, // col2im
+      { op: 'conv2d', x: [5, 9, 7, 8], f: [3, 3, 8, 8], strides: 2, pad: 'same' }, // its SIMD product
     ];
     for (const c of chunked) {
       const [cx, cf] = await gradsOn('cpu', c);
@@ -393,6 +426,140 @@ describe('wasm gradient kernels', () => {
   });
 });
 
+describe('fused gradients (ReLU, clipByValue, batch normalisation)', () => {
+  /** Gradients of sum(f(inputs) * w) for every input, on one backend and set. */
+  async function gradsOf(
+    backend: string,
+    f: (...ts: tf.Tensor[]) => tf.Tensor,
+    shapes: number[][],
+    set: WasmKernelSet = 'fast',
+    special = false,
+  ): Promise<Float32Array[]> {
+    await tf.setBackend(backend);
+    registerWasmGradientKernels({ set });
+    try {
+      return tf.tidy(() => {
+        const ins = shapes.map((s, i) => {
+          const v = values(size(s), 40 + i).map((e) => e * 8);
+          if (special && i === 0 && v.length > 3) {
+            v[0] = Number.NaN;
+            v[1] = 0;
+            v[2] = 6;
+          }
+          return tf.tensor(v, s);
+        });
+        const y = f(...ins);
+        const w = tf.tensor(values(y.size, 77), y.shape);
+        const gs = tf.grads((...ts: tf.Tensor[]) => tf.sum(tf.mul(f(...ts), w)))(ins);
+        return gs.map((g) => g.dataSync() as Float32Array);
+      });
+    } finally {
+      registerWasmGradientKernels({ set: 'fast' });
+      await tf.setBackend('wasm');
+    }
+  }
+
+  const same = (a: Float32Array[], b: Float32Array[], tol: number) => {
+    expect(a.length).toBe(b.length);
+    a.forEach((g, i) => {
+      expect(g.length).toBe(b[i].length);
+      for (let j = 0; j < g.length; j++) {
+        if (Number.isNaN(b[i][j])) expect(Number.isNaN(g[j]), `input ${i} [${j}]`).toBe(true);
+      }
+      const finite = (t: Float32Array) => t.map((v) => (Number.isNaN(v) ? 0 : v));
+      expect(relErr(finite(g), finite(b[i])), `input ${i}`).toBeLessThanOrEqual(tol);
+    });
+  };
+
+  it.each([[[37]], [[2, 5, 5, 8]]])(
+    'ReLU and clipByValue(0, 6), NaN included: %j',
+    async (shape) => {
+      for (const f of [
+        (x: tf.Tensor) => tf.relu(x),
+        (x: tf.Tensor) => tf.clipByValue(x, 0, 6),
+        (x: tf.Tensor) => tf.clipByValue(x, -1.5, 2),
+      ]) {
+        const cpu = await gradsOf('cpu', f, [shape], 'fast', true);
+        const fast = await gradsOf('wasm', f, [shape], 'fast', true);
+        const baseline = await gradsOf('wasm', f, [shape], 'baseline', true);
+        same(fast, cpu, 0);
+        same(baseline, cpu, 0);
+      }
+    },
+  );
+
+  it.each([[[2, 4, 4, 8]], [[3, 5, 6]], [[7, 12]]])(
+    'batch normalisation (moments of x, then batchNorm) %j',
+    async (shape) => {
+      const c = shape[shape.length - 1];
+      const axes = shape.slice(0, -1).map((_, i) => i);
+      const f = (x: tf.Tensor, offset: tf.Tensor, scale: tf.Tensor) => {
+        const { mean, variance } = tf.moments(x, axes);
+        return tf.batchNorm(x, mean, variance, offset, scale, 1e-3);
+      };
+      const shapes = [shape, [c], [c]];
+      const cpu = await gradsOf('cpu', f, shapes);
+      const fast = await gradsOf('wasm', f, shapes);
+      same(fast, cpu, 1e-4);
+    },
+  );
+
+  it.each([
+    ['mean over all but the last axis', (x: tf.Tensor) => tf.mean(x, [0, 1, 2])],
+    ['mean, keepDims', (x: tf.Tensor) => tf.mean(x, [0, 1, 2], true)],
+    ['mean over another axis (tfjs-core)', (x: tf.Tensor) => tf.mean(x, 1)],
+    ['mean of everything (tfjs-core)', (x: tf.Tensor) => tf.mean(x)],
+    ['square', (x: tf.Tensor) => tf.square(x)],
+  ])('%s', async (_label, f) => {
+    for (const shape of [
+      [2, 3, 3, 8],
+      [3, 5, 2, 3],
+    ]) {
+      const cpu = await gradsOf('cpu', f, [shape], 'fast', true);
+      const fast = await gradsOf('wasm', f, [shape], 'fast', true);
+      same(fast, cpu, 0);
+    }
+  });
+
+  it('leaves the cpu backend on tfjs-core gradients, and frees what it allocates', async () => {
+    await tf.setBackend('cpu');
+    registerWasmGradientKernels({ set: 'fast' });
+    expect(tf.getKernel('FoldsweepReluGrad', 'cpu')).toBeUndefined();
+    expect(tf.getKernel('FoldsweepReluGrad', 'wasm')).toBeDefined();
+    // the cpu backend has no fused kernel: the gradient must take tfjs-core's path there
+    const g = tf.grad((x: tf.Tensor) => tf.relu(x).sum())(tf.tensor([-1, 2]));
+    expect(Array.from(g.dataSync())).toEqual([0, 1]);
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(values(2 * 3 * 3 * 8, 1), [2, 3, 3, 8]);
+    const once = () =>
+      tf.tidy(() => {
+        tf.grad((t: tf.Tensor) => tf.clipByValue(tf.relu(t), 0, 0.5).sum())(x).dataSync();
+        tf.grad((t: tf.Tensor) => {
+          const { mean, variance } = tf.moments(t, [0, 1, 2]);
+          return tf.batchNorm(t, mean, variance, mean, tf.onesLike(mean)).square().sum();
+        })(x).dataSync();
+      });
+    const info = await tf.profile(() => once());
+    const names = new Set(info.kernels.map((k) => k.name));
+    for (const k of [
+      'FoldsweepReluGrad',
+      'FoldsweepClipByValueGrad',
+      'FoldsweepFusedBatchNormGrad',
+      'FoldsweepMeanGrad',
+      'FoldsweepSquareGrad',
+    ]) {
+      expect(names.has(k), k).toBe(true);
+    }
+    expect(names.has('Step')).toBe(false);
+    const ids = tf.engine().backend.numDataIds();
+    const tensors = tf.memory().numTensors;
+    once();
+    expect(tf.engine().backend.numDataIds()).toBe(ids);
+    expect(tf.memory().numTensors).toBe(tensors);
+    x.dispose();
+  });
+});
+
 describe('training on wasm', () => {
   /** 4 classes: which quadrant of the image is bright. Learnable in a few steps. */
   function quadrantData(n: number, hw: number, channels: number) {
@@ -562,8 +729,11 @@ describe("the 'fast' set trains like the cpu backend", () => {
 
   it('losses and weights after 4 steps match cpu (and the baseline set)', async () => {
     const cpu = await steps('cpu');
-    for (const set of ['fast', 'baseline'] as WasmKernelSet[]) {
-      const wasm = await steps('wasm', set);
+    for (const set of ['fast', 'fast-plain', 'baseline'] as const) {
+      setWasmFma(set !== 'fast-plain');
+      const wasm = await steps('wasm', set === 'fast-plain' ? 'fast' : set).finally(() =>
+        setWasmFma(true),
+      );
       for (let i = 0; i < cpu.losses.length; i++) {
         expect(Math.abs(wasm.losses[i] - cpu.losses[i]), `${set} step ${i}`).toBeLessThan(1e-4);
       }
