@@ -177,6 +177,8 @@ describe('the sweep lifecycle on the AWS path', () => {
     });
 
     expect(done.status).toBe('completed');
+    // The aggregator invocation returns after the sweep reads completed (it writes the report).
+    await stack.batch.emulator.idle(60_000);
     expect(foreign).toMatchObject({ handled: false });
     expect((foreign as { reason: string }).reason).toMatch(/is not sweep .* part 0/);
     const statuses = [...new Set(seen.map((s) => s.status))];
@@ -232,6 +234,7 @@ describe('the sweep lifecycle on the AWS path', () => {
     });
 
     expect(view.status).toBe('failed');
+    await stack.batch.emulator.idle(60_000);
     expect(view.error).toMatch(/^aggregation attempt 3 of 3 failed: /);
     expect(view.aggregationAttempts).toBe(3);
     const mine = outcomes.filter((o) => o.sweepId === id && (o.error || o.outcome?.handled));
