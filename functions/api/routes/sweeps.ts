@@ -12,6 +12,8 @@ import {
 } from '../../../shared/service/lifecycle.js';
 import { getSweep, listSweeps } from '../../../shared/service/sweeps.js';
 
+const LIST_QUERY = ['limit', 'status'];
+
 /**
  * /sweeps: submit (202, prepared in the background), list, read one with its progress, its
  * leaderboard, and the lifecycle verbs: cancel, resume, aggregate (re-drive).
@@ -32,6 +34,13 @@ export function sweepsRoutes(deps: ServiceDeps) {
         return c.json({ sweep }, 202, { location: `/sweeps/${sweep.id}` });
       })
       .get('/', async (c) => {
+        const unknown = Object.keys(c.req.queries()).filter((k) => !LIST_QUERY.includes(k));
+        if (unknown.length > 0) {
+          throw ValidationError.single(
+            unknown[0] ?? '(query)',
+            `unknown query parameter${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}: GET /sweeps takes ${LIST_QUERY.join(', ')}`,
+          );
+        }
         const limitText = c.req.query('limit');
         const limit = limitText === undefined ? 50 : Number(limitText);
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
