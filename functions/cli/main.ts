@@ -21,6 +21,8 @@ import { startServer } from '../api/node.js';
 import { type LocalDeps, localDeps } from '../deps/local.js';
 import { adviseCommand } from './advise.js';
 import { positiveInt, readJsonFile, resolveSpecPaths } from './files.js';
+import { COMMANDS, EXIT_CODES, formatHelp, unknownCommand, unknownFlag } from './help.js';
+import { inspectCommand } from './inspect.js';
 import { modelsCommand } from './models.js';
 import { SweepProgressView } from './progress.js';
 import { scheduleCommand, startScheduler } from './schedule.js';
@@ -32,15 +34,26 @@ Usage:
   foldsweep cancel <sweep-id> [--home DIR]      (stops its trainers; finished trials stay)
   foldsweep resume <sweep-id> [--home DIR] [--concurrency N]   (runs what a cancelled or interrupted sweep left)
   foldsweep aggregate <sweep-id> [--home DIR]   (re-drives a failed or stopped aggregation)
+  foldsweep list [--status S] [--limit N] [--json]   (the home's sweeps, newest first)
+  foldsweep show <sweep-id> [--json]            (status, progress, error, champion)
+  foldsweep leaderboard <sweep-id> [--json]     (variants ranked by cross-validated objective)
   foldsweep advise <dataset> <model.json> [--classes ..] [--out spec.json]   (recommends a sweep)
   foldsweep serve [--home DIR] [--port 8080] [--host 127.0.0.1] [--concurrency N]
   foldsweep schedule add|list|show|rm|run-now ...   (scheduled retraining; see docs/retraining.md)
   foldsweep models list|show|rollback ...           (the model registry)
 
+\`foldsweep <command> --help\` shows a command's flags and an example.
 Ctrl-C during run cancels the sweep (a second Ctrl-C exits at once); resume continues it.
 Relative paths inside a spec file resolve against the spec file's folder.
 FOLDSWEEP_HOME (default ./.foldsweep) holds objects/, state.db and logs/foldsweep.log.
-`;
+
+${EXIT_CODES}`;
+
+const SUBCOMMANDS: Record<string, readonly string[]> = {
+  schedule: ['add', 'list', 'show', 'rm', 'run-now'],
+  models: ['list', 'show', 'rollback'],
+};
+const TOP_COMMANDS = [...Object.keys(COMMANDS).filter((c) => !c.includes(' ')), 'help'];
 
 const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
 
@@ -226,7 +239,19 @@ async function serveCommand(args: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw ValidationError.single('--port', 'must be 0..65535');
-  const server = await startServer(deps, { port, hostname: values.host });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(deps, { port, hostname: values.host });
+  } catch (error) {
+    await deps.close();
+    if ((error as { code?: string }).code === 'EADDRINUSE') {
+      process.stderr.write(
+        `error: port ${port} on ${values.host} is already in use: stop what listens there, or pick another port with --port N (--port 0 picks a free one)\n`,
+      );
+      return 2;
+    }
+    throw error;
+  }
   process.stdout.write(
     `foldsweep API on http://${values.host}:${server.port} (home ${deps.home})\n`,
   );
@@ -261,7 +286,28 @@ async function serveCommand(args: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!TOP_COMMANDS.includes(command)) {
+    process.stderr.write(`error: ${unknownCommand(command, TOP_COMMANDS)}\n`);
+    return 2;
+  }
+  const subs = SUBCOMMANDS[command];
+  const sub = subs?.includes(rest[0] ?? '') ? rest[0] : undefined;
+  if (subs && rest[0] !== undefined && !rest[0].startsWith('-') && rest[0] !== 'help' && !sub) {
+    process.stderr.write(`error: ${unknownCommand(rest[0], subs, `${command} `)}\n`);
+    return 2;
+  }
+  const helpName = sub ? `${command} ${sub}` : command;
+  if (rest.includes('--help') || rest.includes('-h') || (subs && rest[0] === 'help')) {
+    process.stdout.write(COMMANDS[helpName] ? formatHelp(helpName) : USAGE);
+    return 0;
+  }
   try {
+    if (command === 'list' || command === 'show' || command === 'leaderboard')
+      return await inspectCommand(command, rest);
     if (command === 'run') return await run(rest);
     if (command === 'serve') return await serveCommand(rest);
     if (command === 'cancel' || command === 'resume' || command === 'aggregate') {
@@ -279,7 +325,7 @@ export async function main(argv: string[]): Promise<number> {
       );
     }
     process.stdout.write(USAGE);
-    return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+    return 0;
   } catch (error) {
     if (error instanceof ValidationError) {
       if (error.issues.length <= 1) {
@@ -292,10 +338,12 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 2;
     }
-    if (
-      error instanceof FoldsweepError ||
-      (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-    ) {
+    if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const flag = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? '';
+      process.stderr.write(`error: ${unknownFlag(flag, helpName)}\n`);
+      return 2;
+    }
+    if (error instanceof FoldsweepError) {
       process.stderr.write(`error: ${(error as Error).message}\n`);
       return 2;
     }
