@@ -2,6 +2,7 @@
  * The local CLI: `foldsweep run <spec.json>` runs a sweep in this process and prints the
  * leaderboard; `foldsweep serve` serves the HTTP API. Both keep everything under FOLDSWEEP_HOME.
  */
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatLeaderboard } from '../../shared/aggregation/leaderboard.js';
@@ -222,6 +223,17 @@ async function sweepVerb(verb: 'cancel' | 'resume' | 'aggregate', args: string[]
   }
 }
 
+/** True when something already listens on host:port. */
+function portInUse(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(true) : reject(error),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve(false)));
+  });
+}
+
 async function serveCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -239,19 +251,15 @@ async function serveCommand(args: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw ValidationError.single('--port', 'must be 0..65535');
-  let server: Awaited<ReturnType<typeof startServer>>;
-  try {
-    server = await startServer(deps, { port, hostname: values.host });
-  } catch (error) {
+  // The server emits EADDRINUSE as an unhandled 'error' event; probing first names it instead.
+  if (port !== 0 && (await portInUse(port, values.host))) {
     await deps.close();
-    if ((error as { code?: string }).code === 'EADDRINUSE') {
-      process.stderr.write(
-        `error: port ${port} on ${values.host} is already in use: stop what listens there, or pick another port with --port N (--port 0 picks a free one)\n`,
-      );
-      return 2;
-    }
-    throw error;
+    process.stderr.write(
+      `error: port ${port} on ${values.host} is already in use: stop what listens there, or pick another port with --port N (--port 0 picks a free one)\n`,
+    );
+    return 2;
   }
+  const server = await startServer(deps, { port, hostname: values.host });
   process.stdout.write(
     `foldsweep API on http://${values.host}:${server.port} (home ${deps.home})\n`,
   );
