@@ -28,6 +28,7 @@ async function foldsweep(args: string[], cwd: string) {
 let ws: Awaited<ReturnType<typeof makeWorkspace>>;
 let home: string;
 let sweepId: string;
+let runStderr: string;
 beforeAll(async () => {
   ws = await makeWorkspace({ samples: 45 });
   home = join(ws.dir, 'inspect-home');
@@ -40,10 +41,16 @@ beforeAll(async () => {
   const result = await foldsweep(['run', spec, '--home', home, '--concurrency', '2'], ws.dir);
   expect(result.code, result.stderr).toBe(0);
   sweepId = /Sweep (\S+)/.exec(result.stdout)?.[1] ?? '';
+  runStderr = result.stderr;
 }, 180_000);
 afterAll(() => ws.cleanup());
 
 describe('list, show, leaderboard --json', () => {
+  it('run (not a terminal) prints elapsed time and an ETA on each trial line', () => {
+    expect(runStderr).toMatch(/\[\d+s elapsed, ETA \d+s\] trial 1\/2 /);
+    expect(runStderr).toMatch(/\[\d+s elapsed\] trial 2\/2 /);
+  });
+
   it('list --json is one JSON array holding the sweep', async () => {
     const result = await foldsweep(['list', '--home', home, '--json'], ws.dir);
     expect(result.code, result.stderr).toBe(0);
