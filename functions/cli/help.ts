@@ -18,7 +18,12 @@ export const COMMANDS: Record<string, CommandHelp> = {
   run: {
     usage: 'foldsweep run <spec.json> [flags]',
     summary: 'runs a sweep in this process and prints the leaderboard and the champion',
-    flags: { home: HOME, concurrency: CONCURRENCY, backend: BACKEND },
+    flags: {
+      home: HOME,
+      concurrency: CONCURRENCY,
+      backend: BACKEND,
+      json: 'print one JSON document (sweep, leaderboard, champion) on stdout',
+    },
     example: 'foldsweep run specs/flowers.json --concurrency 2',
   },
   cancel: {

@@ -66,6 +66,7 @@ async function run(args: string[]): Promise<number> {
       home: { type: 'string' },
       concurrency: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
+      json: { type: 'boolean', default: false },
     },
   });
   if (positionals.length !== 1)
@@ -98,7 +99,7 @@ async function run(args: string[]): Promise<number> {
       await deps.executor.waitFor(sweepId);
     }
     view.stop();
-    return await printOutcome(deps, sweepId, started);
+    return await printOutcome(deps, sweepId, started, values.json);
   } finally {
     stopOnInterrupt();
     view.stop();
@@ -131,8 +132,27 @@ function cancelOnInterrupt(deps: LocalDeps, sweepId: () => string | undefined) {
 }
 
 /** Prints the sweep's end, leaderboard and champion; 0 when completed, 1 otherwise. */
-async function printOutcome(deps: LocalDeps, id: string, started: number): Promise<number> {
+async function printOutcome(
+  deps: LocalDeps,
+  id: string,
+  started: number,
+  json = false,
+): Promise<number> {
   const final = await getSweep(deps, id);
+  if (json) {
+    const champion = final.planKey ? await deps.state.getChampion(id) : undefined;
+    const doc = {
+      sweep: final,
+      seconds: (Date.now() - started) / 1000,
+      leaderboard: final.planKey ? await getLeaderboard(deps, id) : null,
+      champion: champion
+        ? { ...champion, modelPath: join(deps.home, 'objects', championPrefix(id), 'model.json') }
+        : null,
+      report: final.planKey ? join(deps.home, 'objects', htmlReportKey(id)) : null,
+    };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    return final.status === 'completed' ? 0 : 1;
+  }
   const out = process.stdout;
   out.write(
     `\nSweep ${final.id}${final.name ? ` (${final.name})` : ''}: ${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n`,

@@ -38,9 +38,16 @@ beforeAll(async () => {
     spec,
     JSON.stringify(ws.spec({ folds: 2, searchSpace: { strategy: ['bottleneck-linear'] } })),
   );
-  const result = await foldsweep(['run', spec, '--home', home, '--concurrency', '2'], ws.dir);
+  const result = await foldsweep(
+    ['run', spec, '--home', home, '--concurrency', '2', '--json'],
+    ws.dir,
+  );
   expect(result.code, result.stderr).toBe(0);
-  sweepId = /Sweep (\S+)/.exec(result.stdout)?.[1] ?? '';
+  const doc = JSON.parse(result.stdout);
+  expect(doc.sweep.status).toBe('completed');
+  expect(doc.leaderboard.rows.length).toBeGreaterThan(0);
+  expect(doc.champion.modelPath).toMatch(/model\.json$/);
+  sweepId = doc.sweep.id;
   runStderr = result.stderr;
 }, 180_000);
 afterAll(() => ws.cleanup());
