@@ -205,13 +205,15 @@ export async function adviseCommand(
       seed: seedFlag,
       name: values.name,
     });
-    out.write(`Linear probe of the base model's features:\n${probeTable(advice.probes)}\n\n`);
-    out.write(`Recommendation:\n${advice.reasons.map((r) => `  - ${r}`).join('\n')}\n\n`);
+    // Without --out the spec JSON alone goes to stdout (pipe it to a file); the prose to stderr.
+    const prose = outFile ? out : err;
+    prose.write(`Linear probe of the base model's features:\n${probeTable(advice.probes)}\n\n`);
+    prose.write(`Recommendation:\n${advice.reasons.map((r) => `  - ${r}`).join('\n')}\n\n`);
     if (advice.warnings.length > 0) {
-      out.write(`Check:\n${advice.warnings.map((w) => `  - ${w}`).join('\n')}\n\n`);
+      prose.write(`Check:\n${advice.warnings.map((w) => `  - ${w}`).join('\n')}\n\n`);
     }
     const folds = advice.spec.folds;
-    out.write(
+    prose.write(
       `The sweep: ${advice.variants} variants x ${folds} folds = ${advice.trials} trials.\n`,
     );
     if (outFile) {
@@ -228,7 +230,7 @@ export async function adviseCommand(
       }
       out.write(`wrote ${outFile}; run it with: foldsweep run ${values.out}\n`);
     } else {
-      out.write(`\n${JSON.stringify(advice.spec, null, 2)}\n`);
+      out.write(`${JSON.stringify(advice.spec, null, 2)}\n`);
     }
     return 0;
   } finally {

@@ -2,6 +2,7 @@
  * The local CLI: `foldsweep run <spec.json>` runs a sweep in this process and prints the
  * leaderboard; `foldsweep serve` serves the HTTP API. Both keep everything under FOLDSWEEP_HOME.
  */
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatLeaderboard } from '../../shared/aggregation/leaderboard.js';
@@ -21,6 +22,8 @@ import { startServer } from '../api/node.js';
 import { type LocalDeps, localDeps } from '../deps/local.js';
 import { adviseCommand } from './advise.js';
 import { positiveInt, readJsonFile, resolveSpecPaths } from './files.js';
+import { COMMANDS, EXIT_CODES, formatHelp, unknownCommand, unknownFlag } from './help.js';
+import { inspectCommand } from './inspect.js';
 import { modelsCommand } from './models.js';
 import { SweepProgressView } from './progress.js';
 import { scheduleCommand, startScheduler } from './schedule.js';
@@ -32,15 +35,26 @@ Usage:
   foldsweep cancel <sweep-id> [--home DIR]      (stops its trainers; finished trials stay)
   foldsweep resume <sweep-id> [--home DIR] [--concurrency N]   (runs what a cancelled or interrupted sweep left)
   foldsweep aggregate <sweep-id> [--home DIR]   (re-drives a failed or stopped aggregation)
+  foldsweep list [--status S] [--limit N] [--json]   (the home's sweeps, newest first)
+  foldsweep show <sweep-id> [--json]            (status, progress, error, champion)
+  foldsweep leaderboard <sweep-id> [--json]     (variants ranked by cross-validated objective)
   foldsweep advise <dataset> <model.json> [--classes ..] [--out spec.json]   (recommends a sweep)
   foldsweep serve [--home DIR] [--port 8080] [--host 127.0.0.1] [--concurrency N]
   foldsweep schedule add|list|show|rm|run-now ...   (scheduled retraining; see docs/retraining.md)
   foldsweep models list|show|rollback ...           (the model registry)
 
+\`foldsweep <command> --help\` shows a command's flags and an example.
 Ctrl-C during run cancels the sweep (a second Ctrl-C exits at once); resume continues it.
 Relative paths inside a spec file resolve against the spec file's folder.
 FOLDSWEEP_HOME (default ./.foldsweep) holds objects/, state.db and logs/foldsweep.log.
-`;
+
+${EXIT_CODES}`;
+
+const SUBCOMMANDS: Record<string, readonly string[]> = {
+  schedule: ['add', 'list', 'show', 'rm', 'run-now'],
+  models: ['list', 'show', 'rollback'],
+};
+const TOP_COMMANDS = [...Object.keys(COMMANDS).filter((c) => !c.includes(' ')), 'help'];
 
 const BACKENDS = ['auto', 'wasm', 'cpu', 'tensorflow', 'tensorflow-gpu'] as const;
 
@@ -52,6 +66,7 @@ async function run(args: string[]): Promise<number> {
       home: { type: 'string' },
       concurrency: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
+      json: { type: 'boolean', default: false },
     },
   });
   if (positionals.length !== 1)
@@ -84,7 +99,7 @@ async function run(args: string[]): Promise<number> {
       await deps.executor.waitFor(sweepId);
     }
     view.stop();
-    return await printOutcome(deps, sweepId, started);
+    return await printOutcome(deps, sweepId, started, values.json);
   } finally {
     stopOnInterrupt();
     view.stop();
@@ -117,8 +132,27 @@ function cancelOnInterrupt(deps: LocalDeps, sweepId: () => string | undefined) {
 }
 
 /** Prints the sweep's end, leaderboard and champion; 0 when completed, 1 otherwise. */
-async function printOutcome(deps: LocalDeps, id: string, started: number): Promise<number> {
+async function printOutcome(
+  deps: LocalDeps,
+  id: string,
+  started: number,
+  json = false,
+): Promise<number> {
   const final = await getSweep(deps, id);
+  if (json) {
+    const champion = final.planKey ? await deps.state.getChampion(id) : undefined;
+    const doc = {
+      sweep: final,
+      seconds: (Date.now() - started) / 1000,
+      leaderboard: final.planKey ? await getLeaderboard(deps, id) : null,
+      champion: champion
+        ? { ...champion, modelPath: join(deps.home, 'objects', championPrefix(id), 'model.json') }
+        : null,
+      report: final.planKey ? join(deps.home, 'objects', htmlReportKey(id)) : null,
+    };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+    return final.status === 'completed' ? 0 : 1;
+  }
   const out = process.stdout;
   out.write(
     `\nSweep ${final.id}${final.name ? ` (${final.name})` : ''}: ${final.status} in ${((Date.now() - started) / 1000).toFixed(1)} s\n\n`,
@@ -209,6 +243,17 @@ async function sweepVerb(verb: 'cancel' | 'resume' | 'aggregate', args: string[]
   }
 }
 
+/** True when something already listens on host:port. */
+function portInUse(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'EADDRINUSE' ? resolve(true) : reject(error),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve(false)));
+  });
+}
+
 async function serveCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -226,6 +271,14 @@ async function serveCommand(args: string[]): Promise<number> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw ValidationError.single('--port', 'must be 0..65535');
+  // The server emits EADDRINUSE as an unhandled 'error' event; probing first names it instead.
+  if (port !== 0 && (await portInUse(port, values.host))) {
+    await deps.close();
+    process.stderr.write(
+      `error: port ${port} on ${values.host} is already in use: stop what listens there, or pick another port with --port N (--port 0 picks a free one)\n`,
+    );
+    return 2;
+  }
   const server = await startServer(deps, { port, hostname: values.host });
   process.stdout.write(
     `foldsweep API on http://${values.host}:${server.port} (home ${deps.home})\n`,
@@ -261,7 +314,28 @@ async function serveCommand(args: string[]): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!TOP_COMMANDS.includes(command)) {
+    process.stderr.write(`error: ${unknownCommand(command, TOP_COMMANDS)}\n`);
+    return 2;
+  }
+  const subs = SUBCOMMANDS[command];
+  const sub = subs?.includes(rest[0] ?? '') ? rest[0] : undefined;
+  if (subs && rest[0] !== undefined && !rest[0].startsWith('-') && rest[0] !== 'help' && !sub) {
+    process.stderr.write(`error: ${unknownCommand(rest[0], subs, `${command} `)}\n`);
+    return 2;
+  }
+  const helpName = sub ? `${command} ${sub}` : command;
+  if (rest.includes('--help') || rest.includes('-h') || (subs && rest[0] === 'help')) {
+    process.stdout.write(COMMANDS[helpName] ? formatHelp(helpName) : USAGE);
+    return 0;
+  }
   try {
+    if (command === 'list' || command === 'show' || command === 'leaderboard')
+      return await inspectCommand(command, rest);
     if (command === 'run') return await run(rest);
     if (command === 'serve') return await serveCommand(rest);
     if (command === 'cancel' || command === 'resume' || command === 'aggregate') {
@@ -279,7 +353,7 @@ export async function main(argv: string[]): Promise<number> {
       );
     }
     process.stdout.write(USAGE);
-    return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+    return 0;
   } catch (error) {
     if (error instanceof ValidationError) {
       if (error.issues.length <= 1) {
@@ -292,10 +366,12 @@ export async function main(argv: string[]): Promise<number> {
       }
       return 2;
     }
-    if (
-      error instanceof FoldsweepError ||
-      (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-    ) {
+    if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const flag = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? '';
+      process.stderr.write(`error: ${unknownFlag(flag, helpName)}\n`);
+      return 2;
+    }
+    if (error instanceof FoldsweepError) {
       process.stderr.write(`error: ${(error as Error).message}\n`);
       return 2;
     }

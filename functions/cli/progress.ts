@@ -22,7 +22,8 @@ export class SweepProgressView {
           stream: out,
           clearOnComplete: false,
           hideCursor: true,
-          format: ' {label} |{bar}| {value}/{total} {extra}',
+          format:
+            ' {label} |{bar}| {value}/{total} {duration_formatted} ETA {eta_formatted} {extra}',
           autopadding: true,
         },
         cliProgress.Presets.shades_classic,
@@ -76,9 +77,11 @@ export class SweepProgressView {
         extra: `last: ${this.label(event.trialIndex)} ${outcome}`,
       });
       if (!this.multi) {
-        const secs = ((Date.now() - this.started) / 1000).toFixed(0);
+        const elapsed = (Date.now() - this.started) / 1000;
+        const left = this.plan.trials.length - this.finished;
+        const eta = left > 0 ? `, ETA ${Math.round((elapsed / this.finished) * left)}s` : '';
         this.out.write(
-          `[${secs}s] trial ${this.finished}/${this.plan.trials.length} ${this.label(event.trialIndex)}: ${outcome}\n`,
+          `[${elapsed.toFixed(0)}s elapsed${eta}] trial ${this.finished}/${this.plan.trials.length} ${this.label(event.trialIndex)}: ${outcome}\n`,
         );
       }
     }

@@ -117,11 +117,11 @@ describe('foldsweep advise', () => {
     }
   });
 
-  it('prints the spec on stdout when no --out is given', async () => {
-    const { code, out } = await advise([images, model, '--classes', '1,2,3', '--home', home]);
+  it('prints only the spec JSON on stdout, the prose on stderr, when no --out is given', async () => {
+    const { code, out, err } = await advise([images, model, '--classes', '1,2,3', '--home', home]);
     expect(code).toBe(0);
-    const json = out.slice(out.indexOf('\n{') + 1);
-    expect(SweepSpecSchema.parse(JSON.parse(json)).dataset.uri).toBe(images);
+    expect(SweepSpecSchema.parse(JSON.parse(out)).dataset.uri).toBe(images);
+    expect(err).toContain('Recommendation:');
   });
 
   it('never overwrites an existing file without --force', async () => {

@@ -1,0 +1,227 @@
+/**
+ * Per-command help, and the "did you mean" suggestions for a mistyped command or flag.
+ */
+
+/** One command's help: its usage line, flags and an example. */
+export interface CommandHelp {
+  usage: string;
+  summary: string;
+  flags: Record<string, string>;
+  example: string;
+}
+
+const HOME = 'state folder (default $FOLDSWEEP_HOME or ./.foldsweep)';
+const CONCURRENCY = 'trainer processes at once (default: cores - 1)';
+const BACKEND = 'auto|wasm|cpu|tensorflow|tensorflow-gpu (default auto)';
+
+export const COMMANDS: Record<string, CommandHelp> = {
+  run: {
+    usage: 'foldsweep run <spec.json> [flags]',
+    summary: 'runs a sweep in this process and prints the leaderboard and the champion',
+    flags: {
+      home: HOME,
+      concurrency: CONCURRENCY,
+      backend: BACKEND,
+      json: 'print one JSON document (sweep, leaderboard, champion) on stdout',
+    },
+    example: 'foldsweep run specs/flowers.json --concurrency 2',
+  },
+  cancel: {
+    usage: 'foldsweep cancel <sweep-id> [flags]',
+    summary: 'cancels a sweep: its trainers stop, finished trials stay',
+    flags: { home: HOME, concurrency: CONCURRENCY, backend: BACKEND },
+    example: 'foldsweep cancel 01HZX3K9 --home ./.foldsweep',
+  },
+  resume: {
+    usage: 'foldsweep resume <sweep-id> [flags]',
+    summary: 'runs what a cancelled or interrupted sweep left',
+    flags: { home: HOME, concurrency: CONCURRENCY, backend: BACKEND },
+    example: 'foldsweep resume 01HZX3K9 --concurrency 2',
+  },
+  aggregate: {
+    usage: 'foldsweep aggregate <sweep-id> [flags]',
+    summary: 're-drives a failed or stopped aggregation',
+    flags: { home: HOME, concurrency: CONCURRENCY, backend: BACKEND },
+    example: 'foldsweep aggregate 01HZX3K9',
+  },
+  serve: {
+    usage: 'foldsweep serve [flags]',
+    summary: 'serves the HTTP API (and runs scheduled retraining)',
+    flags: {
+      home: HOME,
+      port: 'TCP port (default 8080; 0 picks a free one)',
+      host: 'address to bind (default 127.0.0.1)',
+      concurrency: CONCURRENCY,
+    },
+    example: 'foldsweep serve --port 8081',
+  },
+  list: {
+    usage: 'foldsweep list [flags]',
+    summary: "lists the home's sweeps, newest first",
+    flags: {
+      home: HOME,
+      status:
+        'only this status (pending, preparing, running, aggregating, completed, failed, cancelled)',
+      limit: 'at most N sweeps (default 50)',
+      json: 'print one JSON array on stdout',
+    },
+    example: 'foldsweep list --status completed --limit 10 --json',
+  },
+  show: {
+    usage: 'foldsweep show <sweep-id> [flags]',
+    summary: 'shows a sweep: status, progress, error and issues, champion scores and paths',
+    flags: { home: HOME, json: 'print one JSON document on stdout' },
+    example: 'foldsweep show 01HZX3K9 --json',
+  },
+  leaderboard: {
+    usage: 'foldsweep leaderboard <sweep-id> [flags]',
+    summary: "a sweep's variants ranked by cross-validated objective",
+    flags: { home: HOME, json: 'print one JSON document on stdout' },
+    example: 'foldsweep leaderboard 01HZX3K9',
+  },
+  advise: {
+    usage: 'foldsweep advise <dataset> <model.json> [flags]',
+    summary: 'recommends a sweep spec for a dataset and a base model',
+    flags: {
+      classes: 'number of classes',
+      'per-class': 'samples per class',
+      'class-names': 'comma-separated class names',
+      labels: 'labels file',
+      'test-set': 'test-set dataset',
+      'probe-per-class': 'samples per class the probe reads',
+      seed: 'random seed',
+      name: 'sweep name',
+      out: 'write the spec here (without it: spec JSON on stdout)',
+      force: 'overwrite --out',
+      home: HOME,
+    },
+    example: 'foldsweep advise data/images.bin models/base/model.json --classes 5 --out spec.json',
+  },
+  schedule: {
+    usage: 'foldsweep schedule add|list|show|rm|run-now ...',
+    summary: 'scheduled retraining (see docs/retraining.md)',
+    flags: { home: HOME, json: 'print JSON' },
+    example: 'foldsweep schedule list --json',
+  },
+  'schedule add': {
+    usage: 'foldsweep schedule add <schedule.json> [flags]',
+    summary: 'adds a retraining schedule',
+    flags: { home: HOME, json: 'print JSON' },
+    example: 'foldsweep schedule add nightly.json',
+  },
+  'schedule list': {
+    usage: 'foldsweep schedule list [flags]',
+    summary: 'lists the schedules',
+    flags: { home: HOME, json: 'print JSON' },
+    example: 'foldsweep schedule list --json',
+  },
+  'schedule show': {
+    usage: 'foldsweep schedule show <schedule-id> [flags]',
+    summary: 'shows a schedule and its recent runs',
+    flags: { home: HOME, json: 'print JSON', limit: 'runs shown' },
+    example: 'foldsweep schedule show sch_01HZ --limit 5',
+  },
+  'schedule rm': {
+    usage: 'foldsweep schedule rm <schedule-id> [flags]',
+    summary: 'removes a schedule',
+    flags: { home: HOME, json: 'print JSON', force: 'remove even with a run in progress' },
+    example: 'foldsweep schedule rm sch_01HZ',
+  },
+  'schedule run-now': {
+    usage: 'foldsweep schedule run-now <schedule-id> [flags]',
+    summary: 'runs a schedule now',
+    flags: {
+      home: HOME,
+      json: 'print JSON',
+      'no-wait': 'start it and return',
+      concurrency: CONCURRENCY,
+    },
+    example: 'foldsweep schedule run-now sch_01HZ --no-wait',
+  },
+  models: {
+    usage: 'foldsweep models list|show|rollback ...',
+    summary: 'the model registry',
+    flags: { home: HOME, json: 'print JSON' },
+    example: 'foldsweep models list',
+  },
+  'models list': {
+    usage: 'foldsweep models list [flags]',
+    summary: 'lists registered models',
+    flags: { home: HOME, json: 'print JSON' },
+    example: 'foldsweep models list --json',
+  },
+  'models show': {
+    usage: 'foldsweep models show <name> [flags]',
+    summary: 'shows a model and its versions',
+    flags: { home: HOME, json: 'print JSON', version: 'one version' },
+    example: 'foldsweep models show flowers --version 2',
+  },
+  'models rollback': {
+    usage: 'foldsweep models rollback <name> --version N [flags]',
+    summary: 'makes an earlier version current',
+    flags: { home: HOME, json: 'print JSON', version: 'the version', reason: 'why (recorded)' },
+    example: 'foldsweep models rollback flowers --version 2 --reason "regression"',
+  },
+};
+
+export const EXIT_CODES = `Exit codes:
+  0  success (a completed sweep, a command that did what it was asked)
+  1  the sweep ended failed or cancelled, or the command could not do it
+  2  usage error: unknown command or flag, invalid spec or arguments, busy port
+`;
+
+/** The help text of one command ('run', 'schedule add', ...). */
+export function formatHelp(name: string): string {
+  const help = COMMANDS[name];
+  if (!help) return '';
+  const width = Math.max(...Object.keys(help.flags).map((f) => f.length), 4) + 4;
+  const flags = Object.entries({ ...help.flags, help: 'show this help' })
+    .map(([flag, text]) => `  --${flag.padEnd(width)}${text}`)
+    .join('\n');
+  return `${help.usage}\n\n${help.summary}\n\nFlags:\n${flags}\n\nExample:\n  ${help.example}\n\n${EXIT_CODES}`;
+}
+
+/** Levenshtein distance. */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (current[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/** The closest candidate within a third of the word's length (at least 2 edits), if any. */
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const d = editDistance(word, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** "unknown command 'runn': did you mean 'run'?" */
+export function unknownCommand(word: string, candidates: readonly string[], scope = ''): string {
+  const hint = suggest(word, candidates);
+  return `unknown ${scope}command '${word}'${hint ? `: did you mean '${hint}'?` : ''} (foldsweep --help lists them)`;
+}
+
+/** "unknown flag --concurency for run: did you mean --concurrency?" */
+export function unknownFlag(flag: string, command: string): string {
+  const name = flag.replace(/^-+/, '');
+  const known = [...Object.keys(COMMANDS[command]?.flags ?? {}), 'help'];
+  const hint = suggest(name, known);
+  return `unknown flag ${flag} for ${command}${hint ? `: did you mean --${hint}?` : ''} (foldsweep ${command} --help lists them)`;
+}

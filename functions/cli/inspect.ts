@@ -1,0 +1,96 @@
+/**
+ * `foldsweep list|show|leaderboard`: read a home's sweeps through the service functions.
+ */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { formatLeaderboard } from '../../shared/aggregation/leaderboard.js';
+import { ValidationError } from '../../shared/errors.js';
+import { championPrefix } from '../../shared/schemas/plan.js';
+import { SweepStatusSchema } from '../../shared/schemas/state.js';
+import { getLeaderboard } from '../../shared/service/aggregate.js';
+import { getSweep, listSweeps } from '../../shared/service/sweeps.js';
+import { localDeps } from '../deps/local.js';
+import { positiveInt } from './files.js';
+
+/** Runs one of list, show, leaderboard; prints text, or one JSON document with --json. */
+export async function inspectCommand(
+  command: 'list' | 'show' | 'leaderboard',
+  args: string[],
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      home: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      ...(command === 'list' ? { status: { type: 'string' }, limit: { type: 'string' } } : {}),
+    },
+  });
+  const print = (value: unknown, text: () => string) =>
+    out.write(`${values.json ? JSON.stringify(value, null, 2) : text()}\n`);
+  let status: ReturnType<typeof SweepStatusSchema.parse> | undefined;
+  if (command === 'list' && typeof values.status === 'string') {
+    const parsed = SweepStatusSchema.safeParse(values.status);
+    if (!parsed.success)
+      throw ValidationError.single(
+        '--status',
+        `must be one of ${SweepStatusSchema.options.join(', ')}`,
+      );
+    status = parsed.data;
+  }
+  const limit = positiveInt('limit', typeof values.limit === 'string' ? values.limit : undefined);
+  if (command !== 'list' && positionals.length !== 1)
+    throw ValidationError.single(
+      '<sweep-id>',
+      `give one sweep id: foldsweep ${command} <sweep-id>`,
+    );
+  const deps = localDeps({ home: values.home });
+  try {
+    if (command === 'list') {
+      const sweeps = await listSweeps(deps, { status, limit });
+      print(sweeps, () =>
+        sweeps.length === 0
+          ? '(no sweeps)'
+          : sweeps
+              .map((s) => `${s.id}  ${s.status.padEnd(10)} ${s.createdAt}  ${s.name ?? ''}`)
+              .join('\n'),
+      );
+      return 0;
+    }
+    const id = positionals[0] ?? '';
+    if (command === 'leaderboard') {
+      const board = await getLeaderboard(deps, id);
+      print(board, () => formatLeaderboard(board));
+      return 0;
+    }
+    const sweep = await getSweep(deps, id);
+    const champion = await deps.state.getChampion(id);
+    const championDir = join(deps.home, 'objects', championPrefix(id));
+    const doc = {
+      ...sweep,
+      champion: champion ? { ...champion, modelPath: join(championDir, 'model.json') } : null,
+    };
+    print(doc, () => {
+      const p = sweep.progress;
+      const lines = [
+        `sweep ${sweep.id}${sweep.name ? ` (${sweep.name})` : ''}: ${sweep.status}`,
+        `progress: ${p.succeeded + p.failed}/${p.trialsTotal} trials done (${p.succeeded} succeeded, ${p.failed} failed, ${p.running} running, ${p.pending} pending)`,
+      ];
+      if (sweep.error) lines.push(`error: ${sweep.error}`);
+      for (const issue of sweep.issues ?? []) lines.push(`  - ${issue.path}: ${issue.message}`);
+      if (champion) {
+        lines.push(`champion: ${join(championDir, 'model.json')}`);
+        lines.push(`  cross-validated objective: ${champion.objectiveMean.toFixed(4)}`);
+        if (champion.holdoutAccuracy !== undefined)
+          lines.push(`  holdout accuracy: ${champion.holdoutAccuracy.toFixed(4)}`);
+        if (champion.testAccuracy !== undefined)
+          lines.push(`  test accuracy: ${champion.testAccuracy.toFixed(4)}`);
+      }
+      return lines.join('\n');
+    });
+    return 0;
+  } finally {
+    await deps.close();
+  }
+}
