@@ -50,7 +50,8 @@ export const COMMANDS: Record<string, CommandHelp> = {
     flags: {
       home: HOME,
       port: 'TCP port (default 8080; 0 picks a free one)',
-      host: 'address to bind (default 127.0.0.1)',
+      host: 'address to bind (default 127.0.0.1; any other needs --token)',
+      token: 'bearer token every request but /health must send (default FOLDSWEEP_TOKEN)',
       concurrency: CONCURRENCY,
     },
     example: 'foldsweep serve --port 8081',

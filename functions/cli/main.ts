@@ -18,6 +18,7 @@ import {
   submitSweep,
 } from '../../shared/service/lifecycle.js';
 import { getSweep } from '../../shared/service/sweeps.js';
+import { isLoopback } from '../api/guards.js';
 import { startServer } from '../api/node.js';
 import { type LocalDeps, localDeps } from '../deps/local.js';
 import { adviseCommand } from './advise.js';
@@ -261,9 +262,17 @@ async function serveCommand(args: string[]): Promise<number> {
       home: { type: 'string' },
       port: { type: 'string', default: '8080' },
       host: { type: 'string', default: '127.0.0.1' },
+      token: { type: 'string' },
       concurrency: { type: 'string' },
     },
   });
+  const token = values.token ?? process.env.FOLDSWEEP_TOKEN;
+  if (!token && !isLoopback(values.host)) {
+    throw ValidationError.single(
+      '--host',
+      `refusing to serve on ${values.host} without a token: pass --token <secret> or set FOLDSWEEP_TOKEN (or bind 127.0.0.1)`,
+    );
+  }
   const deps = localDeps({
     home: values.home,
     concurrency: positiveInt('concurrency', values.concurrency),
@@ -279,7 +288,7 @@ async function serveCommand(args: string[]): Promise<number> {
     );
     return 2;
   }
-  const server = await startServer(deps, { port, hostname: values.host });
+  const server = await startServer(deps, { port, hostname: values.host, token });
   process.stdout.write(
     `foldsweep API on http://${values.host}:${server.port} (home ${deps.home})\n`,
   );

@@ -99,3 +99,20 @@ describe('typos', () => {
     expect(suggest('lst', ['list', 'show'])).toBe('list');
   });
 });
+
+describe('foldsweep serve off loopback', () => {
+  it('refuses to start on 0.0.0.0 without a token, naming --token and FOLDSWEEP_TOKEN, exit 2', async () => {
+    const saved = process.env.FOLDSWEEP_TOKEN;
+    delete process.env.FOLDSWEEP_TOKEN;
+    try {
+      const io = capture();
+      expect(await main(['serve', '--host', '0.0.0.0', '--port', '0'])).toBe(2);
+      expect(io.err()).toMatch(
+        /refusing to serve on 0\.0\.0\.0 without a token: pass --token <secret> or set FOLDSWEEP_TOKEN/,
+      );
+      expect(io.out()).not.toContain('foldsweep API on');
+    } finally {
+      if (saved !== undefined) process.env.FOLDSWEEP_TOKEN = saved;
+    }
+  });
+});
