@@ -77,6 +77,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 
 let ws: Awaited<ReturnType<typeof makeWorkspace>>;
 let specFile: string;
+/** The same sweep with 3x the epochs: still running after the three lease periods it waits. */
+let longSpecFile: string;
 beforeAll(async () => {
   ws = await makeWorkspace({ samples: 45 });
   specFile = join(ws.dir, 'slow.json');
@@ -95,6 +97,12 @@ beforeAll(async () => {
         },
       }),
     ),
+  );
+  longSpecFile = join(ws.dir, 'long.json');
+  const long = JSON.parse(await readFile(specFile, 'utf8'));
+  await writeFile(
+    longSpecFile,
+    JSON.stringify({ ...long, training: { ...long.training, epochs: 60, patience: 60 } }),
   );
 });
 afterEach(() => {
@@ -191,7 +199,7 @@ describe('sweep lifecycle with real processes', () => {
 
   it('serve leaves a live run alone, takes it over once the killed run lease expires, and trains no finished trial again', async () => {
     const home = join(ws.dir, 'takeover');
-    const run = track(cli(['run', specFile, '--home', home, '--concurrency', '1']));
+    const run = track(cli(['run', longSpecFile, '--home', home, '--concurrency', '1']));
     await until('a finished trial', async () => (await finishedCount(home)) >= 1);
     const serve = track(cli(['serve', '--home', home, '--port', '0', '--concurrency', '2']));
     const url = await until('the server', async () => serve.out().match(/on (http:\S+)/)?.[1]);
