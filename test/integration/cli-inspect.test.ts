@@ -2,28 +2,11 @@
  * `foldsweep list|show|leaderboard --json` on the home a tiny `foldsweep run` left, and `serve` on
  * a busy port: the real bin/foldsweep.mjs in a child process.
  */
-import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { foldsweep } from '../helpers/cli.js';
 import { makeWorkspace } from '../helpers/workspace.js';
-
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/foldsweep.mjs');
-
-async function foldsweep(args: string[], cwd: string) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      cwd,
-      timeout: 120_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 let ws: Awaited<ReturnType<typeof makeWorkspace>>;
 let home: string;

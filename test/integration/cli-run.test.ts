@@ -2,29 +2,12 @@
  * `foldsweep run` as a user runs it: the real bin/foldsweep.mjs in a child process, real trainer
  * processes, a tiny model and dataset.
  */
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { foldsweep } from '../helpers/cli.js';
 import { makeWorkspace } from '../helpers/workspace.js';
-
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../../bin/foldsweep.mjs');
-
-async function foldsweep(args: string[], cwd: string) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
-      cwd,
-      timeout: 120_000,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 let ws: Awaited<ReturnType<typeof makeWorkspace>>;
 beforeAll(async () => {
