@@ -227,8 +227,3 @@ async function adoptOrphans(deps: LocalDeps): Promise<string[]> {
   }
   return adopted;
 }
-
-/** @deprecated name kept for callers: see LocalDeps.adoptOrphans. */
-export async function resumeInterruptedSweeps(deps: LocalDeps): Promise<string[]> {
-  return deps.adoptOrphans();
-}

@@ -278,13 +278,19 @@ export async function cancelSweep(
   return sweep;
 }
 
-/** Trials a stopped sweep left running go back to pending: nothing of them is kept. */
+/**
+ * Trials a stopped sweep left running go back to pending: nothing of them is kept. Returns the
+ * trial records as they are afterwards.
+ */
 async function resetUnfinishedTrials(deps: ServiceDeps, id: string) {
   const now = deps.clock.now().toISOString();
-  for (const t of await deps.state.listTrials(id)) {
-    if (t.status === 'running')
-      await deps.state.putTrial({ ...t, status: 'pending', updatedAt: now });
+  const trials = await deps.state.listTrials(id);
+  for (const [i, t] of trials.entries()) {
+    if (t.status !== 'running') continue;
+    trials[i] = { ...t, status: 'pending', updatedAt: now };
+    await deps.state.putTrial(trials[i]);
   }
+  return trials;
 }
 
 /**
@@ -483,9 +489,8 @@ export async function resumeSweep(
     return { status: 'skipped', reason: error.message };
   }
   const plan = await loadPlan(deps, id);
-  await resetUnfinishedTrials(deps, id);
   const finished = new Map<number, 'succeeded' | 'failed'>();
-  for (const t of await deps.state.listTrials(id)) {
+  for (const t of await resetUnfinishedTrials(deps, id)) {
     if (t.status === 'succeeded' || t.status === 'failed') finished.set(t.trialIndex, t.status);
   }
   deps.logger.info(

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type LocalDeps, localDeps, resumeInterruptedSweeps } from '../../functions/deps/local.js';
+import { type LocalDeps, localDeps } from '../../functions/deps/local.js';
 import type { ExecutorEvent } from '../../shared/ports/executor.js';
 import { createSweep, getSweep } from '../../shared/service/sweeps.js';
 import { recordingLogger } from '../helpers/images.js';
@@ -31,7 +31,7 @@ function restart() {
   return deps;
 }
 
-describe('resumeInterruptedSweeps()', () => {
+describe('LocalDeps.adoptOrphans()', () => {
   it('runs only the trials an earlier process did not finish, then aggregates', async () => {
     // A process created the sweep and ran every trial but the last one, then died.
     const spec = ws.spec({
@@ -51,7 +51,7 @@ describe('resumeInterruptedSweeps()', () => {
     events.length = 0;
 
     const second = restart();
-    expect(await resumeInterruptedSweeps(second)).toEqual([sweep.id]);
+    expect(await second.adoptOrphans()).toEqual([sweep.id]);
     await second.executor.waitFor(sweep.id);
 
     const started = events.filter((e) => e.type === 'trial-started').map((e) => e.trialIndex);
@@ -68,11 +68,11 @@ describe('resumeInterruptedSweeps()', () => {
       ws.spec({ searchSpace: { strategy: ['scratch'] } }),
     );
     const d = restart();
-    expect(await resumeInterruptedSweeps(d)).toEqual([sweep.id]);
+    expect(await d.adoptOrphans()).toEqual([sweep.id]);
     await d.executor.waitFor(sweep.id);
     expect(events.filter((e) => e.type === 'trial-started')).toHaveLength(plan.trials.length);
     expect((await getSweep(d, sweep.id)).status).toBe('completed');
     // Nothing left to resume.
-    expect(await resumeInterruptedSweeps(restart())).toEqual([]);
+    expect(await restart().adoptOrphans()).toEqual([]);
   }, 120_000);
 });
