@@ -206,10 +206,16 @@ export async function readIdxDataset(
   fieldPath: string,
 ): Promise<IdxDataset> {
   const labelsPath = resolveLabelsPath(imagesFile, labelsFile, fieldPath);
-  const [images, labels] = await Promise.all([
+  // Both files are read at once, but a problem is reported images first whichever read fails
+  // sooner, so the same bad dataset always gets the same message.
+  const [imagesRead, labelsRead] = await Promise.allSettled([
     readIdxImages(imagesFile, `${fieldPath}.uri`),
     readIdxLabels(labelsPath, `${fieldPath}.labelsUri`),
   ]);
+  if (imagesRead.status === 'rejected') throw imagesRead.reason;
+  if (labelsRead.status === 'rejected') throw labelsRead.reason;
+  const images = imagesRead.value;
+  const labels = labelsRead.value;
   if (labels.length !== images.count) {
     throw new InvalidArtifactError(
       labelsPath,
