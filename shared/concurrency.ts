@@ -34,3 +34,16 @@ export async function mapBounded<T, R>(
   });
   return out;
 }
+
+/**
+ * `Promise.all` whose failure does not depend on timing: it waits for every promise to settle and
+ * throws the rejection of the first one in argument order, so the same bad input always gets the
+ * same message (the images file's problem before the labels file's).
+ */
+export async function allInOrder<T extends readonly unknown[]>(
+  promises: readonly [...{ [K in keyof T]: Promise<T[K]> }],
+): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  for (const result of settled) if (result.status === 'rejected') throw result.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}

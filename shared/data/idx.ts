@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip as gunzipCb, gzip as gzipCb } from 'node:zlib';
+import { allInOrder } from '../concurrency.js';
 import { InvalidArtifactError, ValidationError } from '../errors.js';
 
 const gunzip = promisify(gunzipCb);
@@ -206,16 +207,10 @@ export async function readIdxDataset(
   fieldPath: string,
 ): Promise<IdxDataset> {
   const labelsPath = resolveLabelsPath(imagesFile, labelsFile, fieldPath);
-  // Both files are read at once, but a problem is reported images first whichever read fails
-  // sooner, so the same bad dataset always gets the same message.
-  const [imagesRead, labelsRead] = await Promise.allSettled([
+  const [images, labels] = await allInOrder([
     readIdxImages(imagesFile, `${fieldPath}.uri`),
     readIdxLabels(labelsPath, `${fieldPath}.labelsUri`),
   ]);
-  if (imagesRead.status === 'rejected') throw imagesRead.reason;
-  if (labelsRead.status === 'rejected') throw labelsRead.reason;
-  const images = imagesRead.value;
-  const labels = labelsRead.value;
   if (labels.length !== images.count) {
     throw new InvalidArtifactError(
       labelsPath,

@@ -22,6 +22,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { allInOrder } from '../concurrency.js';
 import { InvalidArtifactError, ValidationError } from '../errors.js';
 import type { DatasetPreparer } from '../ports/artifacts.js';
 import type { Logger } from '../ports/logger.js';
@@ -396,7 +397,7 @@ async function resolveSource(ref: DatasetRef, fieldPath: string): Promise<Resolv
         : resolveDatasetPath(ref.labelsUri, `${fieldPath}.labelsUri`),
       fieldPath,
     );
-    const [images, labels] = await Promise.all([
+    const [images, labels] = await allInOrder([
       statFile(imagesFile, `${fieldPath}.uri`),
       statFile(labelsFile, `${fieldPath}.labelsUri`),
     ]);
