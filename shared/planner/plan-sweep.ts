@@ -2,8 +2,9 @@ import { type FieldIssue, ValidationError } from '../errors.js';
 import { findLayer } from '../model/layers-json.js';
 import type { PreparedDataset } from '../schemas/dataset.js';
 import type { BaseModelRef, Plan, Trial } from '../schemas/plan.js';
-import { APPLIES_TO, type SweepSpec } from '../schemas/sweep-spec.js';
+import { APPLIES_TO, isRange, type SweepSpec } from '../schemas/sweep-spec.js';
 import { assignFolds } from './folds.js';
+import { planRungs } from './rungs.js';
 import { expandVariants, resolveFreezeDepth } from './variants.js';
 
 export interface PlanInput {
@@ -81,19 +82,29 @@ export function checkSpecAgainstArtifacts(
     const { bodyLayers, name } = resolved.cut;
     const depth = bodyLayers.length;
     const upToCut = `the base model's ${depth} layers up to the cut layer '${name}' (${bodyLayers.join(', ')})`;
-    spec.searchSpace.freezeDepth.forEach((d, i) => {
-      if (typeof d === 'number' && d > depth) {
+    const freezeDepth = spec.searchSpace.freezeDepth;
+    if (isRange(freezeDepth)) {
+      if (freezeDepth.max > depth) {
         issues.push({
-          path: `searchSpace.freezeDepth.${i}`,
-          message: `freezeDepth ${d} is beyond ${upToCut}: use 0..${depth} or one of those names`,
-        });
-      } else if (typeof d === 'string' && resolveFreezeDepth(d, bodyLayers) < 0) {
-        issues.push({
-          path: `searchSpace.freezeDepth.${i}`,
-          message: `freezeDepth '${d}' names none of ${upToCut}: use one of those names or 0..${depth}`,
+          path: 'searchSpace.freezeDepth.max',
+          message: `freezeDepth ${freezeDepth.max} is beyond ${upToCut}: use a max of at most ${depth}`,
         });
       }
-    });
+    } else {
+      freezeDepth.forEach((d, i) => {
+        if (typeof d === 'number' && d > depth) {
+          issues.push({
+            path: `searchSpace.freezeDepth.${i}`,
+            message: `freezeDepth ${d} is beyond ${upToCut}: use 0..${depth} or one of those names`,
+          });
+        } else if (typeof d === 'string' && resolveFreezeDepth(d, bodyLayers) < 0) {
+          issues.push({
+            path: `searchSpace.freezeDepth.${i}`,
+            message: `freezeDepth '${d}' names none of ${upToCut}: use one of those names or 0..${depth}`,
+          });
+        }
+      });
+    }
   }
   const [h, w, c] = baseModel.inputShape;
   const [dh, dw, dc] = dataset.shape;
@@ -182,5 +193,8 @@ export function planSweep(input: PlanInput): Plan {
     cutLayer: cut.name,
     variants,
     trials,
+    ...(spec.search?.scheduler
+      ? { rungs: planRungs(variants.length, spec.folds, spec.search.scheduler.eta) }
+      : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { fnv1a } from '../random.js';
 import type { Variant } from '../schemas/plan.js';
-import type { GridSpace, SweepSpec } from '../schemas/sweep-spec.js';
+import { isRange, type SearchDimensions, type SweepSpec } from '../schemas/sweep-spec.js';
 import {
   type Describable,
   type Dimension,
@@ -11,6 +11,8 @@ import {
   type StrategyRegistry,
   type VariantFields,
 } from '../strategies/index.js';
+
+import { sampleVariants } from './random-search.js';
 
 export { resolveFreezeDepth, SVM_LR_MULTIPLIER } from '../strategies/index.js';
 
@@ -34,6 +36,7 @@ export type PlannedVariant<N extends string> = VariantFields & {
  *   resolve freezeDepth names and for bottleneck-linear (whose freezeDepth is all of them)
  */
 export function expandVariants(spec: SweepSpec, bodyLayers?: readonly string[]): Variant[] {
+  if (spec.search?.method === 'random') return sampleVariants(spec, bodyLayers);
   return expandGrid(STRATEGY_DESCRIPTORS, spec.searchSpace.strategy, spec.searchSpace, {
     learningRate: spec.training.learningRate,
     bodyLayers,
@@ -49,7 +52,7 @@ export function expandVariants(spec: SweepSpec, bodyLayers?: readonly string[]):
 export function expandGrid<N extends string>(
   registry: StrategyRegistry<N>,
   strategies: readonly N[],
-  space: GridSpace,
+  space: SearchDimensions,
   options: { learningRate: number; bodyLayers?: readonly string[] },
 ): PlannedVariant<N>[] {
   const seen = new Set<string>();
@@ -67,7 +70,13 @@ export function expandGrid<N extends string>(
             `strategy '${strategy}' reads searchSpace.${dimension}, which its descriptor does not declare in dimensions`,
           );
         }
-        return (space[dimension] as readonly DimensionValue<D>[] | undefined) ?? defaults;
+        const given = space[dimension];
+        if (isRange(given)) {
+          throw new Error(
+            `searchSpace.${dimension} is a range: only random search samples ranges (search.method 'random')`,
+          );
+        }
+        return (given as readonly DimensionValue<D>[] | undefined) ?? defaults;
       },
       bodyLayers: (why) => {
         if (!options.bodyLayers) {

@@ -46,6 +46,13 @@ export const TrialSchema = z.object({
 });
 export type Trial = z.infer<typeof TrialSchema>;
 
+/** One rung of a successive-halving plan (shared/planner/rungs.ts). */
+export const RungSchema = z.object({
+  rung: z.number().int().nonnegative(),
+  folds: z.array(z.number().int().nonnegative()).min(1),
+  variants: z.number().int().positive(),
+});
+
 /** The base model, copied into the object store under `prefix` (model.json + weight files). */
 export const BaseModelRefSchema = z.object({
   uri: z.string(),
@@ -79,6 +86,14 @@ export const PlanSchema = z.object({
   cutLayer: z.string().optional(),
   variants: z.array(VariantSchema).min(1),
   trials: z.array(TrialSchema).min(1),
+  /**
+   * Successive halving (spec.search.scheduler): the rungs, run one after another. Rung r runs
+   * `folds` of `variants` variants (rung 0: fold 0 of all; then the best ceil(n / eta) of the
+   * previous rung); which variants is decided when the previous rung finishes
+   * (shared/planner/rungs.ts). `trials` still lists every (variant, fold) pair; pruned ones never
+   * run. Absent: every trial runs at once.
+   */
+  rungs: z.array(RungSchema).min(1).optional(),
 });
 export type Plan = z.infer<typeof PlanSchema>;
 
@@ -101,3 +116,6 @@ export const trialCheckpointPrefix = (sweepId: string, trialIndex: number) =>
 export const championPrefix = (sweepId: string) => `sweeps/${sweepId}/champion`;
 export const leaderboardKey = (sweepId: string) => `sweeps/${sweepId}/leaderboard.json`;
 export const reportKey = (sweepId: string) => `sweeps/${sweepId}/report.md`;
+/** A submitted rung's trial indices (`{ rung, trials }`): Batch array child i runs trials[offset + i]. */
+export const rungKey = (sweepId: string, rung: number) =>
+  `sweeps/${sweepId}/rungs/${String(rung).padStart(3, '0')}.json`;

@@ -6,6 +6,14 @@ import {
   type StrategyRegistry,
 } from '../strategies/index.js';
 import { DatasetRefSchema } from './dataset.js';
+import {
+  FreezeDepthRangeSchema,
+  type IntegerRange,
+  isRange,
+  type NumberRange,
+  numberRangeSchema,
+  SearchSchema,
+} from './search.js';
 
 /**
  * How a variant turns the base model into a classifier for the new classes: one of the
@@ -94,10 +102,52 @@ const GridDimensionsSchema = z.object({
   /** bottleneck-linear: one-vs-rest hinge or squared hinge. Default ['squared-hinge']. */
   svmLoss: z.array(SvmLossSchema).min(1).optional(),
 });
-/** The grid dimensions of a parsed searchSpace: what a strategy's expansion reads. */
+/** The grid dimensions as lists: what a strategy's expansion reads (ranges are sampled first). */
 export type GridSpace = z.infer<typeof GridDimensionsSchema>;
 type GridDimension = keyof GridSpace;
 const GRID_DIMENSIONS = Object.keys(GridDimensionsSchema.shape) as GridDimension[];
+
+/**
+ * The searchSpace dimensions as a spec gives them: each a list of values, and the numeric ones
+ * (lrMultiplier, headLrMultiplier, svmC; freezeDepth as layer counts) also a range
+ * `{ min, max, scale? }` that random search samples (`search.method: 'random'`).
+ */
+const SearchDimensionsSchema = z.object({
+  freezeDepth: z
+    .union([GridDimensionsSchema.shape.freezeDepth.removeDefault(), FreezeDepthRangeSchema])
+    .default(() => [...SEARCH_SPACE_DEFAULTS.freezeDepth]),
+  lrMultiplier: z
+    .union([
+      GridDimensionsSchema.shape.lrMultiplier.removeDefault(),
+      numberRangeSchema('lrMultiplier', 100),
+    ])
+    .default(() => [...SEARCH_SPACE_DEFAULTS.lrMultiplier]),
+  headLrMultiplier: z
+    .union([
+      GridDimensionsSchema.shape.headLrMultiplier.unwrap(),
+      numberRangeSchema('headLrMultiplier', 1000),
+    ])
+    .optional(),
+  augment: GridDimensionsSchema.shape.augment,
+  svmC: z
+    .union([GridDimensionsSchema.shape.svmC.unwrap(), numberRangeSchema('svmC', 1e6)])
+    .optional(),
+  svmLoss: GridDimensionsSchema.shape.svmLoss,
+});
+
+/** The searchSpace dimensions as parsed: lists, or ranges for random search. */
+export type SearchDimensions = z.infer<typeof SearchDimensionsSchema>;
+
+/** The dimensions a spec may give as a range (random search only). */
+export const RANGE_DIMENSIONS = [
+  'freezeDepth',
+  'lrMultiplier',
+  'headLrMultiplier',
+  'svmC',
+] as const;
+export type RangeDimension = (typeof RANGE_DIMENSIONS)[number];
+export type { IntegerRange, NumberRange };
+export { isRange };
 
 /**
  * The strategies of `registry` that use each grid dimension (their descriptors' `dimensions`),
@@ -125,7 +175,7 @@ export const APPLIES_TO: Readonly<Record<GridDimension, readonly Strategy[]>> =
 export function searchSpaceSchemaFor<N extends string>(registry: StrategyRegistry<N>) {
   const names = Object.keys(registry) as [N, ...N[]];
   const uses = appliesTo(registry);
-  return GridDimensionsSchema.extend({
+  return SearchDimensionsSchema.extend({
     strategy: z
       .array(strategyEnum(names))
       .min(1)
@@ -293,6 +343,8 @@ export const SweepSpecSchema = z
       freezeDepth: [0],
       lrMultiplier: [0.1],
     }),
+    /** How searchSpace is searched: grid (default) or random, and successive halving. */
+    search: SearchSchema.optional(),
     augmentation: AugmentationSchema.optional(),
     training: TrainingSchema.default({
       learningRate: 0.001,
@@ -305,6 +357,18 @@ export const SweepSpecSchema = z
   .strict()
   .superRefine((spec, ctx) => {
     const strategies = spec.searchSpace.strategy;
+    if ((spec.search?.method ?? 'grid') === 'grid') {
+      for (const dimension of RANGE_DIMENSIONS) {
+        if (!isRange(spec.searchSpace[dimension])) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['searchSpace', dimension],
+          message:
+            `a grid cannot search a range: set search.method to 'random' (with search.maxVariants) ` +
+            `or give ${dimension} as a list of values`,
+        });
+      }
+    }
     if (spec.augmentation && !(spec.searchSpace.augment ?? []).includes(true)) {
       ctx.addIssue({
         code: 'custom',
