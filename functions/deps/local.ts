@@ -139,10 +139,12 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     onEvent: options.onEvent,
     onDrained: async (sweepId) => {
       driving.add(sweepId);
+      let advanced = false;
       try {
-        await settleWithRetries(deps as LocalDeps, sweepId);
+        // Successive halving: a rung drained and the next one runs: keep driving the sweep.
+        advanced = (await settleWithRetries(deps as LocalDeps, sweepId)) === 'advanced';
       } finally {
-        driving.delete(sweepId);
+        if (!advanced) driving.delete(sweepId);
       }
     },
   });
@@ -166,12 +168,11 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
   return deps as LocalDeps;
 }
 
-/** The drained path locally: settleSweep, retried while it has attempts left. */
-async function settleWithRetries(deps: LocalDeps, sweepId: string) {
+/** The drained path locally: settleSweep, retried while it has attempts left; its outcome's status. */
+async function settleWithRetries(deps: LocalDeps, sweepId: string): Promise<string | undefined> {
   for (let attempt = 1; attempt <= MAX_AGGREGATION_ATTEMPTS; attempt++) {
     try {
-      await settleSweep(deps, sweepId);
-      return;
+      return (await settleSweep(deps, sweepId)).status;
     } catch (error) {
       deps.logger.warn({ err: error, sweepId, attempt }, 'aggregation attempt failed');
     }

@@ -1,3 +1,4 @@
+import { halvingProgress } from '../planner/rungs.js';
 import { describeVariant } from '../planner/variants.js';
 import type { Plan, Variant } from '../schemas/plan.js';
 import type { TrialResult } from '../schemas/trial-result.js';
@@ -32,6 +33,13 @@ export interface LeaderboardRow {
   complete: boolean;
   /** The best single fold's trial: its model becomes the champion's weights. */
   bestTrialIndex: number | null;
+  /**
+   * Successive halving: the variant was pruned at `rung` (not promoted past it) with `score`,
+   * its mean over the folds it ran (null: one of them failed). Its other folds never run.
+   */
+  pruned?: { rung: number; score: number | null };
+  /** `pruned` for a pruned variant (the report shows it as the row's mark). */
+  status?: 'pruned';
 }
 
 export interface Leaderboard {
@@ -50,6 +58,8 @@ export interface Leaderboard {
  * complete ones (among themselves by mean) and can never be picked as best. If no variant is
  * complete, `bestVariantId` is null and the sweep fails.
  * Ties on the mean break by lower std, then by variant index (plan order).
+ * Successive halving (plan.rungs): a variant its rung did not promote is `pruned` (with its rung
+ * and rung score); it is incomplete, so it ranks after the variants that ran every fold.
  * Results for trials not in the plan are ignored; of several results for one trial only the
  * highest attempt counts (the later-read one on a tie), so a duplicate cannot count a fold twice.
  */
@@ -62,6 +72,7 @@ export function buildLeaderboard(plan: Plan, results: readonly TrialOutcome[]): 
     const prev = byTrial.get(r.trialIndex);
     if (!prev || r.attempt >= prev.attempt) byTrial.set(r.trialIndex, r);
   }
+  const pruned = prunedVariants(plan, byTrial.values(), higherIsBetter);
   const rows: LeaderboardRow[] = plan.variants.map((v) => {
     const values: { value: number; trialIndex: number }[] = [];
     let failed = 0;
@@ -103,6 +114,7 @@ export function buildLeaderboard(plan: Plan, results: readonly TrialOutcome[]): 
       foldsPending: pending,
       complete: n === plan.folds,
       bestTrialIndex: best?.trialIndex ?? null,
+      ...(pruned.has(v.index) ? { pruned: pruned.get(v.index), status: 'pruned' as const } : {}),
     };
   });
   const indexOf = new Map(plan.variants.map((v) => [v.id, v.index]));
@@ -129,6 +141,33 @@ export function buildLeaderboard(plan: Plan, results: readonly TrialOutcome[]): 
   };
 }
 
+/** Successive halving: the variants the plan's finished rungs pruned (none without rungs). */
+function prunedVariants(
+  plan: Plan,
+  outcomes: Iterable<TrialOutcome>,
+  higherIsBetter: boolean,
+): Map<number, { rung: number; score: number | null }> {
+  if (!plan.rungs?.length) return new Map();
+  const finished = [...outcomes].flatMap((o) =>
+    o.status === 'succeeded' || o.status === 'failed'
+      ? [{ trialIndex: o.trialIndex, status: o.status, objective: o.objective }]
+      : [],
+  );
+  return halvingProgress({ ...plan, rungs: plan.rungs }, finished, higherIsBetter).pruned;
+}
+
+/** A row's mark: champion, ok, pruned at its rung, running or incomplete. */
+export function rowMark(row: LeaderboardRow, board: Pick<Leaderboard, 'bestVariantId'>): string {
+  if (row.complete) return row.variantId === board.bestVariantId ? 'champion' : 'ok';
+  if (row.pruned) {
+    const score = row.pruned.score === null ? 'a fold failed' : row.pruned.score.toFixed(4);
+    return `pruned at rung ${row.pruned.rung} (${score})`;
+  }
+  return row.foldsPending > 0 && row.foldsFailed === 0
+    ? 'running'
+    : `incomplete (${row.foldsFailed} failed)`;
+}
+
 /** The leaderboard as a fixed-width text table for terminals and reports. */
 export function formatLeaderboard(board: Leaderboard): string {
   const header = ['#', 'variant', 'id', `${board.objective} mean`, '± std', 'folds', 'status'];
@@ -139,13 +178,7 @@ export function formatLeaderboard(board: Leaderboard): string {
     r.mean === null ? '-' : r.mean.toFixed(4),
     r.std === null ? '-' : r.std.toFixed(4),
     `${r.foldsCompleted}/${board.folds}`,
-    r.complete
-      ? r.variantId === board.bestVariantId
-        ? 'champion'
-        : 'ok'
-      : r.foldsPending > 0 && r.foldsFailed === 0
-        ? 'running'
-        : `incomplete (${r.foldsFailed} failed)`,
+    rowMark(r, board),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmt = (cells: string[]) =>

@@ -39,6 +39,12 @@ export interface ExecutorProgress {
 export interface SubmitOptions {
   /** Trials that already ended (a resumed sweep): not run again. */
   finished?: ReadonlyMap<number, 'succeeded' | 'failed'>;
+  /**
+   * Successive halving: run only these trial indices, the trials of rung `rung` (listed in
+   * `rungKey(sweepId, rung)` in the object store before submit). A sweep is submitted once per
+   * rung, each time after the previous rung drained; the drained path runs after each rung.
+   */
+  rung?: { rung: number; trials: readonly number[] };
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   buildLeaderboard,
   type Leaderboard,
   type LeaderboardRow,
+  rowMark,
 } from '../aggregation/leaderboard.js';
 import { describeVariant } from '../planner/variants.js';
 import type { ChampionMetadata, Evaluation } from '../schemas/champion.js';
@@ -127,6 +128,10 @@ function rowStatus(
   views: readonly TrialView[],
 ): { key: string; text: string } {
   if (champion?.variantId === row.variantId) return { key: 'champion', text: 'champion' };
+  if (row.pruned) {
+    // Successive halving: the rung that stopped it and its score there.
+    return { key: 'pruned', text: rowMark(row, board) };
+  }
   // A status the leaderboard row carries itself (e.g. pruned) wins over the derived one.
   const explicit = 'status' in row ? (row as { status?: unknown }).status : undefined;
   if (
@@ -240,16 +245,21 @@ export function renderHtmlReport(input: ReportInput): string {
   }
   const byTrial = latestResults(plan, input.trials);
   const stateOf = new Map((input.trialStates ?? []).map((t) => [t.trialIndex, t.status]));
+  const board = input.leaderboard ?? buildLeaderboard(plan, [...byTrial.values()]);
+  // Successive halving: the folds a pruned variant never runs are pruned, not pending.
+  const prunedIds = new Set(board.rows.filter((r) => r.pruned).map((r) => r.variantId));
   const views: TrialView[] = plan.trials.map((t) => {
     const result = byTrial.get(t.index);
     return {
       index: t.index,
       fold: t.fold,
-      status: result?.status ?? stateOf.get(t.index) ?? 'pending',
+      status:
+        result?.status ??
+        stateOf.get(t.index) ??
+        (prunedIds.has(t.variantId) ? 'pruned' : 'pending'),
       result,
     };
   });
-  const board = input.leaderboard ?? buildLeaderboard(plan, [...byTrial.values()]);
   const objective = board.objective;
   const variantsById = new Map(plan.variants.map((v) => [v.id, v]));
   const viewsOf = (v: Variant) => views.slice(v.index * plan.folds, (v.index + 1) * plan.folds);

@@ -46,6 +46,12 @@ export const SweepRecordSchema = z.object({
   championVariantId: z.string().optional(),
   /** The executor's job ids, one per part (AWS: the array jobs); events of other jobs are ignored. */
   jobIds: z.array(z.string()).optional(),
+  /**
+   * Successive halving: the rung whose trials run now (its job ids are `jobIds`), and every
+   * submitted rung's job ids by rung, so that a Batch event of any rung is matched by job id.
+   */
+  rung: z.number().int().nonnegative().optional(),
+  rungJobIds: z.array(z.array(z.string())).optional(),
   /** Aggregation attempts so far: bounded (MAX_AGGREGATION_ATTEMPTS), then the sweep fails. */
   aggregationAttempts: z.number().int().nonnegative().optional(),
   /** null once released (terminal sweeps keep no owner). */

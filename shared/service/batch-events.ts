@@ -18,7 +18,7 @@ import {
 } from '../schemas/trial-result.js';
 import type { AggregateOutcome } from './aggregate.js';
 import type { ServiceDeps } from './deps.js';
-import { settleSweep } from './lifecycle.js';
+import { type RungOutcome, settleSweep } from './lifecycle.js';
 import { completeScheduledRun, type RetrainDeps } from './schedules.js';
 import { loadPlan } from './sweeps.js';
 
@@ -49,7 +49,8 @@ export type BatchEventOutcome =
       counts: PartCounts;
       /** Parts (array jobs) of the sweep still running; aggregation waits for them. */
       waitingForParts: number;
-      aggregate?: AggregateOutcome;
+      /** The drained path's outcome: aggregated, or (successive halving) the next rung submitted. */
+      aggregate?: AggregateOutcome | RungOutcome;
       /** The scheduled run that started the sweep, finished (promoted, rejected or failed). */
       scheduledRun?: { scheduleId: string; status: string };
     };

@@ -18,6 +18,8 @@
  *    resumeSweep:  cancelled ─▶ running (unfinished trials); an expired owner's pending,
  *                  preparing, running or aggregating sweep is taken over where it stopped
  *    redriveAggregation: failed|aggregating ─▶ aggregating (attempts reset)
+ *    successive halving: a finished rung that is not the last: running ─advance─▶ aggregating
+ *                  (next rung submitted) ─rung─▶ running; the last rung settles as above
  * ```
  *
  * Ownership: a process that drives a sweep (locally `foldsweep run` or `serve`: `deps.owner`)
@@ -37,6 +39,14 @@ import type { SweepRecord, SweepStatus } from '../schemas/state.js';
 import { SweepSpecSchema } from '../schemas/sweep-spec.js';
 import { type AggregateOutcome, promoteBest } from './aggregate.js';
 import type { ServiceDeps } from './deps.js';
+import {
+  type HalvingPlan,
+  halvingOf,
+  isHalving,
+  submitRung,
+  trialsToRun,
+  withRungJobIds,
+} from './halving.js';
 import { completeScheduledRun, type RetrainDeps } from './schedules.js';
 import { loadPlan } from './sweeps.js';
 
@@ -55,6 +65,9 @@ export const TRANSITIONS = {
   cancel: ['pending', 'preparing', 'running'],
   resume: ['cancelled', 'running'],
   redrive: ['failed', 'aggregating', 'running'],
+  /** Successive halving: a finished rung holds the sweep (aggregating) while the next is submitted. */
+  advance: ['running'],
+  rung: ['aggregating'],
 } as const satisfies Record<string, readonly SweepStatus[]>;
 export type Move = keyof typeof TRANSITIONS;
 
@@ -181,15 +194,26 @@ export async function prepareSweep(deps: ServiceDeps, id: string): Promise<Prepa
     return { status: 'failed', sweep: failed, issues };
   }
   let jobIds: string[];
+  let rungPatch: Partial<SweepRecord> = {};
   try {
-    ({ jobIds } = await deps.executor.submit(plan));
+    if (isHalving(plan)) {
+      const first = await submitRung(deps, plan, halvingOf(plan, []));
+      jobIds = first.jobIds;
+      rungPatch = { rung: 0, rungJobIds: [jobIds] };
+    } else {
+      ({ jobIds } = await deps.executor.submit(plan));
+    }
   } catch (error) {
     const reason = `submitting the trials failed: ${(error as Error).message}`;
     const failed = await transition(deps, id, 'reject', { status: 'failed', error: reason });
     return { status: 'failed', sweep: failed, issues: [{ path: '(submit)', message: reason }] };
   }
   try {
-    const running = await transition(deps, id, 'start', { status: 'running', jobIds });
+    const running = await transition(deps, id, 'start', {
+      status: 'running',
+      jobIds,
+      ...rungPatch,
+    });
     log.info({ trials: plan.trials.length, jobIds }, 'sweep running');
     return { status: 'running', sweep: running, plan };
   } catch (error) {
@@ -220,7 +244,8 @@ async function planFor(deps: ServiceDeps, sweep: SweepRecord): Promise<Plan> {
   });
   await deps.objects.put(planKey(sweep.id), JSON.stringify(plan));
   const now = deps.clock.now().toISOString();
-  for (const t of plan.trials) {
+  // A halving sweep records each rung's trials when it submits the rung (submitRung).
+  for (const t of isHalving(plan) ? [] : plan.trials) {
     await deps.state.putTrial({
       sweepId: sweep.id,
       trialIndex: t.index,
@@ -236,7 +261,7 @@ async function planFor(deps: ServiceDeps, sweep: SweepRecord): Promise<Plan> {
     status: 'preparing',
     planKey: planKey(sweep.id),
     datasetHash: dataset.hash,
-    trialsTotal: plan.trials.length,
+    trialsTotal: trialsToRun(plan),
   });
   deps.logger.info(
     {
@@ -309,6 +334,8 @@ export async function settleSweep(
   id: string,
 ): Promise<SettleOutcome> {
   const log = deps.logger.child({ op: 'settleSweep', sweepId: id });
+  const rung = await advanceRung(deps, id, log);
+  if (rung) return rung;
   let sweep: SweepRecord;
   try {
     const current = await requireSweep(deps, id);
@@ -372,6 +399,82 @@ export async function settleSweep(
   return withRun(outcome, await finishScheduledRun(deps, id));
 }
 
+/**
+ * Successive halving's part of the drained path. For a halving sweep whose rungs are not all
+ * finished: while the current rung has unfinished trials, nothing (skipped); once it finished,
+ * the next rung is submitted: `running -advance-> aggregating` (so that of two racing
+ * settlements only one submits), the rung's trials submitted, `aggregating -rung-> running`
+ * with the rung's job ids. Returns undefined when the sweep is to aggregate (not halving, or
+ * every rung finished).
+ */
+async function advanceRung(
+  deps: ServiceDeps & Partial<RetrainDeps>,
+  id: string,
+  log: ServiceDeps['logger'],
+): Promise<SettleOutcome | undefined> {
+  const current = await deps.state.getSweep(id);
+  if (!current?.planKey || (current.status !== 'running' && current.status !== 'aggregating')) {
+    return undefined;
+  }
+  const plan = await loadPlan(deps, id);
+  if (!isHalving(plan)) return undefined;
+  const progress = halvingOf(plan, await deps.state.listTrials(id));
+  if (progress.complete) return undefined;
+  const submitted = current.rung ?? 0;
+  if (progress.current <= submitted && current.status === 'running') {
+    return {
+      status: 'skipped',
+      reason: `sweep ${id} is running rung ${submitted}: ${progress.rungs[progress.current].trials.length} trials, not all finished`,
+    };
+  }
+  try {
+    await transition(deps, id, current.status === 'running' ? 'advance' : 'aggregate', {
+      status: 'aggregating',
+    });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    return {
+      status: 'skipped',
+      reason: `rung ${progress.current} not submitted: ${error.message}`,
+    };
+  }
+  let submittedRung: Awaited<ReturnType<typeof submitRung>>;
+  try {
+    submittedRung = await submitRung(deps, plan, progress);
+  } catch (error) {
+    const reason = `submitting rung ${progress.current} failed: ${(error as Error).message}`;
+    await transition(deps, id, 'fail', { status: 'failed', error: reason });
+    log.warn({ reason }, 'sweep failed');
+    return withRun({ status: 'failed', reason }, await finishScheduledRun(deps, id));
+  }
+  const { rung, trials, jobIds } = submittedRung;
+  try {
+    await transition(deps, id, 'rung', {
+      status: 'running',
+      jobIds,
+      rung,
+      rungJobIds: withRungJobIds(current, rung, jobIds),
+    });
+  } catch (error) {
+    // Cancelled while submitting: stop what was just submitted.
+    if (!(error instanceof ConflictError)) throw error;
+    await deps.executor.cancel(id, jobIds);
+    return { status: 'skipped', reason: `rung ${rung} stopped: ${error.message}` };
+  }
+  const decided = progress.rungs[rung - 1];
+  log.info(
+    { rung, variants: progress.rungs[rung].variantIndices.length, trials: trials.length },
+    'rung finished: next rung submitted',
+  );
+  return {
+    status: 'advanced',
+    rung,
+    trials,
+    promoted: decided?.promoted ?? [],
+    pruned: (decided?.variantIndices.length ?? 0) - (decided?.promoted?.length ?? 0),
+  };
+}
+
 /** The HTML report beside the leaderboard; a report problem never fails a sweep. */
 async function writeReportQuietly(deps: ServiceDeps, id: string) {
   await writeHtmlReport(deps, id).catch((error: unknown) =>
@@ -380,12 +483,23 @@ async function writeReportQuietly(deps: ServiceDeps, id: string) {
 }
 
 /** What settleSweep did, and the scheduled run it finished when a schedule started the sweep. */
-export type SettleOutcome = AggregateOutcome & {
+export type SettleOutcome = (AggregateOutcome | RungOutcome) & {
   scheduledRun?: { scheduleId: string; status: string };
 };
 
+/** Successive halving: a rung finished and the next one was submitted (the sweep runs on). */
+export interface RungOutcome {
+  status: 'advanced';
+  /** The rung submitted now. */
+  rung: number;
+  trials: number[];
+  /** Variant indices the finished rung promoted, and how many it pruned. */
+  promoted: number[];
+  pruned: number;
+}
+
 function withRun(
-  outcome: AggregateOutcome,
+  outcome: AggregateOutcome | RungOutcome,
   run: { scheduleId: string; status: string } | undefined,
 ): SettleOutcome {
   return run
@@ -489,6 +603,7 @@ export async function resumeSweep(
     return { status: 'skipped', reason: error.message };
   }
   const plan = await loadPlan(deps, id);
+  if (isHalving(plan)) return resumeRung(deps, id, plan);
   const finished = new Map<number, 'succeeded' | 'failed'>();
   for (const t of await resetUnfinishedTrials(deps, id)) {
     if (t.status === 'succeeded' || t.status === 'failed') finished.set(t.trialIndex, t.status);
@@ -501,6 +616,39 @@ export async function resumeSweep(
   if (jobIds.length > 0)
     await deps.state.updateSweep(id, { jobIds }, { expectStatus: ['running'] });
   return { status: 'running', plan, unfinished: plan.trials.length - finished.size };
+}
+
+/**
+ * resumeSweep for a halving sweep (now running again): the rung the trial records stand at runs
+ * its unfinished trials (a rung that finished while nobody drove the sweep has its successor
+ * submitted); every rung finished: the sweep aggregates.
+ */
+async function resumeRung(
+  deps: ServiceDeps & Partial<RetrainDeps>,
+  id: string,
+  plan: HalvingPlan,
+): Promise<ResumeOutcome> {
+  const records = await resetUnfinishedTrials(deps, id);
+  const progress = halvingOf(plan, records);
+  if (progress.complete) return { status: 'aggregating', outcome: await settleSweep(deps, id) };
+  const finished = new Map<number, 'succeeded' | 'failed'>();
+  for (const t of records) {
+    if (t.status === 'succeeded' || t.status === 'failed') finished.set(t.trialIndex, t.status);
+  }
+  const rungTrials = progress.rungs[progress.current].trials;
+  const unfinished = rungTrials.filter((t) => !finished.has(t)).length;
+  deps.logger.info(
+    { sweepId: id, rung: progress.current, unfinished, total: rungTrials.length },
+    'resuming a sweep at its rung',
+  );
+  const sweep = await requireSweep(deps, id);
+  const { rung, jobIds } = await submitRung(deps, plan, progress, finished);
+  await deps.state.updateSweep(
+    id,
+    { jobIds, rung, rungJobIds: withRungJobIds(sweep, rung, jobIds) },
+    { expectStatus: ['running'] },
+  );
+  return { status: 'running', plan, unfinished };
 }
 
 /**

@@ -92,6 +92,8 @@ interface QueuedTrial {
 
 interface SweepRun {
   statuses: TrialStatus[];
+  /** The trials this submission runs (a halving rung's); all of the plan's when absent. */
+  members?: ReadonlySet<number>;
   children: Map<number, ChildProcess>;
   cancelled: boolean;
   drained: boolean;
@@ -154,7 +156,9 @@ export class ProcessPoolExecutor implements Executor {
       resolveDone = r;
     });
     const finished = options.finished ?? new Map();
+    const members = options.rung ? new Set(options.rung.trials) : undefined;
     this.runs.set(plan.sweepId, {
+      members,
       statuses: plan.trials.map((t) => finished.get(t.index) ?? 'pending'),
       children: new Map(),
       cancelled: false,
@@ -163,7 +167,7 @@ export class ProcessPoolExecutor implements Executor {
       resolveDone,
     });
     for (const t of plan.trials) {
-      if (finished.has(t.index)) continue;
+      if (finished.has(t.index) || (members && !members.has(t.index))) continue;
       this.queue.push({
         sweepId: plan.sweepId,
         trialIndex: t.index,
@@ -177,11 +181,19 @@ export class ProcessPoolExecutor implements Executor {
     return { jobIds: [] };
   }
 
-  /** Resolves when every trial of the sweep is terminal and onDrained has returned. */
+  /**
+   * Resolves when every trial of the sweep is terminal and onDrained has returned; when
+   * onDrained submitted the sweep again (the next rung of successive halving), when that
+   * submission has drained too.
+   */
   async waitFor(sweepId: string): Promise<void> {
-    const run = this.runs.get(sweepId);
+    let run = this.runs.get(sweepId);
     if (!run) throw new Error(`sweep ${sweepId} was not submitted to this executor`);
-    await run.done;
+    while (run) {
+      await run.done;
+      const next = this.runs.get(sweepId);
+      run = next !== run ? next : undefined;
+    }
   }
 
   /**
@@ -340,7 +352,14 @@ export class ProcessPoolExecutor implements Executor {
       run.resolveDone();
       return;
     }
-    if (run.statuses.some((s) => s === 'pending' || s === 'running')) return;
+    const members = run.members;
+    if (
+      run.statuses.some(
+        (s, i) => (s === 'pending' || s === 'running') && (!members || members.has(i)),
+      )
+    ) {
+      return;
+    }
     run.drained = true;
     this.options.onEvent?.({ type: 'sweep-drained', sweepId });
     try {
