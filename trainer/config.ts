@@ -17,6 +17,11 @@ export const TrainerEnvSchema = z
     FOLDSWEEP_PLAN_KEY: z.string().min(1, 'set FOLDSWEEP_PLAN_KEY to the plan object key'),
     FOLDSWEEP_TRIAL_INDEX: index.optional(),
     FOLDSWEEP_TRIAL_OFFSET: index.default(0),
+    /**
+     * Successive halving on Batch: the object listing the rung's trials; the trial is then
+     * `trials[offset + array index]` (resolveTrialIndex), not offset + array index itself.
+     */
+    FOLDSWEEP_TRIAL_LIST_KEY: z.string().min(1).optional(),
     FOLDSWEEP_ATTEMPT: z.coerce.number().int().min(1).default(1),
     FOLDSWEEP_BACKEND: z
       .enum(['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'])
@@ -68,6 +73,29 @@ export function readTrainerEnv(env: NodeJS.ProcessEnv = process.env) {
     storage,
   };
 }
+
+/**
+ * The trial a trainer runs: `env.trialIndex`, or with FOLDSWEEP_TRIAL_LIST_KEY (a halving rung
+ * on Batch) the entry at that position of the listed rung's trials.
+ */
+export async function resolveTrialIndex(
+  env: Pick<ReturnType<typeof readTrainerEnv>, 'trialIndex' | 'FOLDSWEEP_TRIAL_LIST_KEY'>,
+  readJson: (key: string) => Promise<unknown>,
+): Promise<number> {
+  if (env.FOLDSWEEP_TRIAL_LIST_KEY === undefined || env.trialIndex === undefined) {
+    return env.trialIndex;
+  }
+  const listed = TrialListSchema.parse(await readJson(env.FOLDSWEEP_TRIAL_LIST_KEY));
+  const trial = listed.trials[env.trialIndex];
+  if (trial === undefined) {
+    throw new Error(
+      `position ${env.trialIndex} is outside ${env.FOLDSWEEP_TRIAL_LIST_KEY}'s ${listed.trials.length} trials`,
+    );
+  }
+  return trial;
+}
+
+const TrialListSchema = z.object({ trials: z.array(index) });
 
 /**
  * Exit codes: the local executor and Batch's evaluateOnExit (shared/adapters/aws/batch-retry.ts)

@@ -17,7 +17,7 @@ import type {
 import { failedTrialResult, TrialResultSchema } from '../shared/schemas/trial-result.js';
 import { type SelectedBackend, selectBackend } from './backend.js';
 import { Checkpointer } from './checkpoint.js';
-import { EXIT, readTrainerEnv, type TrainerStorage } from './config.js';
+import { EXIT, readTrainerEnv, resolveTrialIndex, type TrainerStorage } from './config.js';
 import { runTrial } from './run-trial.js';
 import type { Tf } from './tf.js';
 
@@ -111,6 +111,8 @@ export async function runTrialFromEnv(
     env = readTrainerEnv(environment);
     objects = await openObjectStore(env.storage);
     plan = PlanSchema.parse(await getJson(objects, env.FOLDSWEEP_PLAN_KEY));
+    // Successive halving on Batch: the array index is a position in the rung's trial list.
+    env.trialIndex = await resolveTrialIndex(env, (key) => getJson(objects, key));
   } catch (error) {
     writeError(`foldsweep trainer: ${(error as Error).message}\n`);
     return EXIT.config;

@@ -124,6 +124,8 @@ export const BATCH_JOB_TAGS = {
   part: 'foldsweep:part',
   parts: 'foldsweep:parts',
   trialOffset: 'foldsweep:trial-offset',
+  /** Successive halving: the rung the job runs; its offset indexes the rung's trial list. */
+  rung: 'foldsweep:rung',
 } as const;
 
 /** Where an array job (or a one-trial job) sits in its sweep, read from its tags. */
@@ -132,6 +134,8 @@ export interface SweepJobRef {
   part: number;
   parts: number;
   trialOffset: number;
+  /** Successive halving: the rung (trialOffset then indexes `rungKey(sweepId, rung)`'s trials). */
+  rung?: number;
 }
 
 const count = (v: string | undefined, min: number) => {
@@ -147,16 +151,19 @@ export function sweepJobRef(tags: Record<string, string> | undefined): SweepJobR
   const parts = count(tags?.[BATCH_JOB_TAGS.parts], 1) ?? 1;
   const trialOffset = count(tags?.[BATCH_JOB_TAGS.trialOffset], 0) ?? 0;
   if (part >= parts) return undefined;
-  return { sweepId, part, parts, trialOffset };
+  const rung =
+    tags?.[BATCH_JOB_TAGS.rung] === undefined ? undefined : count(tags[BATCH_JOB_TAGS.rung], 0);
+  return { sweepId, part, parts, trialOffset, ...(rung === undefined ? {} : { rung }) };
 }
 
 /**
  * The Batch job name of a sweep's array job: letters, digits, `-` and `_` only, at most 128
  * characters (Batch's rule); the sweep id itself travels in the tags.
  */
-export function batchJobName(sweepId: string, part = 0, parts = 1): string {
+export function batchJobName(sweepId: string, part = 0, parts = 1, rung?: number): string {
   const safe = sweepId.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 100);
-  return parts > 1 ? `foldsweep-${safe}-part${part + 1}of${parts}` : `foldsweep-${safe}`;
+  const base = rung === undefined ? `foldsweep-${safe}` : `foldsweep-${safe}-rung${rung}`;
+  return parts > 1 ? `${base}-part${part + 1}of${parts}` : base;
 }
 
 /**

@@ -109,6 +109,11 @@ export const TRAINER_JOB_ENV = {
   sweepId: 'FOLDSWEEP_SWEEP_ID',
   trialOffset: 'FOLDSWEEP_TRIAL_OFFSET',
   trialIndex: 'FOLDSWEEP_TRIAL_INDEX',
+  /**
+   * Successive halving: the object listing the rung's trial indices (`{ trials: [...] }`); the
+   * child runs `trials[FOLDSWEEP_TRIAL_OFFSET + AWS_BATCH_JOB_ARRAY_INDEX]`.
+   */
+  trialListKey: 'FOLDSWEEP_TRIAL_LIST_KEY',
   /** Only for tests: the S3 stand-in the trainer talks to. */
   s3Endpoint: 'FOLDSWEEP_S3_ENDPOINT',
 } as const;

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { mapBounded } from '../concurrency.js';
 import { FoldsweepError, ObjectNotFoundError } from '../errors.js';
 import { getJson } from '../ports/object-store.js';
@@ -9,7 +10,7 @@ import {
   type SweepJobRef,
   sweepJobRef,
 } from '../schemas/events.js';
-import { trialResultKey } from '../schemas/plan.js';
+import { rungKey, trialResultKey } from '../schemas/plan.js';
 import {
   failedTrialResult,
   type TrialResult,
@@ -61,11 +62,17 @@ const ignore = (reason: string, malformed = false): BatchEventOutcome => ({
   ...(malformed ? { malformed } : {}),
 });
 
-const partMarkerPrefix = (sweepId: string) => `sweeps/${sweepId}/batch/`;
-const partMarkerKey = (sweepId: string, part: number) =>
-  `${partMarkerPrefix(sweepId)}part-${String(part).padStart(3, '0')}.json`;
+const partMarkerPrefix = (sweepId: string, rung?: number) =>
+  rung === undefined
+    ? `sweeps/${sweepId}/batch/`
+    : `sweeps/${sweepId}/batch/rung-${String(rung).padStart(3, '0')}/`;
+const partMarkerKey = (sweepId: string, part: number, rung?: number) =>
+  `${partMarkerPrefix(sweepId, rung)}part-${String(part).padStart(3, '0')}.json`;
 
 const PUT_CONCURRENCY = 64;
+
+/** What submitRung lists for a rung's trainers (shared/service/halving.ts). */
+const RungListSchema = z.object({ trials: z.array(z.number().int().nonnegative()) });
 
 /**
  * The aggregator's use case: decides whether an EventBridge event is the end of one of this
@@ -122,10 +129,13 @@ export async function handleBatchJobEvent(
       `sweep ${ref.sweepId} has not recorded its job ids yet: retry the event`,
     );
   }
-  const expected = sweep.jobIds?.[ref.part];
+  // Successive halving: each rung's array jobs are stored by rung.
+  const expected =
+    ref.rung === undefined ? sweep.jobIds?.[ref.part] : sweep.rungJobIds?.[ref.rung]?.[ref.part];
   if (expected !== job.jobId) {
+    const which = ref.rung === undefined ? `part ${ref.part}` : `rung ${ref.rung} part ${ref.part}`;
     return ignore(
-      `job ${job.jobId} is not sweep ${ref.sweepId}'s part ${ref.part} (${expected ?? 'none recorded'}): a foreign or stale job carrying its tags`,
+      `job ${job.jobId} is not sweep ${ref.sweepId}'s ${which} (${expected ?? 'none recorded'}): a foreign or stale job carrying its tags`,
     );
   }
   if (sweep.status !== 'running' && sweep.status !== 'aggregating') {
@@ -140,29 +150,36 @@ export async function handleBatchJobEvent(
   });
   const plan = await loadPlan(deps, ref.sweepId);
   const size = job.arrayProperties?.size ?? 1;
-  if (ref.trialOffset + size > plan.trials.length) {
+  // A rung's job runs entries of its trial list; any other job a range of the plan's trials.
+  const trials =
+    ref.rung === undefined
+      ? plan.trials
+      : RungListSchema.parse(
+          await getJson(deps.objects, rungKey(ref.sweepId, ref.rung)),
+        ).trials.map((index) => plan.trials[index]);
+  if (ref.trialOffset + size > trials.length || trials.some((t) => t === undefined)) {
     return ignore(
-      `array job of ${size} at trial ${ref.trialOffset} exceeds the plan's ${plan.trials.length} trials`,
+      `array job of ${size} at trial ${ref.trialOffset} exceeds the ${trials.length} trials it can run`,
       true,
     );
   }
   const counts = await settlePart(
     deps,
     plan.sweepId,
-    plan.trials.slice(ref.trialOffset, ref.trialOffset + size),
+    trials.slice(ref.trialOffset, ref.trialOffset + size),
     job,
   );
   log.info({ status: job.status, part: ref.part, ...counts }, 'array job finished');
   let waitingForParts = 0;
   if (ref.parts > 1) {
     await deps.objects.put(
-      partMarkerKey(ref.sweepId, ref.part),
+      partMarkerKey(ref.sweepId, ref.part, ref.rung),
       JSON.stringify({ jobId: job.jobId, status: job.status, ...counts }),
     );
     // Written before listing: of two parts finishing together, the later lister sees both.
-    const done = new Set(await deps.objects.list(partMarkerPrefix(ref.sweepId)));
+    const done = new Set(await deps.objects.list(partMarkerPrefix(ref.sweepId, ref.rung)));
     for (let p = 0; p < ref.parts; p++)
-      if (!done.has(partMarkerKey(ref.sweepId, p))) waitingForParts++;
+      if (!done.has(partMarkerKey(ref.sweepId, p, ref.rung))) waitingForParts++;
   }
   const base = {
     handled: true as const,

@@ -18,7 +18,7 @@ import type {
 import type { Logger } from '../../ports/logger.js';
 import type { StateStore } from '../../ports/state-store.js';
 import { BATCH_JOB_TAGS, batchJobName, sweepJobRef } from '../../schemas/events.js';
-import { type Plan, planKey } from '../../schemas/plan.js';
+import { type Plan, planKey, rungKey } from '../../schemas/plan.js';
 import { DEFAULT_ATTEMPT_TIMEOUT_SECONDS, TRAINER_JOB_ENV } from '../../schemas/runtime-env.js';
 import type { TrialStatus } from '../../schemas/state.js';
 import { BATCH_RETRY_STRATEGY } from './batch-retry.js';
@@ -67,6 +67,11 @@ export interface ArrayPart {
   parts: number;
   offset: number;
   size: number;
+  /**
+   * Successive halving: the rung this part belongs to and the rung's trial indices; `offset`
+   * then indexes `trials` (the trainer reads the list from `rungKey(sweepId, rung)`).
+   */
+  rung?: { rung: number; trials: readonly number[] };
 }
 
 /**
@@ -168,9 +173,16 @@ export class BatchExecutor implements Executor {
   /**
    * One array job per part of the plan, all trials (a resumed sweep's finished trials included:
    * a trainer finds a succeeded trial's result and exits at once). Returns the job ids by part.
+   * Successive halving (`options.rung`): the rung's trials only, ONE array SubmitJob per rung (per
+   * 10,000 of its trials), named and tagged with the rung; child i runs the rung list's trial
+   * `offset + i`.
    */
-  async submit(plan: Plan, _options: SubmitOptions = {}): Promise<{ jobIds: string[] }> {
-    const parts = splitTrials(plan.trials.length, this.maxArraySize);
+  async submit(plan: Plan, options: SubmitOptions = {}): Promise<{ jobIds: string[] }> {
+    const rung = options.rung;
+    const parts = splitTrials(
+      rung ? rung.trials.length : plan.trials.length,
+      this.maxArraySize,
+    ).map((part) => (rung ? { ...part, rung } : part));
     const submitted: string[] = [];
     try {
       for (const part of parts) submitted.push(await this.submitPart(plan, part));
@@ -184,7 +196,12 @@ export class BatchExecutor implements Executor {
       throw error;
     }
     this.options.logger?.info(
-      { sweepId: plan.sweepId, trials: plan.trials.length, jobIds: submitted },
+      {
+        sweepId: plan.sweepId,
+        trials: rung ? rung.trials.length : plan.trials.length,
+        ...(rung ? { rung: rung.rung } : {}),
+        jobIds: submitted,
+      },
       'sweep submitted to AWS Batch',
     );
     return { jobIds: submitted };
@@ -198,10 +215,15 @@ export class BatchExecutor implements Executor {
       [TRAINER_JOB_ENV.bucket]: this.options.bucket,
       [TRAINER_JOB_ENV.sweepId]: plan.sweepId,
     };
-    if (part.size > 1) env[TRAINER_JOB_ENV.trialOffset] = String(part.offset);
+    if (part.rung && part.size > 1) {
+      env[TRAINER_JOB_ENV.trialListKey] = rungKey(plan.sweepId, part.rung.rung);
+      env[TRAINER_JOB_ENV.trialOffset] = String(part.offset);
+    } else if (part.rung) {
+      env[TRAINER_JOB_ENV.trialIndex] = String(part.rung.trials[part.offset]);
+    } else if (part.size > 1) env[TRAINER_JOB_ENV.trialOffset] = String(part.offset);
     else env[TRAINER_JOB_ENV.trialIndex] = String(part.offset);
     return {
-      jobName: batchJobName(plan.sweepId, part.part, part.parts),
+      jobName: batchJobName(plan.sweepId, part.part, part.parts, part.rung?.rung),
       jobQueue: this.options.jobQueue,
       jobDefinition: this.options.jobDefinition,
       ...(part.size > 1 ? { arrayProperties: { size: part.size } } : {}),
@@ -218,6 +240,7 @@ export class BatchExecutor implements Executor {
         [BATCH_JOB_TAGS.part]: String(part.part),
         [BATCH_JOB_TAGS.parts]: String(part.parts),
         [BATCH_JOB_TAGS.trialOffset]: String(part.offset),
+        ...(part.rung ? { [BATCH_JOB_TAGS.rung]: String(part.rung.rung) } : {}),
       },
       propagateTags: true,
     };
@@ -270,6 +293,11 @@ export class BatchExecutor implements Executor {
     const details = await this.withBackoff('DescribeJobs', () =>
       this.client.send(new DescribeJobsCommand({ jobs: parents.map((p) => p.jobId as string) })),
     );
+    // Successive halving: rung jobs index their rung's list; the trial records say it all.
+    if ((details.jobs ?? []).some((p) => sweepJobRef(p.tags)?.rung !== undefined)) {
+      const trials = (await this.options.state?.listTrials(sweepId)) ?? [];
+      return { sweepId, trials: trials.map((t) => ({ index: t.trialIndex, status: t.status })) };
+    }
     const statuses = new Map<number, TrialStatus>();
     let total = 0;
     for (const parent of details.jobs ?? []) {
@@ -332,7 +360,7 @@ export class BatchExecutor implements Executor {
   /** The sweep's array parents (or its one plain job), newest submission per name. */
   private async findParents(sweepId: string): Promise<JobSummary[]> {
     const base = batchJobName(sweepId);
-    const ours = new RegExp(`^${base}(-part\\d+of\\d+)?$`);
+    const ours = new RegExp(`^${base}(-rung\\d+)?(-part\\d+of\\d+)?$`);
     const jobs = await this.listAll({
       jobQueue: this.options.jobQueue,
       filters: [{ name: 'JOB_NAME', values: [`${base}*`] }],
