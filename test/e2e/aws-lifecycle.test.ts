@@ -212,6 +212,54 @@ describe('the sweep lifecycle on the AWS path', () => {
     expect(await state.getChampion(id)).toEqual(champion);
   }, 300_000);
 
+  it('runs successive halving as one array SubmitJob per rung, each settled by its stored job id', async () => {
+    // 4 variants x 2 folds, eta 3: rung 0 = fold 0 of all 4, rung 1 = fold 1 of the best 2.
+    const created = await submit(
+      spec({
+        searchSpace: { strategy: ['finetune'], freezeDepth: [0, 3, 5, 7], lrMultiplier: [1] },
+        search: { scheduler: { type: 'successive-halving', eta: 3 } },
+      }),
+    );
+    const id = created.body.sweep.id;
+
+    const done = await poll('the halving sweep to finish', async () => {
+      const view = (await call<SweepView>('GET', `/sweeps/${id}`)).body;
+      return view.status === 'completed' || view.status === 'failed' ? view : undefined;
+    });
+    await stack.batch.emulator.idle(60_000);
+
+    expect(done.status).toBe('completed');
+    const parents = [...stack.batch.emulator.jobs.values()]
+      .filter((j) => !j.parent && j.tags['foldsweep:sweep-id'] === id)
+      .sort((a, b) => a.createdAt - b.createdAt);
+    expect(
+      parents.map((j) => [j.jobName.replace(id, '<id>'), j.size, j.tags['foldsweep:rung']]),
+    ).toEqual([
+      ['foldsweep-<id>-rung0', 4, '0'],
+      ['foldsweep-<id>-rung1', 2, '1'],
+    ]);
+    expect(parents[1].environment.FOLDSWEEP_TRIAL_LIST_KEY).toBe(`sweeps/${id}/rungs/001.json`);
+    const sweep = await state.getSweep(id);
+    expect(sweep?.rungJobIds).toEqual(parents.map((j) => [j.jobId]));
+    expect(sweep?.trialsTotal).toBe(6);
+    const trials = await state.listTrials(id);
+    expect(trials.map((t) => t.trialIndex)).toHaveLength(6);
+    expect(trials.every((t) => t.status === 'succeeded')).toBe(true);
+    const handled = outcomes.filter((o) => o.sweepId === id && o.outcome?.handled);
+    expect(handled.map((o) => o.outcome?.handled && o.outcome.aggregate?.status)).toEqual([
+      'advanced',
+      'completed',
+    ]);
+    const board = (
+      await call<{ rows: { complete: boolean; pruned?: { rung: number } }[] }>(
+        'GET',
+        `/sweeps/${id}/leaderboard`,
+      )
+    ).body;
+    expect(board.rows.filter((r) => r.complete)).toHaveLength(2);
+    expect(board.rows.filter((r) => r.pruned?.rung === 0)).toHaveLength(2);
+  }, 300_000);
+
   it('fails a poisoned aggregation with its reason after the bounded attempts', async () => {
     const created = await submit(spec({ holdoutFraction: 0.25 }));
     const id = created.body.sweep.id;
