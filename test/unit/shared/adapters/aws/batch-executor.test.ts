@@ -21,7 +21,7 @@ import {
 } from '../../../../../shared/adapters/aws/batch-retry.js';
 import type { Plan } from '../../../../../shared/schemas/plan.js';
 import { TRAINER_EXIT } from '../../../../../shared/schemas/runtime-env.js';
-import { EXIT, readTrainerEnv } from '../../../../../trainer/config.js';
+import { EXIT, readTrainerEnv, resolveTrialIndex } from '../../../../../trainer/config.js';
 import { planFactory } from '../../../../helpers/factories.js';
 
 const batch = mockClient(BatchClient);
@@ -338,5 +338,71 @@ describe('the job environment, as the trainer reads it on Batch', () => {
         AWS_BATCH_JOB_ARRAY_INDEX: '0',
       }),
     ).toThrow(/FOLDSWEEP_BUCKET/);
+  });
+});
+
+describe('BatchExecutor with successive-halving rungs', () => {
+  const batchEnv = (input: ReturnType<BatchExecutor['submitJobInput']>, arrayIndex?: number) => ({
+    ...Object.fromEntries(
+      (input.containerOverrides?.environment ?? []).map((e) => [e.name, e.value]),
+    ),
+    AWS_BATCH_JOB_ID: arrayIndex === undefined ? 'job-1' : `job-1:${arrayIndex}`,
+    ...(arrayIndex === undefined ? {} : { AWS_BATCH_JOB_ARRAY_INDEX: String(arrayIndex) }),
+  });
+  const rung = { rung: 2, trials: [5, 11, 20] };
+
+  beforeEach(() => {
+    batch.reset();
+  });
+
+  it('submits ONE array job per rung, named and tagged with the rung, sized to its trials', async () => {
+    // Prepare
+    batch.on(SubmitJobCommand).resolves({ jobId: 'rung-2-job', jobName: 'x' });
+
+    // Act
+    const { jobIds } = await executor().submit(planWithTrials(30), { rung });
+
+    // Assess
+    expect(jobIds).toEqual(['rung-2-job']);
+    const calls = batch.commandCalls(SubmitJobCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0].args[0].input;
+    expect(input.jobName).toBe('foldsweep-01JD3SWEEP-rung2');
+    expect(input.arrayProperties).toEqual({ size: 3 });
+    expect(input.tags).toMatchObject({ 'foldsweep:rung': '2', 'foldsweep:trial-offset': '0' });
+  });
+
+  it('gives child i the rung list position offset + i, resolved to the listed trial', async () => {
+    // Prepare
+    const input = executor().submitJobInput(planWithTrials(30), {
+      ...splitTrials(3)[0],
+      rung,
+    });
+    const env = readTrainerEnv(batchEnv(input, 1));
+
+    // Act
+    const trial = await resolveTrialIndex(env, async (key) => {
+      expect(key).toBe('sweeps/01JD3SWEEP/rungs/002.json');
+      return { rung: 2, trials: rung.trials };
+    });
+
+    // Assess
+    expect(env.FOLDSWEEP_TRIAL_LIST_KEY).toBe('sweeps/01JD3SWEEP/rungs/002.json');
+    expect(trial).toBe(11);
+    await expect(resolveTrialIndex({ ...env, trialIndex: 3 }, async () => rung)).rejects.toThrow(
+      /position 3 is outside/,
+    );
+  });
+
+  it('gives a one-trial rung its trial index directly (a plain job)', () => {
+    // Act
+    const input = executor().submitJobInput(planWithTrials(30), {
+      ...splitTrials(1)[0],
+      rung: { rung: 1, trials: [17] },
+    });
+
+    // Assess
+    expect(input.arrayProperties).toBeUndefined();
+    expect(readTrainerEnv(batchEnv(input))).toMatchObject({ trialIndex: 17 });
   });
 });
