@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress';
 import { describeVariant } from '../../shared/planner/variants.js';
 import type { ExecutorEvent } from '../../shared/ports/executor.js';
 import type { Plan } from '../../shared/schemas/plan.js';
+import { trialsToRun } from '../../shared/service/halving.js';
 
 /**
  * Shows sweep progress: on a terminal, a bar for trials and one per running trial for epochs;
@@ -33,13 +34,13 @@ export class SweepProgressView {
 
   start(plan: Plan) {
     this.plan = plan;
-    this.trialsBar = this.multi?.create(plan.trials.length, 0, {
+    this.trialsBar = this.multi?.create(trialsToRun(plan), 0, {
       label: 'trials'.padEnd(34),
       extra: '',
     });
     if (!this.multi) {
       this.out.write(
-        `sweep ${plan.sweepId}: ${plan.variants.length} variants x ${plan.folds} folds = ${plan.trials.length} trials\n`,
+        `sweep ${plan.sweepId}: ${plan.variants.length} variants x ${plan.folds} folds = ${plan.trials.length} trials${plan.rungs ? ` (successive halving: at most ${trialsToRun(plan)} run, in ${plan.rungs.length} rungs)` : ''}\n`,
       );
     }
   }
@@ -78,10 +79,10 @@ export class SweepProgressView {
       });
       if (!this.multi) {
         const elapsed = (Date.now() - this.started) / 1000;
-        const left = this.plan.trials.length - this.finished;
+        const left = trialsToRun(this.plan) - this.finished;
         const eta = left > 0 ? `, ETA ${Math.round((elapsed / this.finished) * left)}s` : '';
         this.out.write(
-          `[${elapsed.toFixed(0)}s elapsed${eta}] trial ${this.finished}/${this.plan.trials.length} ${this.label(event.trialIndex)}: ${outcome}\n`,
+          `[${elapsed.toFixed(0)}s elapsed${eta}] trial ${this.finished}/${trialsToRun(this.plan)} ${this.label(event.trialIndex)}: ${outcome}\n`,
         );
       }
     }
