@@ -41,6 +41,33 @@ afterEach(async () => {
 });
 
 describe('ProcessPoolExecutor', () => {
+  it('runs a successive-halving sweep rung by rung (3 -> 2 -> 1 variants) and completes it', async () => {
+    // Prepare: no injected crash; 3 variants x 3 folds, eta 2
+    process.env.FOLDSWEEP_TEST_CRASH_TRIAL = '';
+    const spec = ws.spec({ search: { scheduler: { type: 'successive-halving', eta: 2 } } });
+
+    // Act
+    const { sweep } = await createSweep(ws.deps, spec);
+    await executor.waitFor(sweep.id);
+
+    // Assess
+    const stored = await ws.state.getSweep(sweep.id);
+    expect(stored).toMatchObject({ status: 'completed', rung: 2 });
+    const trials = await ws.state.listTrials(sweep.id);
+    expect(trials).toHaveLength(3 + 2 + 1);
+    expect(trials.every((t) => t.status === 'succeeded')).toBe(true);
+    const board = await getLeaderboard(ws.deps, sweep.id);
+    expect(board.rows.filter((r) => r.complete)).toHaveLength(1);
+    expect(
+      board.rows
+        .filter((r) => r.pruned)
+        .map((r) => r.pruned?.rung)
+        .sort(),
+    ).toEqual([0, 1]);
+    expect(board.bestVariantId).toBe(stored?.championVariantId);
+    expect(events.filter((e) => e.type === 'sweep-drained')).toHaveLength(3);
+  }, 240_000);
+
   it('runs the trials on trainer workers; a killed trainer fails only its trial', async () => {
     const { sweep, plan } = await createSweep(ws.deps, ws.spec());
     await executor.waitFor(sweep.id);
