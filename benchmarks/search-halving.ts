@@ -8,7 +8,7 @@
  * trials run, the champion and its test accuracy; the goal is halving at most 40% of the full
  * run's trainer CPU with the champion within 0.5 points.
  *
- *   npx tsx benchmarks/search-halving.ts [--seeds 3] [--variants 30] [--folds 3] [--eta 3]
+ *   npx tsx benchmarks/search-halving.ts [--seeds 3] [--first-seed 1] [--variants 30] [--folds 3] [--eta 3]
  *        [--epochs 6] [--concurrency 2] [--out docs/benchmarks/search-halving.md]
  */
 import { readFileSync } from 'node:fs';
@@ -27,6 +27,7 @@ import { createSweep, loadPlan } from '../shared/service/sweeps.js';
 const { values } = parseArgs({
   options: {
     seeds: { type: 'string', default: '3' },
+    'first-seed': { type: 'string', default: '1' },
     variants: { type: 'string', default: '30' },
     folds: { type: 'string', default: '3' },
     eta: { type: 'string', default: '3' },
@@ -36,6 +37,8 @@ const { values } = parseArgs({
   },
 });
 const seeds = Number(values.seeds);
+const firstSeed = Number(values['first-seed']);
+const seedList = Array.from({ length: seeds }, (_, i) => firstSeed + i);
 const variants = Number(values.variants);
 const folds = Number(values.folds);
 const eta = Number(values.eta);
@@ -142,7 +145,7 @@ const load = () =>
 const loadBefore = load();
 const startedAt = new Date().toISOString();
 const runs: Measured[] = [];
-for (let seed = 1; seed <= seeds; seed++) {
+for (const seed of seedList) {
   // Alternate which goes first, so a drift in machine load does not favour one side.
   const order = seed % 2 === 1 ? [false, true] : [true, false];
   for (const halving of order) {
@@ -158,7 +161,7 @@ for (let seed = 1; seed <= seeds; seed++) {
 const pct = (x: number) => `${(x * 100).toFixed(2)}`;
 const row = (m: Measured) =>
   `| ${m.seed} | ${m.mode} | ${m.trials} / ${m.plannedTrials} | ${m.wallSeconds.toFixed(0)} | ${m.cpuSeconds.toFixed(1)} | ${m.trialSeconds.toFixed(1)} | ${m.champion} | ${m.championCv.toFixed(4)} | ${pct(m.testAccuracy)} |`;
-const verdicts = Array.from({ length: seeds }, (_, i) => i + 1).map((seed) => {
+const verdicts = seedList.map((seed) => {
   const full = runs.find((r) => r.seed === seed && r.mode === 'full') as Measured;
   const half = runs.find((r) => r.seed === seed && r.mode === 'halving') as Measured;
   const cpu = half.cpuSeconds / full.cpuSeconds;
@@ -171,7 +174,7 @@ const verdicts = Array.from({ length: seeds }, (_, i) => i + 1).map((seed) => {
 });
 const text = `# Random search: full evaluation vs successive halving over folds
 
-- command: \`npx tsx benchmarks/search-halving.ts --seeds ${seeds} --variants ${variants} --folds ${folds} --eta ${eta} --epochs ${epochs} --concurrency ${concurrency}\`
+- command: \`npx tsx benchmarks/search-halving.ts --seeds ${seeds} --first-seed ${firstSeed} --variants ${variants} --folds ${folds} --eta ${eta} --epochs ${epochs} --concurrency ${concurrency}\`
 - date: ${startedAt}
 - machine: ${os.cpus()[0]?.model ?? 'unknown'}, nproc ${os.cpus().length}, Node ${process.version}; backend wasm; ${concurrency} trainer processes
 - load average (1, 5, 15 min) before: ${loadBefore}; after: ${load()} (the machine is shared: wall times are not comparable, trainer CPU seconds are)
