@@ -413,7 +413,12 @@ async function advanceRung(
   log: ServiceDeps['logger'],
 ): Promise<SettleOutcome | undefined> {
   const current = await deps.state.getSweep(id);
-  if (!current?.planKey || (current.status !== 'running' && current.status !== 'aggregating')) {
+  // A halving sweep records its rung when it starts: others need no plan read here.
+  if (
+    current?.rung === undefined ||
+    !current.planKey ||
+    (current.status !== 'running' && current.status !== 'aggregating')
+  ) {
     return undefined;
   }
   const plan = await loadPlan(deps, id);
