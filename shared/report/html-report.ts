@@ -9,6 +9,7 @@ import {
   type Leaderboard,
   type LeaderboardRow,
 } from '../aggregation/leaderboard.js';
+import { describePreprocessing, preprocessingOf } from '../model/preprocessing.js';
 import { describeVariant } from '../planner/variants.js';
 import type { ChampionMetadata, Evaluation } from '../schemas/champion.js';
 import type { Plan, Variant } from '../schemas/plan.js';
@@ -559,6 +560,8 @@ export function renderHtmlReport(input: ReportInput): string {
       `${plan.dataset.source.uri} · ${plan.dataset.count} images · ${plan.dataset.classes.length} classes (${plan.dataset.classes.join(', ')}) · ${plan.dataset.shape.join('×')} · hash ${plan.dataset.hash.slice(0, 16)}`,
     ],
     ['images per class', plan.dataset.countsPerClass.join(', ')],
+    ['preprocessing', describePreprocessing(preprocessingOf(plan.dataset))],
+    ...preprocessingOf(plan.dataset).warnings.map((w): [string, string] => ['note', w]),
     [
       'folds',
       `${plan.folds} folds · holdout ${plan.foldOf.filter((f) => f < 0).length} images · seed ${plan.spec.seed}`,
@@ -598,6 +601,11 @@ export function renderHtmlReport(input: ReportInput): string {
   }
   body.push(
     `<table><tbody>${lineageRows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</tbody></table>`,
+    `<details data-preprocessing><summary>Preprocessing steps</summary><ol>${preprocessingOf(
+      plan.dataset,
+    )
+      .steps.map((step) => `<li>${esc(step)}</li>`)
+      .join('')}</ol></details>`,
     `<details><summary>Sweep spec</summary><pre>${esc(JSON.stringify(plan.spec, null, 2))}</pre></details>`,
     '</section>',
   );
