@@ -169,9 +169,10 @@ export async function decodeImageFile(
   let channels: number;
   let image: Sharp;
   try {
-    // Header only: nothing is decoded yet. limitInputPixels guards the decode itself too.
+    // Header only (no limit, so that the message can say how large it is): nothing is decoded.
+    const meta = await sharp(file, { limitInputPixels: false }).metadata();
+    // limitInputPixels guards the decode itself too (a header that lies about its size).
     image = sharp(file, { limitInputPixels: maxPixels });
-    const meta = await image.metadata();
     width = meta.autoOrient?.width ?? meta.width ?? 0;
     height = meta.autoOrient?.height ?? meta.height ?? 0;
     channels = meta.channels ?? 0;
