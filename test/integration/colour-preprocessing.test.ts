@@ -198,6 +198,9 @@ describe('colour-only classes through a real sweep', () => {
     expect(steps).toMatch(/cover 8x8, keeping the aspect ratio, and keep the centre/);
     expect(steps).toMatch(/x = pixel \* 0\.00392156862745098 \+ 0/);
     expect(metadata.metrics.test?.accuracy).toBeGreaterThan(0.9);
+    process.stdout.write(
+      `colour-only classes, 3-channel base: test accuracy ${metadata.metrics.test?.accuracy}\n`,
+    );
 
     // Stock tfjs, with nothing but model.json, weights and metadata.json's record.
     expect(await tf.setBackend('wasm')).toBe(true);
@@ -225,6 +228,33 @@ describe('colour-only classes through a real sweep', () => {
     model.dispose();
     expect(total).toBe(30);
     expect(correct / total).toBeCloseTo(metadata.metrics.test?.accuracy ?? -1, 6);
+  }, 240_000);
+
+  it('a 1-channel base trained the same way stays near chance: the classes differ only by colour', async () => {
+    // Prepare
+    const baseModel = await writeBase(join(tmp.path, 'base-grey'), 1);
+    const spec = {
+      name: 'grey',
+      baseModel,
+      dataset: { uri: join(tmp.path, 'train'), format: 'image-folder', resize: 'crop' },
+      testSet: { uri: join(tmp.path, 'test'), format: 'image-folder', resize: 'crop' },
+      folds: 2,
+      seed: 3,
+      searchSpace: { strategy: ['finetune'], freezeDepth: [0], lrMultiplier: [1] },
+      training: { learningRate: 0.03, epochs: 12, batchSize: 8, patience: 12 },
+    };
+
+    // Act
+    const { sweep, plan } = await createSweep(deps, spec);
+    await deps.executor.waitFor(sweep.id);
+
+    // Assess
+    expect(plan.dataset.preprocessing?.colourDropped).toBe(true);
+    const champion = await deps.state.getChampion(sweep.id);
+    expect(champion?.testAccuracy).toBeLessThan(0.7);
+    process.stdout.write(
+      `colour-only classes, 1-channel base: test accuracy ${champion?.testAccuracy}\n`,
+    );
   }, 240_000);
 
   it('a greyscale base on the same images records and warns that colour was dropped', async () => {
