@@ -10,7 +10,10 @@ import {
   SourceSizeTally,
 } from '../../../../shared/model/preprocessing.js';
 import type { PreparedDataset } from '../../../../shared/schemas/dataset.js';
+import { toFieldIssues } from '../../../../shared/schemas/issues.js';
 import { PreprocessingSchema } from '../../../../shared/schemas/preprocessing.js';
+import { SweepSpecSchema } from '../../../../shared/schemas/sweep-spec.js';
+import { sweepSpecFactory } from '../../../helpers/factories.js';
 import {
   makeTempDir,
   solidPixels,
@@ -110,6 +113,21 @@ describe('preprocessingOf()', () => {
 });
 
 describe('resize policies', () => {
+  it('dataset.resize takes stretch, crop or pad, and names the field otherwise', () => {
+    const spec = sweepSpecFactory();
+    for (const resize of ['stretch', 'crop', 'pad']) {
+      expect(
+        SweepSpecSchema.safeParse({ ...spec, dataset: { ...spec.dataset, resize } }).success,
+      ).toBe(true);
+    }
+    const bad = SweepSpecSchema.safeParse({
+      ...spec,
+      dataset: { ...spec.dataset, resize: 'zoom' },
+    });
+    expect(bad.success).toBe(false);
+    expect(toFieldIssues(bad.error as never).map((i) => i.path)).toEqual(['dataset.resize']);
+  });
+
   it('stretch fills, crop keeps the centre, pad centres on black', async () => {
     // Prepare: a 2x4 (width x height) grey image into a 4x2 target: pad scales it to 1x2 and
     // centres it (the odd column of padding goes right).
