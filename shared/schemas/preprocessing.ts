@@ -43,7 +43,7 @@ export const PreprocessingSchema = z.object({
   resizeKernel: z.literal('lanczos3'),
   /** Distinct source sizes seen, most frequent first (at most 20; the rest are counted). */
   sourceSizes: z.array(SourceSizeSchema),
-  otherSourceSizes: z.number().int().nonnegative().default(0),
+  otherSourceSizes: z.number().int().nonnegative(),
   /** [height, width, channels] of every prepared image: the base model's input. */
   targetShape: z.tuple([
     z.number().int().positive(),
@@ -63,6 +63,6 @@ export const PreprocessingSchema = z.object({
   /** The steps above in order, in words a deployer can reproduce. */
   steps: z.array(z.string()),
   /** What a user should know: colour dropped, images distorted by `stretch`. */
-  warnings: z.array(z.string()).default([]),
+  warnings: z.array(z.string()),
 });
 export type Preprocessing = z.infer<typeof PreprocessingSchema>;
