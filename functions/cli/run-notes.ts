@@ -30,7 +30,7 @@ export async function checkBackend(prefer: BackendPreference): Promise<string> {
     const backend = await selectBackend({ prefer });
     const fallback =
       prefer === 'auto' && (backend.name === 'wasm' || backend.name === 'cpu')
-        ? " (@tensorflow/tfjs-node is not installed: see the README, 'TensorFlow.js backends')"
+        ? " (@tensorflow/tfjs-node could not be loaded: see the README, 'TensorFlow.js backends')"
         : '';
     return `backend: ${backend.name}, ${backend.detail}${fallback}`;
   } catch (error) {
