@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { localDeps } from '../../functions/deps/local.js';
 import { trialModelPrefix } from '../../shared/schemas/plan.js';
+import { PATIENCE_STEPS_DEFAULT } from '../../shared/schemas/sweep-spec.js';
 import { getLeaderboard, readTrialResults } from '../../shared/service/aggregate.js';
 import { createSweep, loadPlan } from '../../shared/service/sweeps.js';
 import { TfModelEvaluator } from '../../trainer/evaluate.js';
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     home: { type: 'string' },
     concurrency: { type: 'string' },
     epochs: { type: 'string', default: '40' },
+    'patience-steps': { type: 'string', default: String(PATIENCE_STEPS_DEFAULT) },
     'render-only': { type: 'boolean', default: false },
     fresh: { type: 'boolean', default: false },
   },
@@ -57,6 +59,10 @@ const list = (flag: string, text: string) =>
 const sizes = list('sizes', values.sizes);
 const seeds = list('seeds', values.seeds);
 const epochs = list('epochs', values.epochs)[0];
+const patienceSteps = Number(values['patience-steps']);
+if (!Number.isInteger(patienceSteps) || patienceSteps < 0) {
+  throw new Error(`--patience-steps: "${values['patience-steps']}" is not a whole number >= 0`);
+}
 for (const n of sizes) {
   if (n % 5 !== 0) throw new Error(`--sizes: ${n} is not a multiple of 5 (5 target classes)`);
 }
@@ -77,7 +83,7 @@ const SETTINGS = {
     svmC: [0.1, 1, 10],
   },
   augmentation: { flip: true, rotationDegrees: 10, translateFraction: 0.1 },
-  training: { learningRate: 0.003, epochs, batchSize: 16, patience: 6 },
+  training: { learningRate: 0.003, epochs, batchSize: 16, patience: 6, patienceSteps },
 };
 
 interface VariantOutcome {
