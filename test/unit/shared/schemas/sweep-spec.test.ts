@@ -44,6 +44,7 @@ describe('SweepSpecSchema', () => {
         epochs: 10,
         batchSize: 32,
         patience: 3,
+        patienceSteps: 200,
         objective: 'val_accuracy',
       },
     });
@@ -72,6 +73,7 @@ describe('SweepSpecSchema', () => {
       epochs: 2,
       batchSize: 32,
       patience: 3,
+      patienceSteps: 200,
       objective: 'val_loss',
     });
     expect(spec.dataset.subset).toEqual({ classes: [5, 6], seed: 0 });
@@ -96,6 +98,7 @@ describe('SweepSpecSchema', () => {
         epochs: 1000,
         batchSize: 4096,
         patience: 0,
+        patienceSteps: 0,
         objective: 'val_loss',
       },
     };
@@ -234,6 +237,7 @@ describe('SweepSpecSchema', () => {
     },
     { patch: { training: { batchSize: 0 } }, path: 'training.batchSize' },
     { patch: { training: { patience: -1 } }, path: 'training.patience' },
+    { patch: { training: { patienceSteps: 1.5 } }, path: 'training.patienceSteps' },
     {
       patch: { training: { objective: 'accuracy' } },
       path: 'training.objective',
@@ -299,6 +303,7 @@ describe('SweepSpecSchema: strategies, cut, head, augmentation', () => {
       epochs: 20,
       batchSize: 16,
       patience: 4,
+      patienceSteps: 50,
       objective: 'val_accuracy',
       bottleneckCache: false,
     },
