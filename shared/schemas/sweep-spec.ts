@@ -281,6 +281,11 @@ export type Training = z.infer<typeof TrainingSchema>;
  *   "training": { "learningRate": 0.001, "epochs": 12, "batchSize": 32, "patience": 3 }
  * }
  */
+export const ChampionKindSchema = z.enum(['best-fold', 'ensemble'], {
+  error: 'champion must be "best-fold" or "ensemble"',
+});
+export type ChampionKind = z.infer<typeof ChampionKindSchema>;
+
 export const SweepSpecSchema = z
   .object({
     name: z
@@ -298,6 +303,12 @@ export const SweepSpecSchema = z
     seed: z.number().int().nonnegative().default(0),
     /** Fraction of every class kept out of all folds, to evaluate the champion. */
     holdoutFraction: z.number().min(0).max(0.5, 'holdoutFraction must be at most 0.5').default(0),
+    /**
+     * What becomes the champion of the best variant: `best-fold`, its best fold's model (trained
+     * on (k-1)/k of the non-holdout images); `ensemble`, its k fold models averaged into one
+     * model (probabilities, or scores for bottleneck-linear; k times the size and inference cost).
+     */
+    champion: ChampionKindSchema.default('best-fold'),
     model: ModelSettingsSchema.optional(),
     searchSpace: SearchSpaceSchema.default({
       strategy: ['finetune'],
