@@ -38,6 +38,7 @@ describe('SweepSpecSchema', () => {
       folds: 3,
       seed: 0,
       holdoutFraction: 0,
+      champion: 'best-fold',
       searchSpace: { strategy: ['finetune'], freezeDepth: [0], lrMultiplier: [0.1] },
       training: {
         learningRate: 0.001,
@@ -88,6 +89,7 @@ describe('SweepSpecSchema', () => {
       folds: 5,
       seed: 42,
       holdoutFraction: 0.5,
+      champion: 'ensemble',
       searchSpace: {
         strategy: ['finetune', 'scratch'],
         freezeDepth: [1, 3],
@@ -166,6 +168,11 @@ describe('SweepSpecSchema', () => {
     { patch: { folds: 2.5 }, path: 'folds' },
     { patch: { seed: -1 }, path: 'seed' },
     { patch: { holdoutFraction: -0.1 }, path: 'holdoutFraction' },
+    {
+      patch: { champion: 'refit-later' },
+      path: 'champion',
+      message: /champion must be "best-fold" or "ensemble"/,
+    },
     {
       patch: { holdoutFraction: 0.6 },
       path: 'holdoutFraction',
@@ -317,7 +324,13 @@ describe('SweepSpecSchema: strategies, cut, head, augmentation', () => {
     const spec = SweepSpecSchema.parse(input);
 
     // Assess
-    expect(spec).toEqual({ ...input, folds: 3, seed: 0, holdoutFraction: 0 });
+    expect(spec).toEqual({
+      ...input,
+      folds: 3,
+      seed: 0,
+      holdoutFraction: 0,
+      champion: 'best-fold',
+    });
   });
 
   it('accepts a layer index as model.cutLayer and leaves the new settings out by default', () => {
