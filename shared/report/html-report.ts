@@ -205,6 +205,7 @@ svg .best{stroke:#59a14f;stroke-dasharray:2 2}svg .bar{fill:#4e79a7}svg .overall
 svg .span{fill:#4e79a7}svg .span.status-failed{fill:#e15759}svg .span.status-pruned{fill:#b07aa1}
 details{margin:8px 0}pre{background:#fff;border:1px solid #e1e5ea;padding:8px;overflow:auto;font-size:12px}
 .note{color:#56606b;font-size:13px}
+.verdict{font-weight:600}.verdict.scratch-won{color:#8a3b00}
 `;
 
 /**
@@ -348,6 +349,9 @@ export function renderHtmlReport(input: ReportInput): string {
   body.push(
     '<section id="leaderboard"><h2>Leaderboard</h2>',
     '<p class="note">Variants ranked by the fold mean of the objective; a variant with a failed or missing fold is incomplete and ranks after the complete ones.</p>',
+    board.verdict
+      ? `<p class="verdict${board.verdict.scratchWon ? ' scratch-won' : ''}" id="verdict">${esc(board.verdict.text)}</p>`
+      : '',
     `<table><thead><tr><th>#</th><th>variant</th><th>id</th><th>${esc(objective)} mean</th><th>± std</th><th>min</th><th>max</th><th>folds</th><th>fold scores</th><th>status</th></tr></thead><tbody>${rowsHtml.join('')}</tbody></table>`,
     `<h3>Fold scores</h3><figure>${foldScoresChart(foldRows, objective)}</figure></section>`,
   );

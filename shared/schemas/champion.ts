@@ -66,8 +66,20 @@ export const ChampionMetadataSchema = z.object({
     backend: z.string().optional(),
     /** The last base layer kept (absent before cut points existed: just below the softmax head). */
     cutLayer: z.string().optional(),
+    /** The best fold's trial (for an ensemble too: the fold that scored best). */
     trialIndex: z.number().int().nonnegative(),
     fold: z.number().int().nonnegative(),
+    /**
+     * Which model this is: the best fold's, or the ensemble of `trialIndices` (absent in metadata
+     * written before ensembles existed: best-fold), and how many distinct images trained it.
+     */
+    champion: z
+      .object({
+        kind: z.enum(['best-fold', 'ensemble']),
+        trialIndices: z.array(z.number().int().nonnegative()).min(1),
+        trainingImages: z.number().int().nonnegative(),
+      })
+      .optional(),
     datasetHash: z.string(),
     datasetSource: z.string(),
     baseModelHash: z.string(),

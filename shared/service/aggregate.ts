@@ -4,6 +4,7 @@ import {
   type Leaderboard,
 } from '../aggregation/leaderboard.js';
 import { mapBounded } from '../concurrency.js';
+import { writeEnsemble } from '../model/ensemble.js';
 import { describePreprocessing, preprocessingOf } from '../model/preprocessing.js';
 import { foldSplit } from '../planner/folds.js';
 import { copyPrefix, getJson } from '../ports/object-store.js';
@@ -90,7 +91,24 @@ export async function promoteBest(
     const variant = plan.variants[trial.variantIndex];
     // metadata.json last: a folder without it is an unfinished copy.
     await deps.objects.delete(`${prefix}/metadata.json`).catch(() => undefined);
-    await copyPrefix(deps.objects, trialModelPrefix(sweepId, trial.index), prefix);
+    const kind = plan.spec.champion;
+    const members =
+      kind === 'ensemble'
+        ? plan.trials.filter((t) => t.variantIndex === variant.index).map((t) => t.index)
+        : [trial.index];
+    if (kind === 'ensemble') {
+      await writeEnsemble(
+        deps.objects,
+        members.map((i) => trialModelPrefix(sweepId, i)),
+        prefix,
+      );
+    } else {
+      await copyPrefix(deps.objects, trialModelPrefix(sweepId, trial.index), prefix);
+    }
+    // The distinct images the champion's model(s) trained on: the union of the members' folds.
+    const trainedOn = new Set(
+      members.flatMap((i) => foldSplit(plan.foldOf, plan.trials[i].fold).train),
+    );
     const holdoutIdx = foldSplit(plan.foldOf, 0).holdout;
     const holdout = holdoutIdx.length
       ? await deps.evaluator.evaluate(prefix, plan.dataset, holdoutIdx)
@@ -115,6 +133,7 @@ export async function promoteBest(
         cutLayer: planCutLayer(plan),
         trialIndex: trial.index,
         fold: trial.fold,
+        champion: { kind, trialIndices: members, trainingImages: trainedOn.size },
         datasetHash: plan.dataset.hash,
         datasetSource: plan.dataset.source.uri,
         baseModelHash: plan.baseModel.hash,

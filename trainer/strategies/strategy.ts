@@ -69,6 +69,7 @@ export function trainOptions(context: TrialContext): TrainOptions {
     epochs: settings.epochs,
     batchSize: settings.batchSize,
     patience: settings.patience,
+    patienceSteps: settings.patienceSteps,
     objective: settings.objective,
     onEpoch: context.onEpoch,
     seed: trialSeed(context.plan, context.variant, context.fold),
