@@ -12,7 +12,8 @@ export interface CommandHelp {
 
 const HOME = 'state folder (default $FOLDSWEEP_HOME or ./.foldsweep)';
 const CONCURRENCY = 'trainer processes at once (default: cores - 1)';
-const BACKEND = 'auto|wasm|cpu|tensorflow|tensorflow-gpu (default auto)';
+const BACKEND =
+  'auto|wasm|cpu|tensorflow|tensorflow-gpu (default auto: the most capable installed); a forced one that cannot load stops the command before any trial';
 
 export const COMMANDS: Record<string, CommandHelp> = {
   run: {

@@ -27,6 +27,7 @@ import { COMMANDS, EXIT_CODES, formatHelp, unknownCommand, unknownFlag } from '.
 import { inspectCommand } from './inspect.js';
 import { modelsCommand } from './models.js';
 import { SweepProgressView } from './progress.js';
+import { backendsUsed, checkBackend, preprocessingNotes } from './run-notes.js';
 import { scheduleCommand, startScheduler } from './schedule.js';
 
 const USAGE = `foldsweep: cross-validated fine-tuning sweeps
@@ -76,6 +77,8 @@ async function run(args: string[]): Promise<number> {
   if (!BACKENDS.includes(backend))
     throw ValidationError.single('--backend', `must be one of ${BACKENDS.join(', ')}`);
   const spec = await readJsonFile(positionals[0], '<spec>', resolveSpecPaths);
+  // Before anything is stored or run: a forced backend that cannot load fails here, once.
+  const backendLine = await checkBackend(backend);
   const view = new SweepProgressView();
   const deps = localDeps({
     home: values.home,
@@ -87,7 +90,7 @@ async function run(args: string[]): Promise<number> {
   let sweepId: string | undefined;
   const stopOnInterrupt = cancelOnInterrupt(deps, () => sweepId);
   try {
-    process.stderr.write(`preparing data and model (home ${deps.home}) ...\n`);
+    process.stderr.write(`${backendLine}\npreparing data and model (home ${deps.home}) ...\n`);
     const submitted = await submitSweep(deps, spec);
     sweepId = submitted.id;
     deps.driving.add(sweepId);
@@ -96,6 +99,7 @@ async function run(args: string[]): Promise<number> {
       throw new ValidationError(prepared.sweep.error ?? 'invalid sweep spec', prepared.issues);
     }
     if (prepared.status === 'running') {
+      for (const line of preprocessingNotes(prepared.plan)) process.stderr.write(`${line}\n`);
       view.start(prepared.plan);
       await deps.executor.waitFor(sweepId);
     }
@@ -161,6 +165,8 @@ async function printOutcome(
   if (final.planKey) {
     const board = await getLeaderboard(deps, id);
     out.write(`${formatLeaderboard(board)}\n\n`);
+    const trainedOn = backendsUsed(await deps.state.listTrials(id));
+    if (trainedOn) out.write(`${trainedOn}\n`);
     const champion = await deps.state.getChampion(id);
     if (champion) {
       out.write(
@@ -200,6 +206,9 @@ async function sweepVerb(verb: 'cancel' | 'resume' | 'aggregate', args: string[]
   if (positionals.length !== 1)
     throw ValidationError.single('<sweep-id>', `give one sweep id: foldsweep ${verb} <sweep-id>`);
   const id = positionals[0];
+  if (verb === 'resume') {
+    process.stderr.write(`${await checkBackend(values.backend as (typeof BACKENDS)[number])}\n`);
+  }
   const view = new SweepProgressView();
   const deps = localDeps({
     home: values.home,

@@ -283,6 +283,12 @@ export const ModelSettingsSchema = z
   .strict();
 export type ModelSettings = z.infer<typeof ModelSettingsSchema>;
 
+/**
+ * The default of training.patienceSteps, chosen by measurement on the Fashion-MNIST transfer task
+ * (docs/results-fashion-mnist-transfer.md, "Early stopping on small folds").
+ */
+export const PATIENCE_STEPS_DEFAULT = 200;
+
 export const TrainingSchema = z
   .object({
     /** The from-scratch learning rate; fine-tuning uses it times lrMultiplier. */
@@ -291,6 +297,11 @@ export const TrainingSchema = z
     batchSize: z.number().int().min(1).max(4096).default(32),
     /** Epochs without improvement of the objective before stopping; best weights are restored. */
     patience: z.number().int().min(0).max(1000).default(3),
+    /**
+     * Early stopping also waits this many optimizer steps without improvement (patience in epochs
+     * is raised to cover them): on a small fold an epoch is a few steps. 0: epochs only.
+     */
+    patienceSteps: z.number().int().min(0).max(1_000_000).default(PATIENCE_STEPS_DEFAULT),
     objective: z.enum(['val_accuracy', 'val_loss']).default('val_accuracy'),
     /**
      * Reuse bottleneck features (outputs of a fully frozen, un-augmented base up to the cut) across
@@ -320,6 +331,11 @@ export type Training = z.infer<typeof TrainingSchema>;
  *   "training": { "learningRate": 0.001, "epochs": 12, "batchSize": 32, "patience": 3 }
  * }
  */
+export const ChampionKindSchema = z.enum(['best-fold', 'ensemble'], {
+  error: 'champion must be "best-fold" or "ensemble"',
+});
+export type ChampionKind = z.infer<typeof ChampionKindSchema>;
+
 export const SweepSpecSchema = z
   .object({
     name: z
@@ -337,6 +353,12 @@ export const SweepSpecSchema = z
     seed: z.number().int().nonnegative().default(0),
     /** Fraction of every class kept out of all folds, to evaluate the champion. */
     holdoutFraction: z.number().min(0).max(0.5, 'holdoutFraction must be at most 0.5').default(0),
+    /**
+     * What becomes the champion of the best variant: `best-fold`, its best fold's model (trained
+     * on (k-1)/k of the non-holdout images); `ensemble`, its k fold models averaged into one
+     * model (probabilities, or scores for bottleneck-linear; k times the size and inference cost).
+     */
+    champion: ChampionKindSchema.default('best-fold'),
     model: ModelSettingsSchema.optional(),
     searchSpace: SearchSpaceSchema.default({
       strategy: ['finetune'],
@@ -351,6 +373,7 @@ export const SweepSpecSchema = z
       epochs: 10,
       batchSize: 32,
       patience: 3,
+      patienceSteps: PATIENCE_STEPS_DEFAULT,
       objective: 'val_accuracy',
     }),
   })

@@ -554,7 +554,13 @@ async function storeSubset(
     labels[dst] = data.labels[src];
     countsPerClass[data.labels[src]]++;
   });
-  const hash = contentHash(manifest.shape, manifest.classes, pixels, labels);
+  const hash = contentHash(
+    manifest.shape,
+    manifest.classes,
+    pixels,
+    labels,
+    manifest.preprocessing,
+  );
   const keys = {
     dataKey: `datasets/${hash}/pixels.u8`,
     labelsKey: `datasets/${hash}/labels.u8`,
@@ -573,6 +579,7 @@ async function storeSubset(
     countsPerClass,
     ...keys,
     preparedAt: deps.clock.now().toISOString(),
+    preprocessing: manifest.preprocessing,
   } satisfies PreparedDataset);
   await deps.objects.put(keys.dataKey, pixels);
   await deps.objects.put(keys.labelsKey, labels);
