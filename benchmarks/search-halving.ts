@@ -170,7 +170,7 @@ const verdicts = seedList.map((seed) => {
     [...full.cv.entries()]
       .sort((a, b) => b[1] - a[1])
       .findIndex(([id]) => half.champion.includes(`(${id})`)) + 1;
-  return `- seed ${seed}: halving used ${(cpu * 100).toFixed(1)}% of the full run's trainer CPU (goal <= 40%: ${cpu <= 0.4 ? 'met' : 'not met'}); champion test accuracy ${pct(half.testAccuracy)}% vs ${pct(full.testAccuracy)}% (${gap >= 0 ? '-' : '+'}${Math.abs(gap).toFixed(2)} points; goal within 0.5: ${Math.abs(gap) <= 0.5 || gap < 0 ? 'met' : 'not met'}); halving's champion is #${rankInFull || '?'} of the full run's ${full.cv.size} variants by full-fold CV mean.`;
+  return `- seed ${seed}: halving used ${(cpu * 100).toFixed(1)}% of the full run's trainer CPU (goal <= 40%: ${cpu <= 0.4 ? 'met' : 'not met'}); champion test accuracy ${pct(half.testAccuracy)}% vs ${pct(full.testAccuracy)}% (${gap > 0 ? '-' : gap < 0 ? '+' : '±'}${Math.abs(gap).toFixed(2)} points; goal within 0.5: ${Math.abs(gap) <= 0.5 || gap < 0 ? 'met' : 'not met'}); halving's champion is #${rankInFull || '?'} of the full run's ${full.cv.size} variants by full-fold CV mean.`;
 });
 const text = `# Random search: full evaluation vs successive halving over folds
 
