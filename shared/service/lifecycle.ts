@@ -326,6 +326,8 @@ async function resetUnfinishedTrials(deps: ServiceDeps, id: string) {
  * `failed` with the reason; it is never left aggregating. A sweep already finished, cancelled or
  * owned by another live process is a cheap no-op (no reads of results, no copy, no evaluation).
  * A sweep that a schedule started then has its run finished.
+ * Successive halving: for a halving sweep whose finished rung is not the last, the drained path
+ * submits the next rung instead (outcome `advanced`, the sweep stays running; advanceRung).
  * @example
  * const outcome = await settleSweep(deps, sweepId);
  */
