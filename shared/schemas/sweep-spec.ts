@@ -235,7 +235,7 @@ export type ModelSettings = z.infer<typeof ModelSettingsSchema>;
 
 /**
  * The default of training.patienceSteps, chosen by measurement on the Fashion-MNIST transfer task
- * (docs/results-fashion-mnist-transfer.md, "Early stopping on small folds").
+ * (docs/benchmarks/early-stopping-small-folds.md).
  */
 export const PATIENCE_STEPS_DEFAULT = 200;
 
