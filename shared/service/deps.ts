@@ -5,6 +5,7 @@ import type { Logger } from '../ports/logger.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { PreparationStarter } from '../ports/preparation.js';
 import type { StateStore } from '../ports/state-store.js';
+import type { SpecLimits } from '../schemas/spec-limits.js';
 
 /** What the use cases need, built once per process by functions/deps/{local,aws}.ts. */
 export interface ServiceDeps {
@@ -25,4 +26,6 @@ export interface ServiceDeps {
   owner?: { id: string; leaseMs: number };
   /** Runs preparation off the request path; without it the caller prepares in its background. */
   preparation?: PreparationStarter;
+  /** Size limits of a submitted spec; DEFAULT_SPEC_LIMITS when absent. */
+  limits?: SpecLimits;
 }

@@ -33,6 +33,7 @@ import type { UpdateSweepOptions } from '../ports/state-store.js';
 import { writeHtmlReport } from '../report/report-input.js';
 import { parseOrThrow } from '../schemas/issues.js';
 import { type Plan, planKey } from '../schemas/plan.js';
+import { assertSpecLimits, DEFAULT_SPEC_LIMITS } from '../schemas/spec-limits.js';
 import type { SweepRecord, SweepStatus } from '../schemas/state.js';
 import { SweepSpecSchema } from '../schemas/sweep-spec.js';
 import { type AggregateOutcome, promoteBest } from './aggregate.js';
@@ -100,15 +101,16 @@ function leaseOf(owner: NonNullable<ServiceDeps['owner']>, now: Date) {
 }
 
 /**
- * Checks a sweep spec's shape (no files are read) and stores the sweep `pending`, owned by this
+ * Checks a sweep spec's shape and size limits (no files are read) and stores the sweep `pending`, owned by this
  * process when it has an owner identity. Preparation follows in `prepareSweep`: in the
  * background of the serving process locally, in the prepare function on AWS.
- * @throws ValidationError (every bad field) for a spec that does not parse
+ * @throws ValidationError (every bad field) for a spec that does not parse or exceeds a limit
  * @example
  * const sweep = await submitSweep(deps, spec); // status 'pending', answered with 202
  */
 export async function submitSweep(deps: ServiceDeps, input: unknown): Promise<SweepRecord> {
   const spec = parseOrThrow(SweepSpecSchema, input, 'sweep spec');
+  assertSpecLimits(spec, deps.limits ?? DEFAULT_SPEC_LIMITS);
   const now = deps.clock.now();
   const sweep: SweepRecord = {
     id: deps.newId(),
@@ -200,6 +202,9 @@ export async function prepareSweep(deps: ServiceDeps, id: string): Promise<Prepa
   }
 }
 
+const TRIALS_PER_YIELD = 50;
+const yieldToEventLoop = () => new Promise<void>((done) => setImmediate(done));
+
 /** Model, data, plan, plan object and trial records of a preparing sweep. */
 async function planFor(deps: ServiceDeps, sweep: SweepRecord): Promise<Plan> {
   const { spec } = sweep;
@@ -208,6 +213,18 @@ async function planFor(deps: ServiceDeps, sweep: SweepRecord): Promise<Plan> {
   const testSet = spec.testSet
     ? await deps.datasets.prepare(spec.testSet, baseModel.inputShape, 'testSet')
     : undefined;
+  const maxClasses = (deps.limits ?? DEFAULT_SPEC_LIMITS).maxClasses;
+  for (const [field, prepared] of [
+    ['dataset', dataset],
+    ['testSet', testSet],
+  ] as const) {
+    if (prepared && prepared.classes.length > maxClasses) {
+      throw ValidationError.single(
+        field,
+        `has ${prepared.classes.length} classes; the limit is ${maxClasses}: keep fewer with subset.classes (or raise it with FOLDSWEEP_MAX_CLASSES)`,
+      );
+    }
+  }
   const labels = await deps.objects.get(dataset.labelsKey);
   const plan = planSweep({
     sweepId: sweep.id,
@@ -221,6 +238,8 @@ async function planFor(deps: ServiceDeps, sweep: SweepRecord): Promise<Plan> {
   await deps.objects.put(planKey(sweep.id), JSON.stringify(plan));
   const now = deps.clock.now().toISOString();
   for (const t of plan.trials) {
+    // Let the process answer requests (/health, listings) while a large grid is stored.
+    if (t.index % TRIALS_PER_YIELD === TRIALS_PER_YIELD - 1) await yieldToEventLoop();
     await deps.state.putTrial({
       sweepId: sweep.id,
       trialIndex: t.index,
