@@ -65,7 +65,8 @@ export async function readJsonFile(
   });
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // A UTF-8 byte order mark (editors on Windows write one) is not part of the JSON.
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (cause) {
     throw ValidationError.single(
       field,

@@ -29,13 +29,15 @@
 import { buildLeaderboard } from '../aggregation/leaderboard.js';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
 import { planSweep } from '../planner/plan-sweep.js';
+import type { PathPolicy } from '../ports/path-policy.js';
 import type { UpdateSweepOptions } from '../ports/state-store.js';
 import { writeHtmlReport } from '../report/report-input.js';
+import type { DatasetRef } from '../schemas/dataset.js';
 import { parseOrThrow } from '../schemas/issues.js';
 import { type Plan, planKey } from '../schemas/plan.js';
 import { assertSpecLimits, DEFAULT_SPEC_LIMITS } from '../schemas/spec-limits.js';
 import type { SweepRecord, SweepStatus } from '../schemas/state.js';
-import { SweepSpecSchema } from '../schemas/sweep-spec.js';
+import { type SweepSpec, SweepSpecSchema } from '../schemas/sweep-spec.js';
 import { type AggregateOutcome, promoteBest } from './aggregate.js';
 import type { ServiceDeps } from './deps.js';
 import { completeScheduledRun, type RetrainDeps } from './schedules.js';
@@ -109,8 +111,9 @@ function leaseOf(owner: NonNullable<ServiceDeps['owner']>, now: Date) {
  * const sweep = await submitSweep(deps, spec); // status 'pending', answered with 202
  */
 export async function submitSweep(deps: ServiceDeps, input: unknown): Promise<SweepRecord> {
-  const spec = parseOrThrow(SweepSpecSchema, input, 'sweep spec');
-  assertSpecLimits(spec, deps.limits ?? DEFAULT_SPEC_LIMITS);
+  const parsed = parseOrThrow(SweepSpecSchema, input, 'sweep spec');
+  assertSpecLimits(parsed, deps.limits ?? DEFAULT_SPEC_LIMITS);
+  const spec = deps.paths ? withResolvedPaths(parsed, deps.paths) : parsed;
   const now = deps.clock.now();
   const sweep: SweepRecord = {
     id: deps.newId(),
@@ -125,6 +128,23 @@ export async function submitSweep(deps: ServiceDeps, input: unknown): Promise<Sw
   await deps.state.createSweep(sweep);
   deps.logger.info({ sweepId: sweep.id, name: sweep.name }, 'sweep submitted');
   return sweep;
+}
+
+/** The spec with its local paths resolved by `policy` (a path it must not read throws). */
+function withResolvedPaths(spec: SweepSpec, policy: PathPolicy): SweepSpec {
+  const ref = (r: DatasetRef, field: string): DatasetRef => ({
+    ...r,
+    uri: policy.resolve(r.uri, `${field}.uri`),
+    ...(r.labelsUri === undefined
+      ? {}
+      : { labelsUri: policy.resolve(r.labelsUri, `${field}.labelsUri`) }),
+  });
+  return {
+    ...spec,
+    baseModel: policy.resolve(spec.baseModel, 'baseModel'),
+    dataset: ref(spec.dataset, 'dataset'),
+    ...(spec.testSet ? { testSet: ref(spec.testSet, 'testSet') } : {}),
+  };
 }
 
 /**
