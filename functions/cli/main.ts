@@ -101,6 +101,9 @@ async function run(args: string[]): Promise<number> {
     deps.driving.add(sweepId);
     const prepared = await prepareSweep(deps, sweepId);
     if (prepared.status === 'failed' && !prepared.sweep.planKey) {
+      // Rejected before it was planned, and nobody was told its id: no row stays either.
+      deps.driving.delete(sweepId);
+      await deps.state.deleteSweep?.(sweepId);
       throw new ValidationError(prepared.sweep.error ?? 'invalid sweep spec', prepared.issues);
     }
     if (prepared.status === 'running') {

@@ -40,6 +40,7 @@ import type { SweepRecord, SweepStatus } from '../schemas/state.js';
 import { type SweepSpec, SweepSpecSchema } from '../schemas/sweep-spec.js';
 import { type AggregateOutcome, promoteBest } from './aggregate.js';
 import type { ServiceDeps } from './deps.js';
+import { discardLeftovers, snapshotArtifacts } from './leftovers.js';
 import { completeScheduledRun, type RetrainDeps } from './schedules.js';
 import { loadPlan } from './sweeps.js';
 
@@ -186,6 +187,8 @@ export async function prepareSweep(deps: ServiceDeps, id: string): Promise<Prepa
     return { status: 'skipped', sweep: current, reason: error.message };
   }
   let plan: Plan;
+  const startedAt = deps.clock.now().toISOString();
+  const before = await snapshotArtifacts(deps.objects);
   try {
     plan = await planFor(deps, sweep);
   } catch (error) {
@@ -195,6 +198,11 @@ export async function prepareSweep(deps: ServiceDeps, id: string): Promise<Prepa
         : [{ path: '(preparation)', message: (error as Error).message }];
     const reason = `preparing the sweep failed: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
     log.warn({ issues }, 'sweep rejected while preparing');
+    // Nothing of a rejected spec stays but its failed record: the model it imported and the
+    // data it prepared go, unless another sweep uses them.
+    await discardLeftovers(deps, id, before, startedAt).catch((cause: unknown) =>
+      log.error({ err: cause }, 'removing what the rejected sweep left failed'),
+    );
     const failed = await transition(deps, id, 'reject', {
       status: 'failed',
       error: reason,
