@@ -59,7 +59,11 @@ export function summarizeLayersModel(modelJson: unknown): LayersModelSummary {
   }
   if (modelJson.format !== undefined && modelJson.format !== 'layers-model') {
     throw new LayersModelFormatError(
-      `model.json format is '${String(modelJson.format)}', expected 'layers-model'`,
+      `model.json format is '${String(modelJson.format)}', expected 'layers-model'` +
+        (modelJson.format === 'graph-model'
+          ? ': graph models cannot be fine-tuned; convert the original model with ' +
+            'tensorflowjs_converter --output_format=tfjs_layers_model (or save it with tf.LayersModel.save)'
+          : ''),
     );
   }
   const topology = modelJson.modelTopology;
