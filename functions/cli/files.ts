@@ -21,7 +21,7 @@ const against = (baseDir: string) => (p: unknown) =>
 
 /** Resolves relative local paths of a sweep spec (baseModel, dataset, testSet) against `baseDir`. */
 export function resolveSpecPaths(spec: unknown, baseDir: string): unknown {
-  if (typeof spec !== 'object' || spec === null) return spec;
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) return spec;
   const fix = against(baseDir);
   const s = { ...(spec as Record<string, unknown>) };
   s.baseModel = fix(s.baseModel);

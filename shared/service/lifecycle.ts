@@ -112,6 +112,13 @@ function leaseOf(owner: NonNullable<ServiceDeps['owner']>, now: Date) {
  * const sweep = await submitSweep(deps, spec); // status 'pending', answered with 202
  */
 export async function submitSweep(deps: ServiceDeps, input: unknown): Promise<SweepRecord> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    const got = Array.isArray(input) ? 'an array' : input === null ? 'null' : `a ${typeof input}`;
+    throw ValidationError.single(
+      '(root)',
+      `a sweep spec is a JSON object ({ "baseModel": ..., "dataset": ... }), not ${got}`,
+    );
+  }
   const parsed = parseOrThrow(SweepSpecSchema, input, 'sweep spec');
   assertSpecLimits(parsed, deps.limits ?? DEFAULT_SPEC_LIMITS);
   const spec = deps.paths ? withResolvedPaths(parsed, deps.paths) : parsed;
