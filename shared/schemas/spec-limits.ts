@@ -153,6 +153,7 @@ export function checkSpecLimits(spec: SweepSpec, limits: SpecLimits): FieldIssue
       listsFit &&= !Array.isArray(values);
       continue;
     }
+    if (dimension === 'strategy') continue; // names from the registry, checked by the schema
     (values as unknown[]).forEach((value, i) => {
       text(`searchSpace.${dimension}.${i}`, value, 'maxStringLength');
     });
