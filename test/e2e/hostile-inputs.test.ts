@@ -665,6 +665,35 @@ describe('foldsweep serve: HTTP requests that must be refused, with the home unc
     expect(await snapshot(httpHome)).toEqual(before);
   });
 
+  it('refuses a schedule whose template fails after import, leaving no model or dataset', async () => {
+    const before = await snapshot(httpHome);
+    const res = await post('/schedules', {
+      id: 'deep-freeze',
+      cron: '0 2 * * *',
+      dataset: { uri: fx.idx.imagesFile, format: 'idx' },
+      template: {
+        baseModel: fx.models.good,
+        holdoutFraction: 0.2,
+        searchSpace: { strategy: ['finetune'], freezeDepth: [10], lrMultiplier: [1] },
+      },
+    });
+    const body = (await res.json()) as { error: { message: string } };
+    expect(res.status).toBe(400);
+    expect(body.error.message).toMatch(/template\.searchSpace\.freezeDepth/);
+    expect(await snapshot(httpHome)).toEqual(before);
+  });
+
+  it('resolves a relative spec path against the folder serve started in and stores it absolute', async () => {
+    const before = await snapshot(httpHome);
+    const view = (await failedInPreparation(spec({ baseModel: 'models/half/model.json' }))) as {
+      spec?: { baseModel: string };
+      error?: string;
+    };
+    expect(view.spec?.baseModel).toBe(fx.models.half);
+    expect(view.error).toMatch(/half\/weights\.bin: .*\(truncated\)/);
+    expect((await snapshot(httpHome)).objects).toEqual(before.objects);
+  });
+
   it('answers a path outside the roots the same whether it exists or not', async () => {
     const answer = async (path: string) => {
       const res = await post('/sweeps', spec({ baseModel: path }));
