@@ -21,7 +21,7 @@ const rejected = async (input: unknown) => {
   expect(error).toBeInstanceOf(ValidationError);
 };
 
-const beyond = { strategy: ['finetune'], freezeDepth: [10], lrMultiplier: [1] };
+const beyond = { strategy: ['finetune' as const], freezeDepth: [10], lrMultiplier: [1] };
 
 describe('a spec rejected while preparing', () => {
   it('leaves no object behind when the model and data were new', async () => {
