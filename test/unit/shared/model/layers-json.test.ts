@@ -199,7 +199,9 @@ describe('summarizeLayersModel()', () => {
 
   it('refuses an input shape of 50000x50000, naming the largest side it takes', () => {
     const json = withFirstLayerConfig({ batch_input_shape: [null, 50000, 50000, 1] });
-    expect(formatError(json).message).toMatch(/\[50000,50000,1\] is too large.*at most 4096 pixels/);
+    expect(formatError(json).message).toMatch(
+      /\[50000,50000,1\] is too large.*at most 4096 pixels/,
+    );
   });
 
   it('summarizes a functional model, leaving the InputLayer out of the base', () => {
