@@ -45,7 +45,7 @@ describe('foldsweep run exit codes', () => {
 
     expect(result.stderr, result.stdout).toMatch(/sweep failed/);
     expect(result.code).toBe(1);
-  });
+  }, 180_000);
 
   it('exits 4 when Ctrl-C cancels the sweep, naming foldsweep resume', async () => {
     const specFile = join(ws.dir, 'long.json');
@@ -80,5 +80,5 @@ describe('foldsweep run exit codes', () => {
     expect(stderr).toMatch(/cancelling sweep \S+/);
     expect(stderr).toMatch(/foldsweep resume \S+/);
     expect(code).toBe(4);
-  });
+  }, 180_000);
 });
