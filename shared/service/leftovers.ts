@@ -46,7 +46,8 @@ export async function discardLeftovers(
     const others = (await deps.state.listSweeps({ limit: RECENT_SWEEPS })).filter(
       (s) => s.id !== id && s.updatedAt >= startedAt,
     );
-    if (others.some((s) => s.status === 'preparing' || s.status === 'pending')) {
+    // A pending sweep has imported nothing yet (it imports again when it prepares).
+    if (others.some((s) => s.status === 'preparing')) {
       deps.logger.info(
         { sweepId: id, kept: created.length },
         'another sweep is preparing: the new models and datasets of the rejected sweep stay',

@@ -104,9 +104,11 @@ function leaseOf(owner: NonNullable<ServiceDeps['owner']>, now: Date) {
 }
 
 /**
- * Checks a sweep spec's shape and size limits (no files are read) and stores the sweep `pending`, owned by this
- * process when it has an owner identity. Preparation follows in `prepareSweep`: in the
- * background of the serving process locally, in the prepare function on AWS.
+ * Checks a sweep spec's shape and size limits (shared/schemas/spec-limits.ts) and, where the
+ * deployment has a path policy (`foldsweep serve`: its data roots), resolves its local paths,
+ * reading no file; then stores the sweep `pending`, owned by this process when it has an owner
+ * identity. Preparation follows in `prepareSweep`: in the background of the serving process
+ * locally, in the prepare function on AWS.
  * @throws ValidationError (every bad field) for a spec that does not parse or exceeds a limit
  * @example
  * const sweep = await submitSweep(deps, spec); // status 'pending', answered with 202
