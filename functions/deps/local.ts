@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -8,6 +7,7 @@ import { defaultS3ModelSource } from '../../shared/adapters/aws/default-s3-model
 import { CronScheduler } from '../../shared/adapters/local/cron-scheduler.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { FsObjectStore } from '../../shared/adapters/local/fs-object-store.js';
+import { ensureWritableHome, rethrowStorageProblem } from '../../shared/adapters/local/home.js';
 import { ProcessPoolExecutor } from '../../shared/adapters/local/process-pool-executor.js';
 import { SqliteModelRegistry } from '../../shared/adapters/local/sqlite-model-registry.js';
 import { SqliteScheduleStore } from '../../shared/adapters/local/sqlite-schedule-store.js';
@@ -75,17 +75,26 @@ export interface LocalDeps extends RetrainDeps {
  */
 export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
   const home = resolve(options.home ?? process.env.FOLDSWEEP_HOME ?? '.foldsweep');
-  mkdirSync(join(home, 'logs'), { recursive: true });
-  const logger =
-    options.logger ??
-    pino(
-      { level: process.env.FOLDSWEEP_LOG_LEVEL ?? 'info' },
-      pino.destination({ dest: join(home, 'logs', 'foldsweep.log'), sync: true }),
-    );
+  // A home that is a file, read-only, not ours or on a full disk: one line, before anything.
+  ensureWritableHome(home);
+  let logger: Logger;
+  let state: SqliteStateStore;
+  let schedules: SqliteScheduleStore;
+  let registry: SqliteModelRegistry;
+  try {
+    logger =
+      options.logger ??
+      pino(
+        { level: process.env.FOLDSWEEP_LOG_LEVEL ?? 'info' },
+        pino.destination({ dest: join(home, 'logs', 'foldsweep.log'), sync: true }),
+      );
+    state = new SqliteStateStore(join(home, 'state.db'));
+    schedules = new SqliteScheduleStore(join(home, 'state.db'));
+    registry = new SqliteModelRegistry(join(home, 'state.db'));
+  } catch (error) {
+    rethrowStorageProblem(error, home, 'opening its log and state.db');
+  }
   const objects = new FsObjectStore(join(home, 'objects'));
-  const state = new SqliteStateStore(join(home, 'state.db'));
-  const schedules = new SqliteScheduleStore(join(home, 'state.db'));
-  const registry = new SqliteModelRegistry(join(home, 'state.db'));
   const leaseMs = options.leaseMs ?? Number(process.env.FOLDSWEEP_LEASE_MS ?? 30_000);
   const owner = { id: `${hostname()}:${process.pid}:${ulid().slice(-8)}`, leaseMs };
   const driving = new Set<string>();

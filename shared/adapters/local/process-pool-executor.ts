@@ -239,12 +239,7 @@ export class ProcessPoolExecutor implements Executor {
       const next = this.queue.shift() as QueuedTrial;
       this.running++;
       this.runTrial(next)
-        .catch((error) =>
-          this.options.logger?.error(
-            { err: error, trial: next.trialIndex },
-            'trial bookkeeping failed',
-          ),
-        )
+        .catch((error: unknown) => this.abandon(next, error))
         .finally(() => {
           this.running--;
           this.pump();
@@ -345,6 +340,38 @@ export class ProcessPoolExecutor implements Executor {
       reason: result.reason,
     });
     await this.maybeDrained(q.sweepId);
+  }
+
+  /**
+   * The trial's bookkeeping failed (a full disk, a state store that cannot be written): the
+   * trial ends failed with that reason, as far as anything can still be written, so the sweep
+   * drains instead of waiting for it forever.
+   */
+  private async abandon(q: QueuedTrial, error: unknown) {
+    const { logger, onEvent } = this.options;
+    logger?.error(
+      { err: error, trial: q.trialIndex, sweepId: q.sweepId },
+      'trial bookkeeping failed',
+    );
+    const run = this.runs.get(q.sweepId);
+    if (!run || run.drained) return;
+    const reason = `recording the trial failed: ${(error as Error)?.message ?? String(error)}`;
+    run.statuses[q.trialIndex] = 'failed';
+    const result = failedTrialResult(q, reason, { at: new Date().toISOString() });
+    await this.options.state
+      .putTrial(trialRecordOf(result, result.finishedAt))
+      .catch((err: unknown) =>
+        logger?.error({ err, trial: q.trialIndex }, 'could not record the failed trial either'),
+      );
+    onEvent?.({
+      type: 'trial-finished',
+      sweepId: q.sweepId,
+      trialIndex: q.trialIndex,
+      status: 'failed',
+      objective: null,
+      reason,
+    });
+    await this.maybeDrained(q.sweepId).catch(() => undefined);
   }
 
   private async readResult(q: QueuedTrial): Promise<TrialResult | undefined> {
