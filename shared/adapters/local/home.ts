@@ -11,6 +11,7 @@ import {
   mkdirSync,
   openSync,
   statfsSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
@@ -112,8 +113,26 @@ export function ensureWritableHome(home: string, options: { minFreeBytes?: numbe
   try {
     mkdirSync(logs, { recursive: true });
   } catch (error) {
-    rethrowStorageProblem(error, home, `making ${logs}`);
+    // A recursive mkdir on a read-only file system reports ENOENT: the write below says why.
+    if (!statSync(home, { throwIfNoEntry: false })?.isDirectory()) {
+      rethrowStorageProblem(error, home, `making ${logs}`);
+    }
+    probeWrite(home);
+    throw error;
   }
+  probeWrite(home);
+  const minFree = options.minFreeBytes ?? MIN_FREE_BYTES;
+  const fs = statfsSync(home);
+  const free = fs.bavail * fs.bsize;
+  if (free < minFree) {
+    throw new HomeUnusableError(home, 'full', 'ENOSPC', {
+      doing: `${Math.floor(free / 1024)} KB free, at least ${Math.ceil(minFree / 1024)} KB needed`,
+    });
+  }
+}
+
+/** Writes, syncs and removes a small file in `home`. */
+function probeWrite(home: string) {
   const probe = path.join(home, `.write-check-${process.pid}`);
   try {
     const fd = openSync(probe, 'w');
@@ -131,13 +150,5 @@ export function ensureWritableHome(home: string, options: { minFreeBytes?: numbe
       // It was never created.
     }
     rethrowStorageProblem(error, home, `writing ${probe}`);
-  }
-  const minFree = options.minFreeBytes ?? MIN_FREE_BYTES;
-  const fs = statfsSync(home);
-  const free = fs.bavail * fs.bsize;
-  if (free < minFree) {
-    throw new HomeUnusableError(home, 'full', 'ENOSPC', {
-      doing: `${Math.floor(free / 1024)} KB free, at least ${Math.ceil(minFree / 1024)} KB needed`,
-    });
   }
 }
