@@ -14,11 +14,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureWritableHome } from '../../shared/adapters/local/home.js';
+import { ensureWritableHome, storageProblem } from '../../shared/adapters/local/home.js';
+import { ProcessPoolExecutor } from '../../shared/adapters/local/process-pool-executor.js';
+import type { ObjectStore } from '../../shared/ports/object-store.js';
+import { settleSweep } from '../../shared/service/lifecycle.js';
+import { createSweep, getSweep } from '../../shared/service/sweeps.js';
 import { foldsweep } from '../helpers/cli.js';
 import { makeWorkspace } from '../helpers/workspace.js';
 
 const OPEN_HOME = fileURLToPath(new URL('../helpers/open-home.ts', import.meta.url));
+const CRASHING_TRAINER = fileURLToPath(new URL('../helpers/crashing-trainer.ts', import.meta.url));
 
 /** Whether this process may mount a tmpfs (decided once, before the tests are named). */
 function tmpfsMountable(): boolean {
@@ -137,4 +142,52 @@ describe('an unusable home', () => {
     );
     expect(await readdir(home)).toEqual(['logs']);
   }, 60_000);
+
+  it('a disk that fills mid-sweep (ENOSPC injected into the executor object store): the trial fails with the reason and the sweep still ends', async () => {
+    // Trial 0's trainer dies on every attempt, so the pool writes its failed result itself; that
+    // write finds the disk full.
+    process.env.FOLDSWEEP_TEST_CRASH_TRIAL = '0';
+    const full: ObjectStore = Object.create(ws.objects);
+    full.put = async (key, body) => {
+      if (key.endsWith('/trials/00000/result.json')) {
+        const enospc = Object.assign(new Error('ENOSPC: no space left on device'), {
+          code: 'ENOSPC',
+        });
+        throw storageProblem(enospc, ws.objects.root, `writing ${key}`, {
+          label: 'object store',
+        });
+      }
+      return ws.objects.put(key, body);
+    };
+    const executor = new ProcessPoolExecutor({
+      home: ws.home,
+      objects: full,
+      state: ws.state,
+      concurrency: 1,
+      backend: 'wasm',
+      trainerEntry: CRASHING_TRAINER,
+      maxAttempts: 1,
+      onDrained: async (id) => {
+        await settleSweep({ ...ws.deps, executor }, id);
+      },
+    });
+    try {
+      const { sweep } = await createSweep(
+        { ...ws.deps, executor },
+        ws.spec({ searchSpace: { strategy: ['scratch'] } }),
+      );
+      await executor.waitFor(sweep.id);
+
+      const trials = await ws.state.listTrials(sweep.id);
+      expect(trials.map((t) => t.status)).toEqual(['failed', 'succeeded', 'succeeded']);
+      expect(trials[0].reason).toMatch(
+        /^recording the trial failed: object store \S+: the disk is full \(ENOSPC writing sweeps\/\S+\/trials\/00000\/result.json\): free space/,
+      );
+      // Not stuck: the sweep was settled (its variant is incomplete, so no champion).
+      expect(['completed', 'failed']).toContain((await getSweep(ws.deps, sweep.id)).status);
+    } finally {
+      delete process.env.FOLDSWEEP_TEST_CRASH_TRIAL;
+      await executor.close();
+    }
+  }, 120_000);
 });
