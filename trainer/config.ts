@@ -70,7 +70,7 @@ export function readTrainerEnv(env: NodeJS.ProcessEnv = process.env) {
 }
 
 /**
- * Exit codes: the local executor and Batch's evaluateOnExit (shared/adapters/aws/batch-retry.ts)
+ * Exit codes: the local executor and the retry rules (shared/trial-retry.ts)
  * decide on retries from these; the table lives in shared/schemas/runtime-env.ts.
  */
 export const EXIT = TRAINER_EXIT;

@@ -1,4 +1,3 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -13,6 +12,7 @@ import {
 } from '../../shared/adapters/local/data-roots.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { FsObjectStore } from '../../shared/adapters/local/fs-object-store.js';
+import { ensureWritableHome, rethrowStorageProblem } from '../../shared/adapters/local/home.js';
 import { ProcessPoolExecutor } from '../../shared/adapters/local/process-pool-executor.js';
 import { SqliteModelRegistry } from '../../shared/adapters/local/sqlite-model-registry.js';
 import { SqliteScheduleStore } from '../../shared/adapters/local/sqlite-schedule-store.js';
@@ -89,18 +89,27 @@ export interface LocalDeps extends RetrainDeps {
  */
 export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
   const home = resolve(options.home ?? process.env.FOLDSWEEP_HOME ?? '.foldsweep');
-  ensureUsableHome(home, options.home === undefined ? 'FOLDSWEEP_HOME' : '--home');
-  const limits = options.limits ?? specLimitsFromEnv(process.env);
-  const logger =
-    options.logger ??
-    pino(
-      { level: process.env.FOLDSWEEP_LOG_LEVEL ?? 'info' },
-      pino.destination({ dest: join(home, 'logs', 'foldsweep.log'), sync: true }),
-    );
+  // A home that is a file, read-only, not ours or on a full disk: one line, before anything.
+  ensureWritableHome(home);
+  let logger: Logger;
+  let state: SqliteStateStore;
+  let schedules: SqliteScheduleStore;
+  let registry: SqliteModelRegistry;
+  try {
+    logger =
+      options.logger ??
+      pino(
+        { level: process.env.FOLDSWEEP_LOG_LEVEL ?? 'info' },
+        pino.destination({ dest: join(home, 'logs', 'foldsweep.log'), sync: true }),
+      );
+    state = new SqliteStateStore(join(home, 'state.db'));
+    schedules = new SqliteScheduleStore(join(home, 'state.db'));
+    registry = new SqliteModelRegistry(join(home, 'state.db'));
+  } catch (error) {
+    rethrowStorageProblem(error, home, 'opening its log and state.db');
+  }
   const objects = new FsObjectStore(join(home, 'objects'));
-  const state = new SqliteStateStore(join(home, 'state.db'));
-  const schedules = new SqliteScheduleStore(join(home, 'state.db'));
-  const registry = new SqliteModelRegistry(join(home, 'state.db'));
+  const limits = options.limits ?? specLimitsFromEnv(process.env);
   const datasets = new LocalDatasetPreparer(objects, logger, {
     sources: [defaultS3DatasetSource()],
   });
@@ -186,37 +195,6 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     await Promise.all([state.close?.(), schedules.close(), registry.close()]);
   };
   return deps as LocalDeps;
-}
-
-const HOME_PROBLEMS: Record<string, string> = {
-  ENOTDIR: 'is a file (or lies under one), not a folder',
-  EEXIST: 'is a file, not a folder',
-  EACCES: 'is not writable by this user',
-  EPERM: 'is not writable by this user',
-  EROFS: 'is on a read-only file system',
-  ENOSPC: 'is on a full disk',
-  EDQUOT: 'is over its disk quota',
-};
-
-/**
- * Creates the home's folders and proves it writable, or throws one ValidationError on `flag`
- * saying what is wrong and what to do (never a node:fs stack).
- */
-export function ensureUsableHome(home: string, flag: string): void {
-  const probe = join(home, 'logs', `.write-probe-${process.pid}`);
-  try {
-    mkdirSync(join(home, 'logs'), { recursive: true });
-    writeFileSync(probe, '');
-    rmSync(probe, { force: true });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    const problem = HOME_PROBLEMS[code] ?? `cannot be used (${(error as Error).message})`;
-    throw ValidationError.single(
-      flag,
-      `the foldsweep home ${home} ${problem}: pass --home <a writable folder> (or set FOLDSWEEP_HOME)`,
-      error,
-    );
-  }
 }
 
 /** The drained path locally: settleSweep, retried while it has attempts left. */
