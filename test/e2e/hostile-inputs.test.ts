@@ -810,7 +810,7 @@ describe.concurrent('bin/foldsweep.mjs: exit codes and one-line errors', () => {
     const { code, stderr } = await foldsweep(['list', '--home', file], tmp.path);
     expect(code).toBe(2);
     expect(stderr.trim()).toBe(
-      `error: --home: the foldsweep home ${file} is a file (or lies under one), not a folder: pass --home <a writable folder> (or set FOLDSWEEP_HOME)`,
+      `error: home ${file} is not a folder (ENOTDIR making ${file}/logs): give --home (or FOLDSWEEP_HOME) a folder, or move that file away`,
     );
   });
 
