@@ -98,7 +98,7 @@ export async function resolveTrialIndex(
 const TrialListSchema = z.object({ trials: z.array(index) });
 
 /**
- * Exit codes: the local executor and Batch's evaluateOnExit (shared/adapters/aws/batch-retry.ts)
+ * Exit codes: the local executor and the retry rules (shared/trial-retry.ts)
  * decide on retries from these; the table lives in shared/schemas/runtime-env.ts.
  */
 export const EXIT = TRAINER_EXIT;

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -6,18 +5,26 @@ import { ulid } from 'ulid';
 import { defaultS3DatasetSource } from '../../shared/adapters/aws/default-s3-dataset-source.js';
 import { defaultS3ModelSource } from '../../shared/adapters/aws/default-s3-model-source.js';
 import { CronScheduler } from '../../shared/adapters/local/cron-scheduler.js';
+import {
+  type DataRoots,
+  rootedDatasetPreparer,
+  rootedModelImporter,
+} from '../../shared/adapters/local/data-roots.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { FsObjectStore } from '../../shared/adapters/local/fs-object-store.js';
+import { ensureWritableHome, rethrowStorageProblem } from '../../shared/adapters/local/home.js';
 import { ProcessPoolExecutor } from '../../shared/adapters/local/process-pool-executor.js';
 import { SqliteModelRegistry } from '../../shared/adapters/local/sqlite-model-registry.js';
 import { SqliteScheduleStore } from '../../shared/adapters/local/sqlite-schedule-store.js';
 import { SqliteStateStore } from '../../shared/adapters/local/sqlite-state-store.js';
 import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
+import { ValidationError } from '../../shared/errors.js';
 import type { FeatureProber } from '../../shared/ports/artifacts.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import type { ExecutorEvent } from '../../shared/ports/executor.js';
 import type { Logger } from '../../shared/ports/logger.js';
 import type { PreparationStarter } from '../../shared/ports/preparation.js';
+import { type SpecLimits, specLimitsFromEnv } from '../../shared/schemas/spec-limits.js';
 import {
   findOrphanedSweeps,
   MAX_AGGREGATION_ATTEMPTS,
@@ -44,6 +51,13 @@ export interface LocalDepsOptions {
    * takes a sweep over only after it ran out. Default FOLDSWEEP_LEASE_MS, else 30 s.
    */
   leaseMs?: number;
+  /** Spec size limits; default: FOLDSWEEP_MAX_* over DEFAULT_SPEC_LIMITS. */
+  limits?: SpecLimits;
+  /**
+   * `foldsweep serve`: read base models and datasets only under these roots (relative spec
+   * paths against their base). Absent (`foldsweep run`): any path the user can read.
+   */
+  dataRoots?: DataRoots;
 }
 
 export interface LocalDeps extends RetrainDeps {
@@ -75,17 +89,32 @@ export interface LocalDeps extends RetrainDeps {
  */
 export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
   const home = resolve(options.home ?? process.env.FOLDSWEEP_HOME ?? '.foldsweep');
-  mkdirSync(join(home, 'logs'), { recursive: true });
-  const logger =
-    options.logger ??
-    pino(
-      { level: process.env.FOLDSWEEP_LOG_LEVEL ?? 'info' },
-      pino.destination({ dest: join(home, 'logs', 'foldsweep.log'), sync: true }),
-    );
+  // A home that is a file, read-only, not ours or on a full disk: one line, before anything.
+  ensureWritableHome(home);
+  let logger: Logger;
+  let state: SqliteStateStore;
+  let schedules: SqliteScheduleStore;
+  let registry: SqliteModelRegistry;
+  try {
+    logger =
+      options.logger ??
+      pino(
+        { level: process.env.FOLDSWEEP_LOG_LEVEL ?? 'info' },
+        pino.destination({ dest: join(home, 'logs', 'foldsweep.log'), sync: true }),
+      );
+    state = new SqliteStateStore(join(home, 'state.db'));
+    schedules = new SqliteScheduleStore(join(home, 'state.db'));
+    registry = new SqliteModelRegistry(join(home, 'state.db'));
+  } catch (error) {
+    rethrowStorageProblem(error, home, 'opening its log and state.db');
+  }
   const objects = new FsObjectStore(join(home, 'objects'));
-  const state = new SqliteStateStore(join(home, 'state.db'));
-  const schedules = new SqliteScheduleStore(join(home, 'state.db'));
-  const registry = new SqliteModelRegistry(join(home, 'state.db'));
+  const limits = options.limits ?? specLimitsFromEnv(process.env);
+  const datasets = new LocalDatasetPreparer(objects, logger, {
+    sources: [defaultS3DatasetSource()],
+  });
+  const models = new FsModelImporter(objects, { sources: [defaultS3ModelSource()], logger });
+  const roots = options.dataRoots;
   const leaseMs = options.leaseMs ?? Number(process.env.FOLDSWEEP_LEASE_MS ?? 30_000);
   const owner = { id: `${hostname()}:${process.pid}:${ulid().slice(-8)}`, leaseMs };
   const driving = new Set<string>();
@@ -115,8 +144,10 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     home,
     state,
     objects,
-    datasets: new LocalDatasetPreparer(objects, logger, { sources: [defaultS3DatasetSource()] }),
-    models: new FsModelImporter(objects, { sources: [defaultS3ModelSource()], logger }),
+    datasets: roots ? rootedDatasetPreparer(datasets, roots) : datasets,
+    models: roots ? rootedModelImporter(models, roots) : models,
+    limits,
+    ...(roots ? { paths: roots } : {}),
     evaluator: new TfModelEvaluator(objects),
     prober: new TfFeatureProber(objects),
     clock: systemClock,

@@ -73,6 +73,12 @@ export interface RankingVerdict {
 }
 
 /**
+ * Means closer than this are equal: the same fold accuracies summed in another order differ in
+ * the last bits, and such a "lead" must not decide the champion over the std tie-break.
+ */
+const MEAN_EPSILON = 1e-9;
+
+/**
  * Ranks variants by fold-averaged objective.
  * Failed folds: a variant with any failed or missing fold is *incomplete*: its mean over fewer
  * folds is not comparable with a full cross-validation, so incomplete variants rank after all
@@ -146,7 +152,7 @@ export function buildLeaderboard(plan: Plan, results: readonly TrialOutcome[]): 
     if (a.complete !== b.complete) return a.complete ? -1 : 1;
     if (a.mean === null || b.mean === null) {
       if (a.mean !== b.mean) return a.mean === null ? 1 : -1;
-    } else if (a.mean !== b.mean) {
+    } else if (Math.abs(a.mean - b.mean) > MEAN_EPSILON) {
       return higherIsBetter ? b.mean - a.mean : a.mean - b.mean;
     }
     if ((a.std ?? 0) !== (b.std ?? 0)) return (a.std ?? 0) - (b.std ?? 0);
@@ -209,9 +215,12 @@ const T_CRITICAL_95 = [
 export function rankingVerdict(rows: readonly LeaderboardRow[], higherIsBetter: boolean) {
   const [first, second] = rows;
   const scratchWon = first.strategy === 'scratch';
-  const scratchText = scratchWon
-    ? ' Scratch won: the base model did not help on this data (a model trained from random weights beat every transfer variant).'
-    : '';
+  const scratchText = (separated: boolean) =>
+    !scratchWon
+      ? ''
+      : separated || !second || second.mean === null
+        ? ' Scratch won: the base model did not help on this data (a model trained from random weights beat every transfer variant).'
+        : ' Scratch ranks first, within noise of second place: on this data the base model did not clearly help.';
   if (!second || second.mean === null) {
     return {
       first: first.variantId,
@@ -220,7 +229,7 @@ export function rankingVerdict(rows: readonly LeaderboardRow[], higherIsBetter: 
       t: null,
       separated: false,
       scratchWon,
-      text: `${first.description} is the only variant with a score.${scratchText}`,
+      text: `${first.description} is the only variant with a score.${scratchText(false)}`,
     };
   }
   const diffs: number[] = [];
@@ -255,7 +264,7 @@ export function rankingVerdict(rows: readonly LeaderboardRow[], higherIsBetter: 
       : t === null
         ? `${first.description} leads ${second.description}${points}, but they share fewer than 2 completed folds: no test of the difference.`
         : `${first.description} leads ${second.description}${points} over the same ${k} folds, within noise (corrected paired t ${t.toFixed(2)} ≤ ${critical}): treat them as tied.`) +
-    scratchText;
+    scratchText(separated);
   return {
     first: first.variantId,
     second: second.variantId,

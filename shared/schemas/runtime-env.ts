@@ -129,7 +129,7 @@ export const BATCH_JOB_ENV = {
 
 /**
  * The trainer's exit codes: one table that the trainer (trainer/config.ts), the local executor
- * and the Batch job definition's `evaluateOnExit` (shared/adapters/aws/batch-retry.ts) share.
+ * and the Batch job definition's `evaluateOnExit` (shared/trial-retry.ts) share.
  * A failed trial has already written its failed TrialResult: retrying it would not help.
  */
 export const TRAINER_EXIT = {

@@ -38,12 +38,22 @@ export const SVM_LOSSES = ['hinge', 'squared-hinge'] as const;
 export const SvmLossSchema = z.enum(SVM_LOSSES);
 export type SvmLoss = z.infer<typeof SvmLossSchema>;
 
+/** "must be a number" only for a non-number; a number out of range is told its bound. */
+const numberError =
+  (what: string) =>
+  (issue: { code?: string; maximum?: unknown; minimum?: unknown; inclusive?: boolean }) =>
+    issue.code === 'too_big'
+      ? `${what} must be ${issue.inclusive === false ? 'below' : 'at most'} ${String(issue.maximum)}`
+      : issue.code === 'too_small'
+        ? `${what} must be ${issue.inclusive === false ? 'above' : 'at least'} ${String(issue.minimum)}`
+        : `${what} must be a number`;
+
 const positive = (what: string) =>
-  z.number({ error: `${what} must be a number` }).positive(`${what} must be greater than 0`);
+  z.number({ error: numberError(what) }).positive(`${what} must be greater than 0`);
 
 const between = (what: string, min: number, max: number) =>
   z
-    .number({ error: `${what} must be a number` })
+    .number({ error: numberError(what) })
     .min(min, `${what} must be between ${min} and ${max}`)
     .max(max, `${what} must be between ${min} and ${max}`);
 
@@ -285,7 +295,7 @@ export type ModelSettings = z.infer<typeof ModelSettingsSchema>;
 
 /**
  * The default of training.patienceSteps, chosen by measurement on the Fashion-MNIST transfer task
- * (docs/results-fashion-mnist-transfer.md, "Early stopping on small folds").
+ * (docs/benchmarks/early-stopping-small-folds.md).
  */
 export const PATIENCE_STEPS_DEFAULT = 200;
 
@@ -338,10 +348,10 @@ export type ChampionKind = z.infer<typeof ChampionKindSchema>;
 
 export const SweepSpecSchema = z
   .object({
+    /** At most SpecLimits.maxNameLength characters (checked on submission: spec-limits.ts). */
     name: z
       .string()
       .min(1)
-      .max(100)
       .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" or "-"')
       .optional(),
     /** Path (or file:// URI) of a tfjs layers model.json whose last layer is a softmax. */

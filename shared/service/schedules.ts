@@ -36,6 +36,7 @@ import {
 import { TERMINAL_SWEEP_STATUSES } from '../schemas/state.js';
 import { type SweepSpec, SweepSpecSchema } from '../schemas/sweep-spec.js';
 import type { ServiceDeps } from './deps.js';
+import { discardLeftovers, snapshotArtifacts } from './leftovers.js';
 import { prepareSweep, submitSweep } from './lifecycle.js';
 import { championLineage, servingVersion } from './registry.js';
 
@@ -87,7 +88,16 @@ export async function createSchedule(
     createdAt: now,
     updatedAt: now,
   };
-  await checkTemplate(deps, record);
+  // A rejected template leaves no model or dataset behind (as a rejected sweep).
+  const before = await snapshotArtifacts(deps.objects);
+  try {
+    await checkTemplate(deps, record);
+  } catch (error) {
+    await discardLeftovers(deps, `schedule-${record.id}`, before, now).catch((cause: unknown) =>
+      deps.logger.error({ err: cause }, 'removing what the rejected schedule left failed'),
+    );
+    throw error;
+  }
   await deps.schedules.createSchedule(record);
   try {
     await deps.scheduler.put(triggerOf(record, now));

@@ -254,6 +254,65 @@ describe('sweep lifecycle with real processes', () => {
     await serve.exited;
   }, 240_000);
 
+  it('kill -9 of foldsweep serve mid-sweep: a restarted serve takes the sweep over and completes it, training no finished trial again', async () => {
+    const home = join(ws.dir, 'serve-killed');
+    const first = track(cli(['serve', '--home', home, '--port', '0', '--concurrency', '1']));
+    const url = await until('the server', async () => first.out().match(/on (http:\S+)/)?.[1]);
+    const spec = JSON.parse(await readFile(longSpecFile, 'utf8'));
+    const res = await fetch(`${url}/sweeps`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(spec),
+    });
+    expect(res.status).toBe(202);
+    const { sweep } = (await res.json()) as { sweep: { id: string } };
+    await until('a finished trial', async () => (await finishedCount(home)) >= 1);
+    const objects = new FsObjectStore(join(home, 'objects'));
+    const finishedBefore = new Map<number, string>();
+    for (const t of (await stateOf(home)).trials.filter((x) => x.status === 'succeeded')) {
+      const result = (await getJson(objects, trialResultKey(sweep.id, t.trialIndex))) as {
+        startedAt: string;
+      };
+      finishedBefore.set(t.trialIndex, result.startedAt);
+    }
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+    await until(
+      'the killed server trainers to exit',
+      async () => (await trainerPids(home)).length === 0 || undefined,
+      10_000,
+    );
+    // The killed server held the lease: its trials are left 'running' until it runs out.
+    expect((await stateOf(home)).sweep.status).toBe('running');
+
+    const second = track(cli(['serve', '--home', home, '--port', '0', '--concurrency', '2']));
+    const url2 = await until(
+      'the new server',
+      async () => second.out().match(/on (http:\S+)/)?.[1],
+    );
+    await until(
+      'the sweep to complete',
+      async () => {
+        const view = (await (await fetch(`${url2}/sweeps/${sweep.id}`)).json()) as {
+          status: string;
+        };
+        return view.status === 'completed' || undefined;
+      },
+      180_000,
+    );
+    const { trials } = await stateOf(home);
+    expect(trials.every((t) => t.status === 'succeeded')).toBe(true);
+    for (const [index, startedAt] of finishedBefore) {
+      const result = (await getJson(objects, trialResultKey(sweep.id, index))) as {
+        startedAt: string;
+      };
+      expect(result.startedAt, `trial ${index} was trained again`).toBe(startedAt);
+    }
+    second.child.kill('SIGTERM');
+    await second.exited;
+  }, 300_000);
+
   it('resume finishes an aggregation its process died in, leaving one complete champion', async () => {
     const home = join(ws.dir, 'aggregation');
     // A process that dies while aggregating: its evaluator never returns (the champion's model

@@ -68,7 +68,7 @@ describe('ProcessPoolExecutor', () => {
     expect(events.filter((e) => e.type === 'sweep-drained')).toHaveLength(3);
   }, 240_000);
 
-  it('runs the trials on trainer workers; a killed trainer fails only its trial', async () => {
+  it('runs the trials on trainer workers; a trainer killed on every attempt fails only its trial', async () => {
     const { sweep, plan } = await createSweep(ws.deps, ws.spec());
     await executor.waitFor(sweep.id);
 
@@ -78,8 +78,9 @@ describe('ProcessPoolExecutor', () => {
     );
     const crashed = trials[4];
     expect(crashed.reason).toMatch(
-      /killed by SIGKILL without writing a result: about to be killed/,
+      /killed by SIGKILL without writing a result \(attempt 3 of 3; earlier attempts: killed by SIGKILL, killed by SIGKILL\): about to be killed/,
     );
+    expect(crashed.attempt).toBe(3);
 
     // Progress came from the trainer processes, epoch by epoch.
     expect(events.filter((e) => e.type === 'epoch').length).toBeGreaterThanOrEqual(8 * 2);

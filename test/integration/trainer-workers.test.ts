@@ -83,9 +83,10 @@ describe('ProcessPoolExecutor trainer workers', () => {
     expect(reused.results.map(outcome)).toEqual(fresh.results.map(outcome));
   }, 180_000);
 
-  it('replaces a worker that died: the crash fails only its trial, with its reason', async () => {
+  it('replaces a worker that died: a trial killed on every attempt fails alone, with its reason and attempts', async () => {
     process.env.FOLDSWEEP_TEST_CRASH_TRIAL = '1';
-    // One worker: trials 0 and 1 start on it; trial 2 needs its replacement.
+    // One worker: trials 0 and 1 start on it; each retry of trial 1 and then trial 2 need a
+    // replacement.
     const { results, runs } = await sweepOn(
       'worker',
       1,
@@ -94,12 +95,13 @@ describe('ProcessPoolExecutor trainer workers', () => {
 
     expect(results.map((r) => r.status)).toEqual(['succeeded', 'failed', 'succeeded']);
     expect(results[1].reason).toMatch(
-      /trainer process killed by SIGKILL without writing a result: about to be killed/,
+      /trainer process killed by SIGKILL without writing a result \(attempt 3 of 3; earlier attempts: killed by SIGKILL, killed by SIGKILL\): about to be killed/,
     );
-    expect(runs.map(([, trial]) => trial)).toEqual([0, 1, 2]);
-    const [first, crashed, replacement] = runs.map(([pid]) => pid);
-    expect(crashed).toBe(first);
-    expect(replacement).not.toBe(crashed);
+    expect(results[1].attempt).toBe(3);
+    expect(runs.map(([, trial]) => trial)).toEqual([0, 1, 1, 1, 2]);
+    const pids = runs.map(([pid]) => pid);
+    expect(pids[1]).toBe(pids[0]);
+    expect(new Set(pids.slice(1)).size).toBe(4);
   }, 120_000);
 });
 

@@ -1,87 +1,30 @@
 /**
- * The trainer job's retry strategy, defined once: BatchExecutor sends it with every SubmitJob and
- * infra/ puts the same value on the job definition. It retries what a new attempt can fix (the
- * host went away: Spot reclaim, instance terminated, container SIGKILLed) and nothing else; a
- * retried attempt resumes from the trial's last checkpoint.
+ * The trainer job's retry strategy on Batch: BatchExecutor sends it with every SubmitJob and
+ * infra/ puts the same value on the job definition. The rules and the number of attempts are
+ * shared/trial-retry.ts's, which the local process pool applies too; a retried attempt resumes
+ * from the trial's last checkpoint.
  * @module
  */
 import type { RetryStrategy } from '@aws-sdk/client-batch';
-import { TRAINER_EXIT } from '../../schemas/runtime-env.js';
+import { TRIAL_ATTEMPTS, TRIAL_RETRY_RULES } from '../../trial-retry.js';
 
-/** Exit code of a container whose process was killed with SIGKILL (128 + 9). */
-export const SIGKILL_EXIT_CODE = 137;
+export {
+  type EvaluateOnExitRule,
+  evaluateOnExit,
+  FINAL_EXIT_CODES,
+  matchesPattern,
+  type RetryAction,
+  SIGKILL_EXIT_CODE,
+} from '../../trial-retry.js';
 
-export type RetryAction = 'RETRY' | 'EXIT';
+/** Batch's evaluateOnExit rules: the shared trial retry rules. */
+export const BATCH_RETRY_RULES = TRIAL_RETRY_RULES;
 
-export interface EvaluateOnExitRule {
-  onStatusReason?: string;
-  onReason?: string;
-  onExitCode?: string;
-  action: RetryAction;
-}
-
-/**
- * Rules are evaluated in order, first match wins; when none matches Batch RETRIES, hence the
- * catch-all EXIT at the end. Batch allows at most 5 rules and 10 attempts.
- * - `Host EC2*` on the status reason: Spot reclaim or instance termination ("Host EC2 (instance
- *   i-0abc) terminated.") -> retry.
- * - `OutOfMemoryError*` on the container reason: the same trial would run out of memory again.
- * - exit 137: the process was SIGKILLed from outside (host drain, manual kill) -> retry.
- * - everything else -> exit: TRAINER_EXIT.trialFailed (2) and TRAINER_EXIT.config (3) mean a
- *   retry cannot help (a failed trial has already written its result).
- */
-export const BATCH_RETRY_RULES: readonly EvaluateOnExitRule[] = [
-  { onStatusReason: 'Host EC2*', action: 'RETRY' },
-  { onReason: 'OutOfMemoryError*', action: 'EXIT' },
-  { onExitCode: String(SIGKILL_EXIT_CODE), action: 'RETRY' },
-  { onReason: '*', action: 'EXIT' },
-];
-
-/** Attempts per trial (first run + retries). */
-export const BATCH_ATTEMPTS = 3;
+/** Attempts per trial (first run + retries): the shared TRIAL_ATTEMPTS. */
+export const BATCH_ATTEMPTS = TRIAL_ATTEMPTS;
 
 /** The retryStrategy of SubmitJob and of the job definition. */
 export const BATCH_RETRY_STRATEGY: RetryStrategy = {
   attempts: BATCH_ATTEMPTS,
   evaluateOnExit: BATCH_RETRY_RULES.map((rule) => ({ ...rule })),
 };
-
-/** Exit codes that the rules above must treat as final (checked by the unit tests). */
-export const FINAL_EXIT_CODES = [TRAINER_EXIT.trialFailed, TRAINER_EXIT.config] as const;
-
-/** Batch's pattern match: exact, or a prefix when the pattern ends with `*`. */
-export function matchesPattern(pattern: string, value: string | undefined): boolean {
-  if (pattern.endsWith('*')) return (value ?? '').startsWith(pattern.slice(0, -1));
-  return value === pattern;
-}
-
-/**
- * What Batch does with a finished attempt under `rules`: the action of the first rule whose
- * given conditions all match, else RETRY (Batch's default). The Batch emulator in test/ uses
- * it, so the tests exercise the same rules that run on AWS.
- * @example
- * evaluateOnExit(BATCH_RETRY_RULES, { exitCode: 137 }); // 'RETRY'
- */
-export function evaluateOnExit(
-  rules: readonly EvaluateOnExitRule[],
-  attempt: { statusReason?: string; reason?: string; exitCode?: number },
-): RetryAction {
-  for (const rule of rules) {
-    if (
-      rule.onStatusReason !== undefined &&
-      !matchesPattern(rule.onStatusReason, attempt.statusReason)
-    )
-      continue;
-    if (rule.onReason !== undefined && !matchesPattern(rule.onReason, attempt.reason)) continue;
-    if (
-      rule.onExitCode !== undefined &&
-      !matchesPattern(
-        rule.onExitCode,
-        attempt.exitCode === undefined ? undefined : String(attempt.exitCode),
-      )
-    )
-      continue;
-    return rule.action.toUpperCase() as RetryAction;
-  }
-  return 'RETRY';
-}

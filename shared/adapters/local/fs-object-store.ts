@@ -8,6 +8,7 @@ import {
   OBJECT_KEY_TEMP_MARKER,
   type ObjectStore,
 } from '../../ports/object-store.js';
+import { storageProblem } from './home.js';
 
 /** Marks in-flight temp files; `list` skips them and keys may not contain it. */
 const TEMP_MARKER = OBJECT_KEY_TEMP_MARKER;
@@ -16,7 +17,9 @@ const TEMP_MARKER = OBJECT_KEY_TEMP_MARKER;
  * ObjectStore over a folder: key `a/b/c.json` is the file `<root>/a/b/c.json`.
  * `put` writes a temp file in the target folder, fsyncs it and renames it over the key, so a
  * reader sees the old or the new body. A key cannot also be a folder of other keys (S3 allows
- * `a` and `a/b` together; a file system does not): such a `put` throws a FoldsweepError.
+ * `a` and `a/b` together; a file system does not): such a `put` throws a FoldsweepError, and so
+ * does a put on a full disk, a read-only file system or a folder it may not write
+ * (HomeUnusableError, naming the folder and what to do).
  * @example
  * const objects = new FsObjectStore(path.join(home, 'objects'));
  * await objects.put('sweeps/01J/plan.json', JSON.stringify(plan));
@@ -51,7 +54,13 @@ export class FsObjectStore implements ObjectStore {
             { cause: error },
           );
         }
-        throw error;
+        // A full disk, a read-only file system, no permission: one line naming the folder.
+        throw (
+          storageProblem(error, this.root, `writing ${key}`, {
+            label: 'object store',
+            only: ['full', 'read-only', 'not-writable'],
+          }) ?? error
+        );
       }
     }
   }

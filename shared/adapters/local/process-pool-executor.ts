@@ -1,5 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type {
   Executor,
@@ -19,6 +19,7 @@ import {
   TrialResultSchema,
   trialRecordOf,
 } from '../../schemas/trial-result.js';
+import { evaluateOnExit, TRIAL_ATTEMPTS, TRIAL_RETRY_RULES } from '../../trial-retry.js';
 
 /**
  * tsx's loader by absolute URL: a bare `--import tsx` resolves against the working directory,
@@ -60,6 +61,13 @@ export interface ProcessPoolExecutorOptions {
    * no trial is queued or running.
    */
   workerIdleMs?: number;
+  /**
+   * Attempts per trial (first run + retries; default TRIAL_ATTEMPTS, the same number Batch
+   * uses). A trainer killed from outside (SIGKILL: the OOM killer, a kill -9) without writing a
+   * result is run again, up to this many times, and resumes from its last checkpoint; any other
+   * ending is final (shared/trial-retry.ts, the rules Batch applies).
+   */
+  maxAttempts?: number;
 }
 
 /** How a trial's trainer ended: like a process exit (a worker reports the code it would exit with). */
@@ -105,9 +113,11 @@ interface SweepRun {
  * Runs the trials in trainer processes (`trainer/main.ts`), at most `concurrency` at once: by
  * default long-lived workers that run trials one after another, or one process per trial
  * (`trainerProcess: 'per-trial'`).
- * A crashing trainer fails its trial only: if it dies (or exits) without writing a result, the
- * executor writes a failed TrialResult with the exit code/signal and the tail of its stderr; a
- * dead worker is replaced by a fresh one for the next trial.
+ * A trainer killed from outside (SIGKILL: the OOM killer, kill -9) without writing a result is
+ * run again, up to `maxAttempts` times in all (TRIAL_ATTEMPTS, as on Batch), and resumes from its
+ * last per-epoch checkpoint. Any other crash, or the last attempt's, fails its trial only: the
+ * executor writes a failed TrialResult with the exit code/signal, the attempts and the tail of
+ * its stderr. A dead worker is replaced by a fresh one.
  * @example
  * const executor = new ProcessPoolExecutor({ home, objects, state, onDrained: aggregate });
  * await executor.submit(plan);
@@ -241,12 +251,7 @@ export class ProcessPoolExecutor implements Executor {
       const next = this.queue.shift() as QueuedTrial;
       this.running++;
       this.runTrial(next)
-        .catch((error) =>
-          this.options.logger?.error(
-            { err: error, trial: next.trialIndex },
-            'trial bookkeeping failed',
-          ),
-        )
+        .catch((error: unknown) => this.abandon(next, error))
         .finally(() => {
           this.running--;
           this.pump();
@@ -259,7 +264,7 @@ export class ProcessPoolExecutor implements Executor {
     }
   }
 
-  private async setStatus(q: QueuedTrial, status: TrialStatus, result?: TrialResult) {
+  private async setStatus(q: QueuedTrial, status: TrialStatus, result?: TrialResult, attempt = 1) {
     const run = this.runs.get(q.sweepId);
     if (run) run.statuses[q.trialIndex] = status;
     const updatedAt = new Date().toISOString();
@@ -272,7 +277,7 @@ export class ProcessPoolExecutor implements Executor {
             variantId: q.variantId,
             fold: q.fold,
             status,
-            attempt: status === 'pending' ? 0 : 1,
+            attempt: status === 'pending' ? 0 : attempt,
             objective: null,
             updatedAt,
           },
@@ -290,39 +295,53 @@ export class ProcessPoolExecutor implements Executor {
       trialIndex: q.trialIndex,
       totalEpochs: q.totalEpochs,
     });
-    const { code, signal, stderr, fromWorker } =
-      this.trainerProcess === 'worker'
-        ? await this.runOnWorker(q, run)
-        : await this.spawnTrainer(q, run);
+    const attempts = Math.max(1, this.options.maxAttempts ?? TRIAL_ATTEMPTS);
+    const earlier: string[] = [];
     let result: TrialResult | undefined;
-    try {
-      result = TrialResultSchema.parse(
-        await getJson(this.options.objects, trialResultKey(q.sweepId, q.trialIndex)),
-      );
-    } catch {
-      result = undefined;
-    }
-    if (result && result.status === 'succeeded' && code !== 0) {
-      // Wrote a result, then died: keep the result, it is complete.
-      logger?.warn(
-        { trial: q.trialIndex, code, signal },
-        'trainer exited non-zero after its result',
-      );
-    }
-    if (!result && run.cancelled) {
-      // Stopped by cancel: unfinished, not failed (a resume runs it).
-      await this.setStatus(q, 'pending');
-      await this.maybeDrained(q.sweepId);
-      return;
-    }
-    if (!result) {
+    for (let attempt = 1; ; attempt++) {
+      const { code, signal, stderr, fromWorker } =
+        this.trainerProcess === 'worker'
+          ? await this.runOnWorker(q, run, attempt)
+          : await this.spawnTrainer(q, run, attempt);
+      result = await this.readResult(q);
+      if (result && result.status === 'succeeded' && code !== 0) {
+        // Wrote a result, then died: keep the result, it is complete.
+        logger?.warn(
+          { trial: q.trialIndex, code, signal },
+          'trainer exited non-zero after its result',
+        );
+      }
+      if (!result && run.cancelled) {
+        // Stopped by cancel: unfinished, not failed (a resume runs it).
+        await this.setStatus(q, 'pending');
+        await this.maybeDrained(q.sweepId);
+        return;
+      }
+      if (result) {
+        await this.setStatus(q, result.status, result);
+        break;
+      }
       const how = signal
         ? `killed by ${signal}`
         : `${fromWorker ? 'ended the trial' : 'exited'} with code ${code}`;
-      const reason = `trainer process ${how} without writing a result${stderr ? `: ${stderr.trim()}` : ''}`;
-      result = await this.recordFailure(q, reason);
-    } else {
-      await this.setStatus(q, result.status, result);
+      // A signal is reported as a container reports it (128 + its number): the rules Batch applies.
+      const exitCode = signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? undefined);
+      const retry = evaluateOnExit(TRIAL_RETRY_RULES, { exitCode }) === 'RETRY';
+      if (retry && attempt < attempts) {
+        earlier.push(how);
+        logger?.warn(
+          { trial: q.trialIndex, sweepId: q.sweepId, attempt, attempts, code, signal },
+          'trainer died without writing a result: running the trial again from its checkpoint',
+        );
+        await this.setStatus(q, 'running', undefined, attempt + 1);
+        continue;
+      }
+      const tried = earlier.length
+        ? ` (attempt ${attempt} of ${attempts}; earlier attempts: ${earlier.join(', ')})`
+        : ` (attempt ${attempt} of ${attempts}${retry ? '' : ', not retried'})`;
+      const reason = `trainer process ${how} without writing a result${tried}${stderr ? `: ${stderr.trim()}` : ''}`;
+      result = await this.recordFailure(q, reason, attempt);
+      break;
     }
     onEvent?.({
       type: 'trial-finished',
@@ -335,8 +354,50 @@ export class ProcessPoolExecutor implements Executor {
     await this.maybeDrained(q.sweepId);
   }
 
-  private async recordFailure(q: QueuedTrial, reason: string) {
+  /**
+   * The trial's bookkeeping failed (a full disk, a state store that cannot be written): the
+   * trial ends failed with that reason, as far as anything can still be written, so the sweep
+   * drains instead of waiting for it forever.
+   */
+  private async abandon(q: QueuedTrial, error: unknown) {
+    const { logger, onEvent } = this.options;
+    logger?.error(
+      { err: error, trial: q.trialIndex, sweepId: q.sweepId },
+      'trial bookkeeping failed',
+    );
+    const run = this.runs.get(q.sweepId);
+    if (!run || run.drained) return;
+    const reason = `recording the trial failed: ${(error as Error)?.message ?? String(error)}`;
+    run.statuses[q.trialIndex] = 'failed';
     const result = failedTrialResult(q, reason, { at: new Date().toISOString() });
+    await this.options.state
+      .putTrial(trialRecordOf(result, result.finishedAt))
+      .catch((err: unknown) =>
+        logger?.error({ err, trial: q.trialIndex }, 'could not record the failed trial either'),
+      );
+    onEvent?.({
+      type: 'trial-finished',
+      sweepId: q.sweepId,
+      trialIndex: q.trialIndex,
+      status: 'failed',
+      objective: null,
+      reason,
+    });
+    await this.maybeDrained(q.sweepId).catch(() => undefined);
+  }
+
+  private async readResult(q: QueuedTrial): Promise<TrialResult | undefined> {
+    try {
+      return TrialResultSchema.parse(
+        await getJson(this.options.objects, trialResultKey(q.sweepId, q.trialIndex)),
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async recordFailure(q: QueuedTrial, reason: string, attempt = 1) {
+    const result = failedTrialResult(q, reason, { attempt, at: new Date().toISOString() });
     await this.options.objects.put(trialResultKey(q.sweepId, q.trialIndex), JSON.stringify(result));
     await this.setStatus(q, 'failed', result);
     return result;
@@ -375,7 +436,11 @@ export class ProcessPoolExecutor implements Executor {
   }
 
   /** Runs the trial on an idle worker, or on a new one. */
-  private async runOnWorker(q: QueuedTrial, run: SweepRun): Promise<TrainerOutcome> {
+  private async runOnWorker(
+    q: QueuedTrial,
+    run: SweepRun,
+    attempt: number,
+  ): Promise<TrainerOutcome> {
     let worker = this.idle.pop();
     while (worker?.closed) worker = this.idle.pop();
     if (worker?.idleTimer) clearTimeout(worker.idleTimer);
@@ -393,7 +458,7 @@ export class ProcessPoolExecutor implements Executor {
         type: 'run',
         planKey: planKey(q.sweepId),
         trialIndex: q.trialIndex,
-        attempt: 1,
+        attempt,
       };
       if (!w.closed) w.child.send(request);
     }
@@ -507,7 +572,7 @@ export class ProcessPoolExecutor implements Executor {
     else w.child.kill('SIGTERM');
   }
 
-  private spawnTrainer(q: QueuedTrial, run: SweepRun) {
+  private spawnTrainer(q: QueuedTrial, run: SweepRun, attempt: number) {
     return new Promise<TrainerOutcome>((resolve) => {
       const child = fork(this.options.trainerEntry ?? TRAINER_ENTRY, [], {
         execArgv: ['--import', TSX_LOADER, ...TRAINER_ARGV],
@@ -516,7 +581,7 @@ export class ProcessPoolExecutor implements Executor {
           FOLDSWEEP_HOME: this.options.home,
           FOLDSWEEP_PLAN_KEY: planKey(q.sweepId),
           FOLDSWEEP_TRIAL_INDEX: String(q.trialIndex),
-          FOLDSWEEP_ATTEMPT: '1',
+          FOLDSWEEP_ATTEMPT: String(attempt),
           FOLDSWEEP_BACKEND: this.options.backend ?? 'auto',
         },
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],

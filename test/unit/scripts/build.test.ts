@@ -2,8 +2,15 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BuildOutput, buildBundles, REPO_ROOT } from '../../../scripts/build.js';
+import {
+  type BuildOutput,
+  buildBundles,
+  common,
+  lambdaTfjs,
+  REPO_ROOT,
+} from '../../../scripts/build.js';
 import { AWS_SAMPLE_BATCH_JOB_STATE_CHANGE } from '../../batch-emulator/events.js';
 
 const ENV = {
@@ -118,6 +125,63 @@ describe('scripts/build.ts', () => {
     const { handler } = await load(out.files.lambda.retrain);
 
     expect(await handler({ nothing: true })).toMatchObject({ status: 'invalid' });
+  });
+
+  it('each Lambda carries only the tfjs it runs: cpu for the evaluating functions, none in prepare', () => {
+    const packagesOf = (name: string) => {
+      const output = Object.entries(out.metafiles.lambda.outputs).find(([file]) =>
+        file.endsWith(`lambda/${name}.mjs`),
+      )?.[1];
+      const found = new Set<string>();
+      for (const input of Object.keys(output?.inputs ?? {})) {
+        const m = input.match(/node_modules\/(@tensorflow\/[^/]+)/);
+        if (m) found.add(m[1]);
+      }
+      return [...found].sort();
+    };
+    for (const name of ['api', 'aggregator', 'retrain']) {
+      expect(packagesOf(name), name).toEqual([
+        '@tensorflow/tfjs-backend-cpu',
+        '@tensorflow/tfjs-core',
+        '@tensorflow/tfjs-layers',
+      ]);
+    }
+    expect(packagesOf('prepare')).toEqual([]);
+  });
+
+  it('the Lambda tfjs evaluates on the cpu backend: layers, chained ops and gradients on one engine', async () => {
+    const file = path.join(dir, 'tfjs-check.mjs');
+    await build({
+      ...common,
+      metafile: false,
+      sourcemap: false,
+      stdin: {
+        resolveDir: REPO_ROOT,
+        loader: 'ts',
+        contents: `import { selectBackend } from './trainer/backend.ts';
+export async function check() {
+  const { tf, name } = await selectBackend();
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2, kernelInitializer: 'ones' })] });
+  const predicted = model.predict(tf.tensor2d([[1, 2, 3]])).argMax(-1).arraySync();
+  const grad = tf.grad((x) => x.square().sum())(tf.tensor1d([3])).arraySync();
+  const wasm = await selectBackend({ prefer: 'wasm' }).then(() => 'loaded', (e) => e.message);
+  return { name, predicted, grad, wasm, backends: Object.keys(tf.engine().registryFactory).sort() };
+}`,
+      },
+      outfile: file,
+      plugins: [lambdaTfjs({ evaluator: true })],
+    });
+    const { check } = (await import(pathToFileURL(file).href)) as {
+      check: () => Promise<Record<string, unknown>>;
+    };
+
+    expect(await check()).toEqual({
+      name: 'cpu',
+      predicted: [0],
+      grad: [6],
+      wasm: expect.stringMatching(/wasm backend is not part of this Lambda bundle/),
+      backends: ['cpu'],
+    });
   });
 
   it('prepare.mjs is written, loads, and its handler rejects an event without a sweepId', async () => {

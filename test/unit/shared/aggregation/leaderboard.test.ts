@@ -551,6 +551,31 @@ describe('the ranking verdict', () => {
     const board = buildLeaderboard(plan, resultsFor(plan, table));
     expect(board.verdict?.scratchWon).toBe(true);
     expect(board.verdict?.text).toMatch(/the base model did not help on this data/);
+
+    // Within noise of second place, it says so instead.
+    const close: Outcome[][] = plan.variants.map((_, v) =>
+      v === scratch ? [0.9, 0.7, 0.95] : [0.8, 0.8, 0.8],
+    );
+    const tied = buildLeaderboard(plan, resultsFor(plan, close));
+    expect(tied.verdict?.scratchWon).toBe(true);
+    expect(tied.verdict?.text).toMatch(/within noise of second place: .*did not clearly help/);
+  });
+
+  it('treats means equal but for float rounding as a tie, broken by the lower std', () => {
+    const plan = planWith(2);
+    // The same sum but for 3e-12: without the tolerance the first variant would rank first.
+    const a = [0.9225, 0.8521, 0.9362];
+    const b = [0.9362, 0.9225, 0.8521].map((x) => x - 1e-12);
+    const board = buildLeaderboard(
+      plan,
+      resultsFor(plan, [a, b.map((x, i) => (i === 0 ? x - 0.03 : x + 0.015))]),
+    );
+    expect(rowOf(board, plan, 0).mean).not.toBe(rowOf(board, plan, 1).mean);
+    expect(
+      Math.abs((rowOf(board, plan, 0).mean ?? 0) - (rowOf(board, plan, 1).mean ?? 0)),
+    ).toBeLessThan(1e-9);
+    // Variant 1's folds are closer together: it ranks first.
+    expect(board.rows[0].variantId).toBe(plan.variants[1].id);
   });
 
   it('has no verdict without a complete variant', () => {
