@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { toFieldIssues } from '../../../../shared/schemas/issues.js';
+import { variantUpperBound } from '../../../../shared/schemas/spec-limits.js';
 import { type SweepSpecInput, SweepSpecSchema } from '../../../../shared/schemas/sweep-spec.js';
 
 const base: SweepSpecInput = {
@@ -128,5 +129,20 @@ describe('SweepSpecSchema searchSpace ranges and search', () => {
       { path: 'search.scheduler.type', message: "scheduler.type must be 'successive-halving'" },
       { path: 'search.scheduler.eta', message: 'eta must be at least 2' },
     ]);
+  });
+
+  it('counts maxVariants as the variants of a random search (ranges have no length)', () => {
+    // Prepare
+    const spec = SweepSpecSchema.parse({
+      ...base,
+      searchSpace: { lrMultiplier: { min: 0.1, max: 1 }, freezeDepth: [0, 1, 2] },
+      search: { method: 'random', maxVariants: 40 },
+    });
+
+    // Act
+    const bound = variantUpperBound(spec);
+
+    // Assess
+    expect(bound).toBe(40);
   });
 });
