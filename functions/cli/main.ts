@@ -28,6 +28,7 @@ import { inspectCommand } from './inspect.js';
 import { modelsCommand } from './models.js';
 import { SweepProgressView } from './progress.js';
 import { scheduleCommand, startScheduler } from './schedule.js';
+import { schemaCommand } from './schema.js';
 
 const USAGE = `foldsweep: cross-validated fine-tuning sweeps
 
@@ -43,6 +44,7 @@ Usage:
   foldsweep serve [--home DIR] [--port 8080] [--host 127.0.0.1] [--concurrency N]
   foldsweep schedule add|list|show|rm|run-now ...   (scheduled retraining; see docs/retraining.md)
   foldsweep models list|show|rollback ...           (the model registry)
+  foldsweep schema sweep|schedule                   (JSON Schema of a sweep spec / schedule file)
 
 \`foldsweep <command> --help\` shows a command's flags and an example.
 Ctrl-C during run cancels the sweep (a second Ctrl-C exits at once); resume continues it.
@@ -54,6 +56,7 @@ ${EXIT_CODES}`;
 const SUBCOMMANDS: Record<string, readonly string[]> = {
   schedule: ['add', 'list', 'show', 'rm', 'run-now'],
   models: ['list', 'show', 'rollback'],
+  schema: ['sweep', 'schedule'],
 };
 const TOP_COMMANDS = [...Object.keys(COMMANDS).filter((c) => !c.includes(' ')), 'help'];
 
@@ -355,6 +358,7 @@ export async function main(argv: string[]): Promise<number> {
         localDeps({ home: o.home, concurrency: o.concurrency }),
       );
     }
+    if (command === 'schema') return schemaCommand(rest);
     if (command === 'advise') return await adviseCommand(rest, (o) => localDeps({ home: o.home }));
     if (command === 'models') {
       return await modelsCommand(rest, (o) =>

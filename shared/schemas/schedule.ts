@@ -163,6 +163,8 @@ export type SweepTemplate = Omit<SweepSpec, 'dataset'>;
  */
 export const ScheduleInputSchema = z
   .object({
+    /** The JSON Schema an editor validates the file with (`foldsweep schema schedule`); ignored. */
+    $schema: z.string().optional(),
     id: ScheduleIdSchema,
     cron: z.string({ error: "give a cron expression, e.g. '0 2 * * *'" }).superRefine((v, ctx) => {
       const issue = cronIssue(v);

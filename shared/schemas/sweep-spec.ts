@@ -272,6 +272,8 @@ export type Training = z.infer<typeof TrainingSchema>;
  */
 export const SweepSpecSchema = z
   .object({
+    /** The JSON Schema an editor validates the file with (`foldsweep schema sweep`); ignored. */
+    $schema: z.string().optional(),
     name: z
       .string()
       .min(1)
