@@ -59,7 +59,7 @@ function routeRegex(path: string): RegExp {
  * The methods `app` answers on `path` (from its registered routes), with HEAD for GET and
  * OPTIONS; empty when no route has that path.
  */
-export function allowedMethods(app: Hono, path: string): string[] {
+export function allowedMethods(app: Pick<Hono, 'routes'>, path: string): string[] {
   const methods = new Set<string>();
   for (const route of app.routes) {
     if (route.method === 'ALL') continue; // middleware
@@ -75,7 +75,7 @@ export function allowedMethods(app: Hono, path: string): string[] {
  * A known path with a method it does not serve: 405 with `Allow`. OPTIONS on a known path:
  * 204 with `Allow` (no CORS headers). Unknown paths fall through to the 404.
  */
-export function methodGuard(app: Hono): MiddlewareHandler {
+export function methodGuard(app: Pick<Hono, 'routes'>): MiddlewareHandler {
   return async (c, next) => {
     const allowed = allowedMethods(app, c.req.path);
     if (allowed.length === 0) return next();

@@ -324,3 +324,10 @@ export const RunNowRequestSchema = z
     force: z.boolean().default(false),
   })
   .strict();
+
+/** A schedule with its next fire time (UTC) and last run, as the API and CLI show it. */
+export const ScheduleViewSchema = ScheduleRecordSchema.extend({
+  nextFireAt: z.string().optional(),
+  lastRun: ScheduleRunSchema.optional(),
+});
+export type ScheduleView = z.infer<typeof ScheduleViewSchema>;
