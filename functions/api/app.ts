@@ -77,6 +77,23 @@ export function createApp(deps: ServiceDeps & Partial<RetrainDeps>, options: App
       scheme: 'bearer',
     });
   }
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    tags: ['meta'],
+    summary: 'This OpenAPI 3.1 document',
+    responses: { 200: { description: 'the document', content: { 'application/json': {} } } },
+  });
+  app.openAPIRegistry.registerPath({
+    method: 'get',
+    path: '/docs',
+    tags: ['meta'],
+    summary: 'The API reference UI (Swagger UI, served from the swagger-ui-dist package)',
+    responses: {
+      200: { description: 'the reference page', content: { 'text/html': {} } },
+      404: { description: 'the UI is not installed in this deployment (Lambda)' },
+    },
+  });
   mountDocs(app);
   app.notFound((c) =>
     c.json(
