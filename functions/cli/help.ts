@@ -64,8 +64,8 @@ export const COMMANDS: Record<string, CommandHelp> = {
       status:
         'only this status (pending, preparing, running, aggregating, completed, failed, cancelled)',
       limit: 'at most N sweeps per page (default 50, at most 1000)',
-      cursor: 'continue after the page that printed this cursor',
-      json: 'print one JSON document { sweeps, next } on stdout',
+      cursor: 'the next page: the cursor the previous page printed on stderr (next: ...)',
+      json: 'print one JSON array on stdout (the next cursor, if any, goes to stderr)',
     },
     example: 'foldsweep list --status completed --limit 10 --json',
   },

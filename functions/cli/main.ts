@@ -37,7 +37,7 @@ Usage:
   foldsweep cancel <sweep-id> [--home DIR]      (stops its trainers; finished trials stay)
   foldsweep resume <sweep-id> [--home DIR] [--concurrency N]   (runs what a cancelled or interrupted sweep left)
   foldsweep aggregate <sweep-id> [--home DIR]   (re-drives a failed or stopped aggregation)
-  foldsweep list [--status S] [--limit N] [--json]   (the home's sweeps, newest first)
+  foldsweep list [--status S] [--limit N] [--cursor C] [--json]   (the home's sweeps, newest first, paged)
   foldsweep show <sweep-id> [--json]            (status, progress, error, champion)
   foldsweep leaderboard <sweep-id> [--json]     (variants ranked by cross-validated objective)
   foldsweep advise <dataset> <model.json> [--classes ..] [--out spec.json]   (recommends a sweep)
