@@ -120,7 +120,9 @@ describe('paging over HTTP', () => {
 
   it('GET /schedules, /models and /models/{name}/versions page the same way', async () => {
     for (const name of ['b', 'a', 'c']) {
-      await ws.deps.registry.register(modelVersionFactory({ modelName: name, sweepId: `s-${name}` }));
+      await ws.deps.registry.register(
+        modelVersionFactory({ modelName: name, sweepId: `s-${name}` }),
+      );
     }
     for (const n of [1, 2, 3]) {
       await ws.deps.registry.register(modelVersionFactory({ modelName: 'a', sweepId: `s${n}` }));
@@ -136,29 +138,31 @@ describe('paging over HTTP', () => {
     expect((await app.request('/models/nope/versions')).status).toBe(404);
   });
 
-  it.each([
-    '/sweeps',
-    '/schedules',
-    '/models',
-    '/models/a/versions',
-  ])('GET %s: unknown query parameters, a bad limit or cursor are a 400 naming them', async (path) => {
-    await ws.deps.registry.register(modelVersionFactory({ modelName: 'a' }));
-    const unknown = await app.request(`${path}?limit=5&colour=red&sort=x`);
-    expect(unknown.status).toBe(400);
-    const body = (await unknown.json()) as { error: { message: string; issues: { path: string }[] } };
-    expect(body.error.message).toMatch(/unknown query parameters colour, sort: this list takes limit, cursor/);
-    expect(body.error.issues.map((i) => i.path)).toEqual(['colour', 'sort']);
+  it.each(['/sweeps', '/schedules', '/models', '/models/a/versions'])(
+    'GET %s: unknown query parameters, a bad limit or cursor are a 400 naming them',
+    async (path) => {
+      await ws.deps.registry.register(modelVersionFactory({ modelName: 'a' }));
+      const unknown = await app.request(`${path}?limit=5&colour=red&sort=x`);
+      expect(unknown.status).toBe(400);
+      const body = (await unknown.json()) as {
+        error: { message: string; issues: { path: string }[] };
+      };
+      expect(body.error.message).toMatch(
+        /unknown query parameters colour, sort: this list takes limit, cursor/,
+      );
+      expect(body.error.issues.map((i) => i.path)).toEqual(['colour', 'sort']);
 
-    for (const [query, field] of [
-      ['limit=0', 'limit'],
-      ['limit=1001', 'limit'],
-      ['limit=ten', 'limit'],
-      ['cursor=nope', 'cursor'],
-    ]) {
-      const res = await app.request(`${path}?${query}`);
-      expect(res.status, query).toBe(400);
-      const error = ((await res.json()) as { error: { issues: { path: string }[] } }).error;
-      expect(error.issues.map((i) => i.path)).toContain(field);
-    }
-  });
+      for (const [query, field] of [
+        ['limit=0', 'limit'],
+        ['limit=1001', 'limit'],
+        ['limit=ten', 'limit'],
+        ['cursor=nope', 'cursor'],
+      ]) {
+        const res = await app.request(`${path}?${query}`);
+        expect(res.status, query).toBe(400);
+        const error = ((await res.json()) as { error: { issues: { path: string }[] } }).error;
+        expect(error.issues.map((i) => i.path)).toContain(field);
+      }
+    },
+  );
 });

@@ -44,7 +44,12 @@ describe('foldsweep list --limit --cursor', () => {
     const seen: string[] = [];
     let cursor: string | undefined;
     for (let pages = 0; pages < 5; pages++) {
-      const result = await list(['--limit', '2', '--json', ...(cursor ? ['--cursor', cursor] : [])]);
+      const result = await list([
+        '--limit',
+        '2',
+        '--json',
+        ...(cursor ? ['--cursor', cursor] : []),
+      ]);
       expect(result.code).toBe(0);
       seen.push(...(JSON.parse(result.out) as { id: string }[]).map((s) => s.id));
       cursor = /^next: (\S+) {2}\(foldsweep list --cursor \1\)$/m.exec(result.err)?.[1];
