@@ -18,13 +18,16 @@ export function isLoopback(hostname: string): boolean {
 }
 
 /**
- * Every request but `GET /health` must carry `Authorization: Bearer <token>` (401 otherwise).
+ * Every request but the public GETs (`/health`, the API document `/openapi.json` and its reference
+ * page `/docs`, which hold no data) must carry `Authorization: Bearer <token>` (401 otherwise).
  * Compared in constant time: both sides are hashed to equal-length digests first.
  */
 export function requireToken(token: string): MiddlewareHandler {
   const expected = createHash('sha256').update(token).digest();
   return async (c, next) => {
-    if (c.req.method === 'GET' && c.req.path === '/health') return next();
+    if ((c.req.method === 'GET' || c.req.method === 'HEAD') && isPublicPath(c.req.path)) {
+      return next();
+    }
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer (.+)$/i.exec(header);
     const given = createHash('sha256')
@@ -41,6 +44,13 @@ export function requireToken(token: string): MiddlewareHandler {
     }
     return next();
   };
+}
+
+/** Paths that need no token: liveness, the OpenAPI document and the reference UI. */
+export function isPublicPath(path: string): boolean {
+  return (
+    path === '/health' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/assets/')
+  );
 }
 
 /** Converts a Hono route path ('/sweeps/:id', '/x/:file{.+}') to an anchored regex. */

@@ -80,6 +80,25 @@ describe('GET /openapi.json', () => {
   });
 });
 
+describe('with a token', () => {
+  it('serves the document and /docs without it, declaring the bearer scheme; the API needs it', async () => {
+    const guarded = createApp(ws.deps, { token: 's3cret' });
+
+    const res = await guarded.request('/openapi.json');
+    const doc = (await res.json()) as {
+      security?: unknown;
+      components: { securitySchemes?: Record<string, unknown> };
+    };
+
+    expect(res.status).toBe(200);
+    expect(doc.security).toEqual([{ bearer: [] }]);
+    expect(doc.components.securitySchemes?.bearer).toEqual({ type: 'http', scheme: 'bearer' });
+    expect((await new Validator().validate(doc as Record<string, unknown>)).valid).toBe(true);
+    expect((await guarded.request('/docs')).status).toBe(200);
+    expect((await guarded.request('/sweeps')).status).toBe(401);
+  });
+});
+
 describe('paging over HTTP', () => {
   /** Follows `next` links from `first`; returns each page's items under `key`. */
   async function follow(first: string, key: string) {
