@@ -49,7 +49,10 @@ export function requireToken(token: string): MiddlewareHandler {
 /** Paths that need no token: liveness, the OpenAPI document and the reference UI. */
 export function isPublicPath(path: string): boolean {
   return (
-    path === '/health' || path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/assets/')
+    path === '/health' ||
+    path === '/openapi.json' ||
+    path === '/docs' ||
+    path.startsWith('/docs/assets/')
   );
 }
 

@@ -36,19 +36,18 @@ export function apiRouter() {
   });
 }
 
-const json = <S extends z.ZodType>(schema: S, description: string) => ({
+/** A documented JSON response: its description and its schema. */
+export const jsonResponse = <S extends z.ZodType>(schema: S, description: string) => ({
   description,
   content: { 'application/json': { schema } },
 });
 
 /** The error responses of an operation (all share ErrorBody). */
 export const errors = {
-  400: json(ErrorBodySchema, 'invalid request: every bad field is named in error.issues'),
-  404: json(ErrorBodySchema, 'no such resource'),
-  409: json(ErrorBodySchema, 'conflict: the resource is not in a state that allows this'),
+  400: jsonResponse(ErrorBodySchema, 'invalid request: every bad field is named in error.issues'),
+  404: jsonResponse(ErrorBodySchema, 'no such resource'),
+  409: jsonResponse(ErrorBodySchema, 'conflict: the resource is not in a state that allows this'),
 } as const;
-
-export { json as jsonResponse };
 
 /** Query parameters of a listing: `limit` and `cursor`, plus `extra`; any other is a 400. */
 export function pageQuery<T extends z.ZodRawShape>(extra: T) {
