@@ -26,6 +26,14 @@ export interface AppOptions {
   allowedOrigins?: string[];
 }
 
+const OPENAPI_TAGS = [
+  { name: 'sweeps', description: 'submit, list, follow and steer sweeps' },
+  { name: 'champion', description: "a completed sweep's best model and its files" },
+  { name: 'schedules', description: 'scheduled retraining (docs/retraining.md)' },
+  { name: 'models', description: 'the model registry: versions, serving, rollback' },
+  { name: 'meta', description: 'health, this document and its reference UI (/docs)' },
+];
+
 const health = createRoute({
   method: 'get',
   path: '/health',
@@ -59,24 +67,23 @@ export function createApp(deps: ServiceDeps & Partial<RetrainDeps>, options: App
     app.route('/schedules', schedulesRoutes(deps as RetrainDeps));
     app.route('/models', modelsRoutes(deps as RetrainDeps));
   }
-  app.doc31('/openapi.json', {
-    openapi: '3.1.0',
-    info: OPENAPI_INFO,
-    tags: [
-      { name: 'sweeps', description: 'submit, list, follow and steer sweeps' },
-      { name: 'champion', description: "a completed sweep's best model and its files" },
-      { name: 'schedules', description: 'scheduled retraining (docs/retraining.md)' },
-      { name: 'models', description: 'the model registry: versions, serving, rollback' },
-      { name: 'meta', description: 'health, this document and its reference UI (/docs)' },
-    ],
-    ...(options.token !== undefined ? { security: [{ bearer: [] }] } : {}),
-  });
   if (options.token !== undefined) {
     app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
       type: 'http',
       scheme: 'bearer',
     });
   }
+  // Generated once, at the first request (it takes a few hundred ms), then served from memory.
+  let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+  app.get('/openapi.json', (c) => {
+    document ??= app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: OPENAPI_INFO,
+      tags: OPENAPI_TAGS,
+      ...(options.token !== undefined ? { security: [{ bearer: [] }] } : {}),
+    });
+    return c.json(document, 200);
+  });
   app.openAPIRegistry.registerPath({
     method: 'get',
     path: '/openapi.json',
