@@ -60,6 +60,24 @@ function errorText(err: unknown): string {
   return String(err);
 }
 
+/**
+ * How to get each backend. tfjs-node(-gpu) are optional dependencies whose install script
+ * downloads libtensorflow: where that download fails (no network, a proxy, an unsupported
+ * platform) npm drops them silently, so a machine may well have only wasm and cpu.
+ */
+export const INSTALL_HINT: Record<BackendName, string> = {
+  'tensorflow-gpu':
+    'install it with `npm install @tensorflow/tfjs-node-gpu@4.22.0` on a Linux x64 machine with ' +
+    'CUDA 11.2 and cuDNN 8.1 where its install script can download libtensorflow (see the ' +
+    "README, 'TensorFlow.js backends'), or leave --backend at auto (it falls back to wasm)",
+  tensorflow:
+    'install it with `npm install @tensorflow/tfjs-node@4.22.0` where its install script can ' +
+    "download libtensorflow (see the README, 'TensorFlow.js backends'), or leave --backend at " +
+    'auto (it falls back to wasm)',
+  wasm: 'it ships with foldsweep: run `npm ci` to restore node_modules',
+  cpu: 'it ships with foldsweep: run `npm ci` to restore node_modules',
+};
+
 /** Thrown when a forced backend cannot be used; `cause` carries the underlying failure. */
 export class BackendUnavailableError extends Error {
   constructor(
@@ -67,9 +85,10 @@ export class BackendUnavailableError extends Error {
     reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`TensorFlow.js backend '${backend}' (${PACKAGE_OF[backend]}) is unavailable: ${reason}`, {
-      cause: options?.cause,
-    });
+    super(
+      `TensorFlow.js backend '${backend}' (${PACKAGE_OF[backend]}) is unavailable: ${reason}: ${INSTALL_HINT[backend]}`,
+      { cause: options?.cause },
+    );
     this.name = 'BackendUnavailableError';
   }
 }

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { PREPROCESSING } from '../shared/model/preprocessing.js';
 import { getJson, type ObjectStore } from '../shared/ports/object-store.js';
-import { imagesTensor } from './data.js';
+import { imagesTensor, type PixelScaling } from './data.js';
 import type { LayersModel, Tensor, Tf } from './tf.js';
 
 const FORMAT = 'foldsweep-bottleneck/1';
@@ -75,6 +75,7 @@ export async function computeFeatures(
   pixels: Uint8Array,
   shape: readonly [number, number, number],
   count: number,
+  scaling: PixelScaling = PREPROCESSING,
 ): Promise<{ table: Float32Array; featureShape: number[] }> {
   const featureShape = (extractor.outputs[0].shape.slice(1) as number[]).map((d) => {
     if (d === null || d <= 0) throw new Error('the cut layer has a dynamic output shape');
@@ -84,7 +85,7 @@ export async function computeFeatures(
   const table = new Float32Array(count * rowSize);
   for (let start = 0; start < count; start += BATCH) {
     const indices = Array.from({ length: Math.min(BATCH, count - start) }, (_, i) => start + i);
-    const xs = imagesTensor(tf, pixels, shape, indices);
+    const xs = imagesTensor(tf, pixels, shape, indices, scaling);
     const features = extractor.predict(xs) as Tensor;
     table.set(await features.data(), start * rowSize);
     tf.dispose([xs, features]);
@@ -101,7 +102,12 @@ export async function getBottleneckFeatures(
   objects: ObjectStore,
   source: BottleneckSource,
   extractor: LayersModel,
-  dataset: { pixels: Uint8Array; shape: readonly [number, number, number]; count: number },
+  dataset: {
+    pixels: Uint8Array;
+    shape: readonly [number, number, number];
+    count: number;
+    scaling?: PixelScaling;
+  },
 ): Promise<BottleneckFeatures> {
   const key = bottleneckKey(source);
   const prefix = bottleneckPrefix(key);
@@ -113,6 +119,7 @@ export async function getBottleneckFeatures(
     dataset.pixels,
     dataset.shape,
     dataset.count,
+    dataset.scaling,
   );
   const manifest: BottleneckManifest = {
     format: FORMAT,

@@ -1,8 +1,13 @@
 import { PREPROCESSING } from '../shared/model/preprocessing.js';
+import type { Preprocessing } from '../shared/schemas/preprocessing.js';
 import type { Tensor, Tf } from './tf.js';
 
+/** The part of a dataset's preprocessing record applied at training time: x = p * scale + offset. */
+export type PixelScaling = Pick<Preprocessing, 'scale' | 'offset'>;
+
 /**
- * Gathers images of a prepared dataset into one tensor, preprocessed.
+ * Gathers images of a prepared dataset into one tensor, preprocessed as the dataset's record
+ * says (`preprocessingOf(dataset)`; the default is what every record says today: pixel / 255).
  * @returns [n, H, W, C] float32 in [0, 1]
  */
 export function imagesTensor(
@@ -10,13 +15,15 @@ export function imagesTensor(
   pixels: Uint8Array,
   shape: readonly [number, number, number],
   indices: readonly number[],
+  scaling: PixelScaling = PREPROCESSING,
 ): Tensor {
+  const { scale, offset } = scaling;
   const size = shape[0] * shape[1] * shape[2];
   const x = new Float32Array(indices.length * size);
   indices.forEach((idx, row) => {
     const src = pixels.subarray(idx * size, (idx + 1) * size);
     const off = row * size;
-    for (let j = 0; j < size; j++) x[off + j] = src[j] * PREPROCESSING.scale + PREPROCESSING.offset;
+    for (let j = 0; j < size; j++) x[off + j] = src[j] * scale + offset;
   });
   return tf.tensor4d(x, [indices.length, shape[0], shape[1], shape[2]], 'float32');
 }
@@ -43,9 +50,10 @@ export function toTensors(
   shape: readonly [number, number, number],
   numClasses: number,
   indices: readonly number[],
+  scaling: PixelScaling = PREPROCESSING,
 ): { xs: Tensor; ys: Tensor } {
   return {
-    xs: imagesTensor(tf, pixels, shape, indices),
+    xs: imagesTensor(tf, pixels, shape, indices, scaling),
     ys: oneHotTensor(tf, labels, numClasses, indices),
   };
 }

@@ -1,4 +1,5 @@
 import { loadPreparedDataset } from '../shared/data/load.js';
+import { preprocessingOf } from '../shared/model/preprocessing.js';
 import type { ModelEvaluator } from '../shared/ports/artifacts.js';
 import type { ObjectStore } from '../shared/ports/object-store.js';
 import type { Evaluation } from '../shared/schemas/champion.js';
@@ -29,6 +30,7 @@ export async function evaluateStoredModel(
   const { pixels, labels } = await loadPreparedDataset(objects, dataset);
   const all = indices ?? Array.from({ length: dataset.count }, (_, i) => i);
   const numClasses = dataset.classes.length;
+  const scaling = preprocessingOf(dataset);
   const model = await loadModelFromStore(tf, objects, modelPrefix);
   const scores = outputKind(model) === 'scores';
   const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
@@ -37,7 +39,7 @@ export async function evaluateStoredModel(
   try {
     for (let start = 0; start < all.length; start += EVAL_BATCH) {
       const batch = all.slice(start, start + EVAL_BATCH);
-      const { xs, ys } = toTensors(tf, pixels, labels, dataset.shape, numClasses, batch);
+      const { xs, ys } = toTensors(tf, pixels, labels, dataset.shape, numClasses, batch, scaling);
       const [predicted, truth, loss] = tf.tidy(() => {
         const outputs = model.predict(xs) as import('@tensorflow/tfjs').Tensor;
         const l = (

@@ -1,4 +1,5 @@
-import { getJson, type ObjectStore } from '../shared/ports/object-store.js';
+import { readStoredLayersModel } from '../shared/model/ensemble.js';
+import type { ObjectStore } from '../shared/ports/object-store.js';
 import type { LayersModel, Tf } from './tf.js';
 
 type Json = Record<string, unknown>;
@@ -11,26 +12,12 @@ export async function loadModelFromStore(
   objects: ObjectStore,
   prefix: string,
 ): Promise<LayersModel> {
-  const modelJson = (await getJson(objects, `${prefix}/model.json`)) as Json;
-  const manifest = modelJson.weightsManifest as { paths: string[]; weights: unknown[] }[];
-  const parts: Uint8Array[] = [];
-  const weightSpecs: unknown[] = [];
-  for (const group of manifest) {
-    for (const p of group.paths) parts.push(await objects.get(`${prefix}/${p}`));
-    weightSpecs.push(...group.weights);
-  }
-  const total = parts.reduce((n, p) => n + p.byteLength, 0);
-  const weightData = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    weightData.set(p, offset);
-    offset += p.byteLength;
-  }
+  const { modelJson, weightSpecs, weightData } = await readStoredLayersModel(objects, prefix);
   return tf.loadLayersModel(
     tf.io.fromMemory({
       modelTopology: modelJson.modelTopology as Json,
       weightSpecs: weightSpecs as never,
-      weightData: weightData.buffer,
+      weightData: weightData.buffer as ArrayBuffer,
     }),
   );
 }

@@ -100,6 +100,13 @@ export interface TrainOptions {
   epochs: number;
   batchSize: number;
   patience: number;
+  /**
+   * Early stopping also waits this many optimizer steps without improvement: the patience in
+   * epochs is raised to ceil(patienceSteps / steps per epoch) when that is more. On a small fold
+   * an epoch is a few steps, and `patience` epochs alone stop a slow learner before it has moved.
+   * Default 0 (epochs only).
+   */
+  patienceSteps?: number;
   objective: 'val_accuracy' | 'val_loss';
   onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
   /**
@@ -206,8 +213,9 @@ export async function trainWithEarlyStopping(
   };
 
   const higherIsBetter = options.objective === 'val_accuracy';
+  const patience = effectivePatience(options, n);
   const epochs: EpochMetrics[] = [];
-  let best: { epoch: number; value: number; weights: Tensor[] } | null = null;
+  let best: { epoch: number; value: number; valLoss: number; weights: Tensor[] } | null = null;
   let sinceBest = 0;
   let stoppedEarly = false;
   let first = 0;
@@ -215,10 +223,15 @@ export async function trainWithEarlyStopping(
     const resumed = await options.checkpoints?.restore({ model, optimizers });
     if (resumed) {
       epochs.push(...resumed.epochs);
-      best = { epoch: resumed.bestEpoch, value: resumed.bestValue, weights: resumed.bestWeights };
+      best = {
+        epoch: resumed.bestEpoch,
+        value: resumed.bestValue,
+        valLoss: resumed.epochs[resumed.bestEpoch]?.valLoss ?? Number.POSITIVE_INFINITY,
+        weights: resumed.bestWeights,
+      };
       sinceBest = resumed.sinceBest;
       first = resumed.epoch + 1;
-      if (sinceBest > 0 && sinceBest >= options.patience) {
+      if (sinceBest > 0 && sinceBest >= patience) {
         // The interrupted attempt had already decided to stop after its last epoch.
         stoppedEarly = resumed.epoch < options.epochs - 1;
         first = options.epochs;
@@ -254,23 +267,23 @@ export async function trainWithEarlyStopping(
           `epoch ${epoch}: ${options.objective} is ${value}, loss ${metrics.loss} (training diverged)`,
         );
       }
-      if (!best || (higherIsBetter ? value > best.value : value < best.value)) {
+      if (!best || improves(options.objective, metrics, best)) {
         const weights = model.getWeights().map((w) => w.clone());
         if (best) tf.dispose(best.weights);
-        best = { epoch, value, weights };
+        best = { epoch, value, valLoss: metrics.valLoss, weights };
         sinceBest = 0;
       } else {
         sinceBest++;
       }
       metrics.numTensors = tf.memory().numTensors;
       epochs.push(metrics);
-      const kept: { epoch: number; value: number; weights: Tensor[] } = best;
+      const kept: { epoch: number; value: number; valLoss: number; weights: Tensor[] } = best;
       await options.checkpoints?.save(
         { epoch, epochs, bestEpoch: kept.epoch, bestValue: kept.value, sinceBest },
         { model, optimizers, bestWeights: kept.epoch === epoch ? undefined : kept.weights },
       );
       await options.onEpoch?.(metrics);
-      if (sinceBest > 0 && sinceBest >= options.patience) {
+      if (sinceBest > 0 && sinceBest >= patience) {
         stoppedEarly = epoch < options.epochs - 1;
         break;
       }
@@ -283,6 +296,35 @@ export async function trainWithEarlyStopping(
     trainClasses.dispose();
     headOptimizer?.dispose();
   }
+}
+
+/**
+ * The patience in epochs training uses: `patience`, raised to cover `patienceSteps` optimizer
+ * steps at this training-set size and batch size.
+ */
+export function effectivePatience(
+  options: Pick<TrainOptions, 'patience' | 'patienceSteps' | 'batchSize'>,
+  trainingImages: number,
+): number {
+  const stepsPerEpoch = Math.max(1, Math.ceil(trainingImages / options.batchSize));
+  return Math.max(options.patience, Math.ceil((options.patienceSteps ?? 0) / stepsPerEpoch));
+}
+
+/**
+ * Whether an epoch beats the best so far. On validation accuracy, an equal accuracy with a lower
+ * validation loss counts: a small validation fold's accuracy moves in coarse steps (3 points on
+ * 33 images) and ties are common, while its loss still shows progress.
+ */
+function improves(
+  objective: TrainOptions['objective'],
+  metrics: EpochMetrics,
+  best: { value: number; valLoss: number },
+): boolean {
+  if (objective === 'val_loss') return metrics.valLoss < best.value;
+  return (
+    metrics.valAccuracy > best.value ||
+    (metrics.valAccuracy === best.value && metrics.valLoss < best.valLoss)
+  );
 }
 
 /**

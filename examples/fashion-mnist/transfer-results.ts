@@ -22,7 +22,9 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { localDeps } from '../../functions/deps/local.js';
+import { writeEnsemble } from '../../shared/model/ensemble.js';
 import { trialModelPrefix } from '../../shared/schemas/plan.js';
+import { PATIENCE_STEPS_DEFAULT } from '../../shared/schemas/sweep-spec.js';
 import { getLeaderboard, readTrialResults } from '../../shared/service/aggregate.js';
 import { createSweep, loadPlan } from '../../shared/service/sweeps.js';
 import { TfModelEvaluator } from '../../trainer/evaluate.js';
@@ -41,6 +43,7 @@ const { values } = parseArgs({
     home: { type: 'string' },
     concurrency: { type: 'string' },
     epochs: { type: 'string', default: '40' },
+    'patience-steps': { type: 'string', default: String(PATIENCE_STEPS_DEFAULT) },
     'render-only': { type: 'boolean', default: false },
     fresh: { type: 'boolean', default: false },
   },
@@ -57,6 +60,10 @@ const list = (flag: string, text: string) =>
 const sizes = list('sizes', values.sizes);
 const seeds = list('seeds', values.seeds);
 const epochs = list('epochs', values.epochs)[0];
+const patienceSteps = Number(values['patience-steps']);
+if (!Number.isInteger(patienceSteps) || patienceSteps < 0) {
+  throw new Error(`--patience-steps: "${values['patience-steps']}" is not a whole number >= 0`);
+}
 for (const n of sizes) {
   if (n % 5 !== 0) throw new Error(`--sizes: ${n} is not a multiple of 5 (5 target classes)`);
 }
@@ -77,7 +84,7 @@ const SETTINGS = {
     svmC: [0.1, 1, 10],
   },
   augmentation: { flip: true, rotationDegrees: 10, translateFraction: 0.1 },
-  training: { learningRate: 0.003, epochs, batchSize: 16, patience: 6 },
+  training: { learningRate: 0.003, epochs, batchSize: 16, patience: 6, patienceSteps },
 };
 
 interface VariantOutcome {
@@ -101,6 +108,11 @@ interface RunRecord {
   wallSeconds: number;
   championDescription: string | null;
   championTestAccuracy: number | null;
+  /**
+   * Test accuracy of the pick's fold ensemble (its fold models averaged: `"champion":
+   * "ensemble"`), scored on the same test images (absent in runs saved before it was measured).
+   */
+  ensembleTestAccuracy?: number | null;
   variants: VariantOutcome[];
   finishedAt: string;
   /** os.loadavg() when the run finished (absent in runs saved before it was recorded). */
@@ -183,6 +195,7 @@ async function runOne(
   }
   const champion = await deps.state.getChampion(sweep.id);
   const championRow = board.rows.find((r) => r.variantId === board.bestVariantId);
+  const ensembleTestAccuracy = await pickEnsembleAccuracy(deps, sweep.id);
   return {
     n,
     seed,
@@ -191,10 +204,29 @@ async function runOne(
     wallSeconds,
     championDescription: championRow?.description ?? null,
     championTestAccuracy: champion?.testAccuracy ?? null,
+    ensembleTestAccuracy,
     variants,
     finishedAt: new Date().toISOString(),
     loadAverage: loadavg(),
   };
+}
+
+/** Test accuracy of the ensemble of the sweep's pick's fold models (null: no pick). */
+async function pickEnsembleAccuracy(
+  deps: ReturnType<typeof localDeps>,
+  sweepId: string,
+): Promise<number | null> {
+  const plan = await loadPlan(deps, sweepId);
+  const board = await getLeaderboard(deps, sweepId);
+  const pick = plan.variants.find((v) => v.id === board.bestVariantId);
+  if (!pick || !plan.testSet) return null;
+  const members = plan.trials
+    .filter((t) => t.variantIndex === pick.index)
+    .map((t) => trialModelPrefix(sweepId, t.index));
+  const prefix = `scratch/ensembles/${sweepId}`;
+  await writeEnsemble(deps.objects, members, prefix);
+  const scored = await new TfModelEvaluator(deps.objects).evaluate(prefix, plan.testSet);
+  return scored.accuracy;
 }
 
 function mean(xs: readonly number[]): number {
@@ -400,11 +432,15 @@ function render(records: RunRecord[]): string {
       );
     }
     const picks = runs.map(
-      (r) => `${r.championDescription} (${pct(r.championTestAccuracy ?? Number.NaN)}%)`,
+      (r) =>
+        `${r.championDescription} (${pct(r.championTestAccuracy ?? Number.NaN)}%` +
+        (typeof r.ensembleTestAccuracy === 'number'
+          ? `; fold ensemble ${pct(r.ensembleTestAccuracy)}%)`
+          : ')'),
     );
     lines.push(
       '',
-      `The sweep's own pick (best CV mean; its champion is the best fold's model, test accuracy in brackets): ${picks.join('; ')}.`,
+      `The sweep's own pick (best CV mean; test accuracy in brackets of its champion, the best fold's model, and of the ensemble of its fold models, \`"champion": "ensemble"\`): ${picks.join('; ')}.`,
       `Sweep wall time: ${runs.map((r) => `${(r.wallSeconds / 60).toFixed(1)} min`).join(', ')}.`,
       '',
     );
@@ -464,6 +500,16 @@ if (!values['render-only']) {
         );
         if (done) {
           process.stderr.write(`n=${n} seed=${seed}: saved run reused (${done.sweepId})\n`);
+          if (done.ensembleTestAccuracy === undefined) {
+            // Measured after the run was saved: from its fold models, if the home still has them.
+            done.ensembleTestAccuracy = await pickEnsembleAccuracy(deps, done.sweepId).catch(
+              (err: unknown) => {
+                process.stderr.write(`  no ensemble measured: ${String(err)}\n`);
+                return undefined;
+              },
+            );
+            saveRecords(records);
+          }
           continue;
         }
         process.stderr.write(`n=${n} seed=${seed}: sweeping ...\n`);

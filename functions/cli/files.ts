@@ -21,7 +21,7 @@ const against = (baseDir: string) => (p: unknown) =>
 
 /** Resolves relative local paths of a sweep spec (baseModel, dataset, testSet) against `baseDir`. */
 export function resolveSpecPaths(spec: unknown, baseDir: string): unknown {
-  if (typeof spec !== 'object' || spec === null) return spec;
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) return spec;
   const fix = against(baseDir);
   const s = { ...(spec as Record<string, unknown>) };
   s.baseModel = fix(s.baseModel);
@@ -65,7 +65,8 @@ export async function readJsonFile(
   });
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // A UTF-8 byte order mark (editors on Windows write one) is not part of the JSON.
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (cause) {
     throw ValidationError.single(
       field,

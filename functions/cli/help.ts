@@ -12,7 +12,9 @@ export interface CommandHelp {
 
 const HOME = 'state folder (default $FOLDSWEEP_HOME or ./.foldsweep)';
 const CONCURRENCY = 'trainer processes at once (default: cores - 1)';
-const BACKEND = 'auto|wasm|cpu|tensorflow|tensorflow-gpu (default auto)';
+const BACKEND =
+  'auto|wasm|cpu|tensorflow|tensorflow-gpu (default auto: the most capable installed); a forced one that cannot load stops the command before any trial';
+const MAX_TRIALS = 'most trials one sweep may plan (default 1000, or FOLDSWEEP_MAX_TRIALS)';
 
 export const COMMANDS: Record<string, CommandHelp> = {
   run: {
@@ -22,6 +24,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
       home: HOME,
       concurrency: CONCURRENCY,
       backend: BACKEND,
+      'max-trials': MAX_TRIALS,
       json: 'print one JSON document (sweep, leaderboard, champion) on stdout',
     },
     example: 'foldsweep run specs/flowers.json --concurrency 2',
@@ -52,6 +55,9 @@ export const COMMANDS: Record<string, CommandHelp> = {
       port: 'TCP port (default 8080; 0 picks a free one)',
       host: 'address to bind (default 127.0.0.1; any other needs --token)',
       token: 'bearer token every request but /health must send (default FOLDSWEEP_TOKEN)',
+      'data-root':
+        'a folder specs may read models and datasets from (repeatable; also FOLDSWEEP_DATA_ROOTS, colon-separated); the start folder and /usr/share/datasets always are',
+      'max-trials': MAX_TRIALS,
       concurrency: CONCURRENCY,
     },
     example: 'foldsweep serve --port 8081',
@@ -174,10 +180,29 @@ export const COMMANDS: Record<string, CommandHelp> = {
   },
 };
 
+/** The process exit codes, one meaning each, so scripts can tell the outcomes apart. */
+export const EXIT = {
+  /** A completed sweep; any other command that did what it was asked. */
+  ok: 0,
+  /** The sweep ran and ended failed (or a command could not do it: nothing to resume). */
+  sweepFailed: 1,
+  /** Bad input: unknown command or flag, a spec, model or dataset rejected, an unusable --home, a busy port. */
+  badInput: 2,
+  /** A bug or an unexpected fault (details in <home>/logs/foldsweep.log). */
+  internal: 3,
+  /** The sweep was cancelled (Ctrl-C, foldsweep cancel); foldsweep resume continues it. */
+  cancelled: 4,
+  /** A second Ctrl-C: exited at once. */
+  interrupted: 130,
+} as const;
+
 export const EXIT_CODES = `Exit codes:
-  0  success (a completed sweep, a command that did what it was asked)
-  1  the sweep ended failed or cancelled, or the command could not do it
-  2  usage error: unknown command or flag, invalid spec or arguments, busy port
+  0    success: the sweep completed, or the command did what it was asked
+  1    the sweep ended failed (or the command could not do it, e.g. nothing to resume)
+  2    bad input: unknown command or flag, invalid spec, model or dataset, unusable --home, busy port
+  3    internal error (a bug or an unexpected fault; see <home>/logs/foldsweep.log)
+  4    the sweep was cancelled (foldsweep resume <id> continues it)
+  130  interrupted by a second Ctrl-C
 `;
 
 /** The help text of one command ('run', 'schedule add', ...). */

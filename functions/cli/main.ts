@@ -5,10 +5,12 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { DATA_ROOTS_ENV, DataRoots } from '../../shared/adapters/local/data-roots.js';
 import { formatLeaderboard } from '../../shared/aggregation/leaderboard.js';
 import { FoldsweepError, ValidationError } from '../../shared/errors.js';
 import { htmlReportKey } from '../../shared/report/report-input.js';
 import { championPrefix, reportKey } from '../../shared/schemas/plan.js';
+import { specLimitsFromEnv } from '../../shared/schemas/spec-limits.js';
 import { getLeaderboard } from '../../shared/service/aggregate.js';
 import {
   cancelSweep,
@@ -23,17 +25,18 @@ import { startServer } from '../api/node.js';
 import { type LocalDeps, localDeps } from '../deps/local.js';
 import { adviseCommand } from './advise.js';
 import { positiveInt, readJsonFile, resolveSpecPaths } from './files.js';
-import { COMMANDS, EXIT_CODES, formatHelp, unknownCommand, unknownFlag } from './help.js';
+import { COMMANDS, EXIT, EXIT_CODES, formatHelp, unknownCommand, unknownFlag } from './help.js';
 import { inspectCommand } from './inspect.js';
 import { modelsCommand } from './models.js';
 import { SweepProgressView } from './progress.js';
+import { backendsUsed, checkBackend, preprocessingNotes } from './run-notes.js';
 import { scheduleCommand, startScheduler } from './schedule.js';
 import { schemaCommand } from './schema.js';
 
 const USAGE = `foldsweep: cross-validated fine-tuning sweeps
 
 Usage:
-  foldsweep run <spec.json> [--home DIR] [--concurrency N] [--backend auto|wasm|cpu|tensorflow|tensorflow-gpu]
+  foldsweep run <spec.json> [--home DIR] [--concurrency N] [--backend auto|wasm|cpu|tensorflow|tensorflow-gpu] [--max-trials N]
   foldsweep cancel <sweep-id> [--home DIR]      (stops its trainers; finished trials stay)
   foldsweep resume <sweep-id> [--home DIR] [--concurrency N]   (runs what a cancelled or interrupted sweep left)
   foldsweep aggregate <sweep-id> [--home DIR]   (re-drives a failed or stopped aggregation)
@@ -41,7 +44,7 @@ Usage:
   foldsweep show <sweep-id> [--json]            (status, progress, error, champion)
   foldsweep leaderboard <sweep-id> [--json]     (variants ranked by cross-validated objective)
   foldsweep advise <dataset> <model.json> [--classes ..] [--out spec.json]   (recommends a sweep)
-  foldsweep serve [--home DIR] [--port 8080] [--host 127.0.0.1] [--concurrency N]
+  foldsweep serve [--home DIR] [--port 8080] [--host 127.0.0.1] [--data-root DIR]... [--max-trials N]
   foldsweep schedule add|list|show|rm|run-now ...   (scheduled retraining; see docs/retraining.md)
   foldsweep models list|show|rollback ...           (the model registry)
   foldsweep schema sweep|schedule                   (JSON Schema of a sweep spec / schedule file)
@@ -50,6 +53,9 @@ Usage:
 Ctrl-C during run cancels the sweep (a second Ctrl-C exits at once); resume continues it.
 Relative paths inside a spec file resolve against the spec file's folder.
 FOLDSWEEP_HOME (default ./.foldsweep) holds objects/, state.db and logs/foldsweep.log.
+serve reads models and datasets only under its data roots: the folder it was started in,
+/usr/share/datasets and each --data-root (or ${DATA_ROOTS_ENV}); run reads any path you can.
+Spec limits (trials, lengths, classes): docs/limits-and-safety.md.
 
 ${EXIT_CODES}`;
 
@@ -70,35 +76,44 @@ async function run(args: string[]): Promise<number> {
       home: { type: 'string' },
       concurrency: { type: 'string' },
       backend: { type: 'string', default: 'auto' },
+      'max-trials': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
   });
   if (positionals.length !== 1)
     throw ValidationError.single('<spec>', 'give one spec file: foldsweep run <spec.json>');
+  const limits = limitsWith(values['max-trials']);
   const backend = values.backend as (typeof BACKENDS)[number];
   if (!BACKENDS.includes(backend))
     throw ValidationError.single('--backend', `must be one of ${BACKENDS.join(', ')}`);
   const spec = await readJsonFile(positionals[0], '<spec>', resolveSpecPaths);
+  // Before anything is stored or run: a forced backend that cannot load fails here, once.
+  const backendLine = await checkBackend(backend);
   const view = new SweepProgressView();
   const deps = localDeps({
     home: values.home,
     concurrency: positiveInt('concurrency', values.concurrency),
     backend,
     onEvent: view.onEvent,
+    limits,
   });
   const started = Date.now();
   let sweepId: string | undefined;
   const stopOnInterrupt = cancelOnInterrupt(deps, () => sweepId);
   try {
-    process.stderr.write(`preparing data and model (home ${deps.home}) ...\n`);
+    process.stderr.write(`${backendLine}\npreparing data and model (home ${deps.home}) ...\n`);
     const submitted = await submitSweep(deps, spec);
     sweepId = submitted.id;
     deps.driving.add(sweepId);
     const prepared = await prepareSweep(deps, sweepId);
     if (prepared.status === 'failed' && !prepared.sweep.planKey) {
+      // Rejected before it was planned, and nobody was told its id: no row stays either.
+      deps.driving.delete(sweepId);
+      await deps.state.deleteSweep?.(sweepId);
       throw new ValidationError(prepared.sweep.error ?? 'invalid sweep spec', prepared.issues);
     }
     if (prepared.status === 'running') {
+      for (const line of preprocessingNotes(prepared.plan)) process.stderr.write(`${line}\n`);
       view.start(prepared.plan);
       await deps.executor.waitFor(sweepId);
     }
@@ -121,7 +136,7 @@ function cancelOnInterrupt(deps: LocalDeps, sweepId: () => string | undefined) {
     const id = sweepId();
     if (interrupted || !id) {
       process.stderr.write('\ninterrupted again: exiting now\n');
-      process.exit(130);
+      process.exit(EXIT.interrupted);
     }
     interrupted = true;
     process.stderr.write(
@@ -155,7 +170,7 @@ async function printOutcome(
       report: final.planKey ? join(deps.home, 'objects', htmlReportKey(id)) : null,
     };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-    return final.status === 'completed' ? 0 : 1;
+    return exitCodeOf(final.status);
   }
   const out = process.stdout;
   out.write(
@@ -164,6 +179,8 @@ async function printOutcome(
   if (final.planKey) {
     const board = await getLeaderboard(deps, id);
     out.write(`${formatLeaderboard(board)}\n\n`);
+    const trainedOn = backendsUsed(await deps.state.listTrials(id));
+    if (trainedOn) out.write(`${trainedOn}\n`);
     const champion = await deps.state.getChampion(id);
     if (champion) {
       out.write(
@@ -180,13 +197,24 @@ async function printOutcome(
   }
   if (final.status === 'cancelled') {
     process.stderr.write(`sweep cancelled: resume it with foldsweep resume ${id}\n`);
-    return 1;
+    return EXIT.cancelled;
   }
   if (final.status !== 'completed') {
     process.stderr.write(`sweep ${final.status}${final.error ? `: ${final.error}` : ''}\n`);
-    return 1;
   }
-  return 0;
+  return exitCodeOf(final.status);
+}
+
+/** completed 0, cancelled 4, failed (or stopped unfinished) 1. */
+function exitCodeOf(status: string): number {
+  if (status === 'completed') return EXIT.ok;
+  return status === 'cancelled' ? EXIT.cancelled : EXIT.sweepFailed;
+}
+
+/** The spec limits of FOLDSWEEP_MAX_*, with `--max-trials` over them. */
+function limitsWith(maxTrials: string | undefined) {
+  const limits = specLimitsFromEnv(process.env);
+  return { ...limits, maxTrials: positiveInt('max-trials', maxTrials) ?? limits.maxTrials };
 }
 
 /** `foldsweep cancel|resume|aggregate <sweep-id>`: one lifecycle verb on a stored sweep. */
@@ -203,6 +231,9 @@ async function sweepVerb(verb: 'cancel' | 'resume' | 'aggregate', args: string[]
   if (positionals.length !== 1)
     throw ValidationError.single('<sweep-id>', `give one sweep id: foldsweep ${verb} <sweep-id>`);
   const id = positionals[0];
+  if (verb === 'resume') {
+    process.stderr.write(`${await checkBackend(values.backend as (typeof BACKENDS)[number])}\n`);
+  }
   const view = new SweepProgressView();
   const deps = localDeps({
     home: values.home,
@@ -267,6 +298,8 @@ async function serveCommand(args: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       token: { type: 'string' },
       concurrency: { type: 'string' },
+      'data-root': { type: 'string', multiple: true },
+      'max-trials': { type: 'string' },
     },
   });
   const token = values.token ?? process.env.FOLDSWEEP_TOKEN;
@@ -276,9 +309,16 @@ async function serveCommand(args: string[]): Promise<number> {
       `refusing to serve on ${values.host} without a token: pass --token <secret> or set FOLDSWEEP_TOKEN (or bind 127.0.0.1)`,
     );
   }
+  const dataRoots = DataRoots.fromOptions(
+    process.cwd(),
+    values['data-root'] ?? [],
+    process.env[DATA_ROOTS_ENV],
+  );
   const deps = localDeps({
     home: values.home,
     concurrency: positiveInt('concurrency', values.concurrency),
+    limits: limitsWith(values['max-trials']),
+    dataRoots,
   });
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -294,6 +334,9 @@ async function serveCommand(args: string[]): Promise<number> {
   const server = await startServer(deps, { port, hostname: values.host, token });
   process.stdout.write(
     `foldsweep API on http://${values.host}:${server.port} (home ${deps.home})\n`,
+  );
+  process.stdout.write(
+    `reading models and datasets only under: ${dataRoots.roots.join(', ')} (relative spec paths resolve against ${dataRoots.base})\n`,
   );
   const stopScheduler = await startScheduler(deps);
   // Sweeps no live process drives (their process stopped or crashed): taken over now, and
@@ -382,14 +425,35 @@ export async function main(argv: string[]): Promise<number> {
     if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       const flag = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? '';
       process.stderr.write(`error: ${unknownFlag(flag, helpName)}\n`);
-      return 2;
+      return EXIT.badInput;
+    }
+    if ((error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(
+        `error: ${(error as Error).message} (foldsweep ${helpName} --help lists the flags)\n`,
+      );
+      return EXIT.badInput;
     }
     if (error instanceof FoldsweepError) {
       process.stderr.write(`error: ${(error as Error).message}\n`);
-      return 2;
+      return EXIT.badInput;
     }
-    throw error;
+    return internalError(error);
   }
+}
+
+/**
+ * Anything else is a bug or a fault: one line (the stack only with FOLDSWEEP_DEBUG=1) and
+ * exit 3, never the exit 1 of a failed sweep.
+ */
+export function internalError(error: unknown): number {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(
+    `internal error: ${message}\n` +
+      (process.env.FOLDSWEEP_DEBUG === '1' && error instanceof Error
+        ? `${error.stack}\n`
+        : "(set FOLDSWEEP_DEBUG=1 for the stack trace; the home's logs/foldsweep.log has details)\n"),
+  );
+  return EXIT.internal;
 }
 
 if (

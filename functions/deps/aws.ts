@@ -26,6 +26,7 @@ import {
   AwsRuntimeEnvSchema,
   TRAINER_JOB_ENV,
 } from '../../shared/schemas/runtime-env.js';
+import { specLimitsFromEnv } from '../../shared/schemas/spec-limits.js';
 import type { ServiceDeps } from '../../shared/service/deps.js';
 import type { RetrainDeps } from '../../shared/service/schedules.js';
 
@@ -163,5 +164,7 @@ export function awsDeps(
     clock: systemClock,
     logger,
     newId: () => ulid(),
+    // The same FOLDSWEEP_MAX_* variables as locally, set on the api and prepare functions.
+    limits: specLimitsFromEnv(source),
   };
 }

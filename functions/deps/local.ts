@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
@@ -6,6 +6,11 @@ import { ulid } from 'ulid';
 import { defaultS3DatasetSource } from '../../shared/adapters/aws/default-s3-dataset-source.js';
 import { defaultS3ModelSource } from '../../shared/adapters/aws/default-s3-model-source.js';
 import { CronScheduler } from '../../shared/adapters/local/cron-scheduler.js';
+import {
+  type DataRoots,
+  rootedDatasetPreparer,
+  rootedModelImporter,
+} from '../../shared/adapters/local/data-roots.js';
 import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.js';
 import { FsObjectStore } from '../../shared/adapters/local/fs-object-store.js';
 import { ProcessPoolExecutor } from '../../shared/adapters/local/process-pool-executor.js';
@@ -13,11 +18,13 @@ import { SqliteModelRegistry } from '../../shared/adapters/local/sqlite-model-re
 import { SqliteScheduleStore } from '../../shared/adapters/local/sqlite-schedule-store.js';
 import { SqliteStateStore } from '../../shared/adapters/local/sqlite-state-store.js';
 import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
+import { ValidationError } from '../../shared/errors.js';
 import type { FeatureProber } from '../../shared/ports/artifacts.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import type { ExecutorEvent } from '../../shared/ports/executor.js';
 import type { Logger } from '../../shared/ports/logger.js';
 import type { PreparationStarter } from '../../shared/ports/preparation.js';
+import { type SpecLimits, specLimitsFromEnv } from '../../shared/schemas/spec-limits.js';
 import {
   findOrphanedSweeps,
   MAX_AGGREGATION_ATTEMPTS,
@@ -44,6 +51,13 @@ export interface LocalDepsOptions {
    * takes a sweep over only after it ran out. Default FOLDSWEEP_LEASE_MS, else 30 s.
    */
   leaseMs?: number;
+  /** Spec size limits; default: FOLDSWEEP_MAX_* over DEFAULT_SPEC_LIMITS. */
+  limits?: SpecLimits;
+  /**
+   * `foldsweep serve`: read base models and datasets only under these roots (relative spec
+   * paths against their base). Absent (`foldsweep run`): any path the user can read.
+   */
+  dataRoots?: DataRoots;
 }
 
 export interface LocalDeps extends RetrainDeps {
@@ -75,7 +89,8 @@ export interface LocalDeps extends RetrainDeps {
  */
 export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
   const home = resolve(options.home ?? process.env.FOLDSWEEP_HOME ?? '.foldsweep');
-  mkdirSync(join(home, 'logs'), { recursive: true });
+  ensureUsableHome(home, options.home === undefined ? 'FOLDSWEEP_HOME' : '--home');
+  const limits = options.limits ?? specLimitsFromEnv(process.env);
   const logger =
     options.logger ??
     pino(
@@ -86,6 +101,11 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
   const state = new SqliteStateStore(join(home, 'state.db'));
   const schedules = new SqliteScheduleStore(join(home, 'state.db'));
   const registry = new SqliteModelRegistry(join(home, 'state.db'));
+  const datasets = new LocalDatasetPreparer(objects, logger, {
+    sources: [defaultS3DatasetSource()],
+  });
+  const models = new FsModelImporter(objects, { sources: [defaultS3ModelSource()], logger });
+  const roots = options.dataRoots;
   const leaseMs = options.leaseMs ?? Number(process.env.FOLDSWEEP_LEASE_MS ?? 30_000);
   const owner = { id: `${hostname()}:${process.pid}:${ulid().slice(-8)}`, leaseMs };
   const driving = new Set<string>();
@@ -115,8 +135,10 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     home,
     state,
     objects,
-    datasets: new LocalDatasetPreparer(objects, logger, { sources: [defaultS3DatasetSource()] }),
-    models: new FsModelImporter(objects, { sources: [defaultS3ModelSource()], logger }),
+    datasets: roots ? rootedDatasetPreparer(datasets, roots) : datasets,
+    models: roots ? rootedModelImporter(models, roots) : models,
+    limits,
+    ...(roots ? { paths: roots } : {}),
     evaluator: new TfModelEvaluator(objects),
     prober: new TfFeatureProber(objects),
     clock: systemClock,
@@ -164,6 +186,37 @@ export function localDeps(options: LocalDepsOptions = {}): LocalDeps {
     await Promise.all([state.close?.(), schedules.close(), registry.close()]);
   };
   return deps as LocalDeps;
+}
+
+const HOME_PROBLEMS: Record<string, string> = {
+  ENOTDIR: 'is a file (or lies under one), not a folder',
+  EEXIST: 'is a file, not a folder',
+  EACCES: 'is not writable by this user',
+  EPERM: 'is not writable by this user',
+  EROFS: 'is on a read-only file system',
+  ENOSPC: 'is on a full disk',
+  EDQUOT: 'is over its disk quota',
+};
+
+/**
+ * Creates the home's folders and proves it writable, or throws one ValidationError on `flag`
+ * saying what is wrong and what to do (never a node:fs stack).
+ */
+export function ensureUsableHome(home: string, flag: string): void {
+  const probe = join(home, 'logs', `.write-probe-${process.pid}`);
+  try {
+    mkdirSync(join(home, 'logs'), { recursive: true });
+    writeFileSync(probe, '');
+    rmSync(probe, { force: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    const problem = HOME_PROBLEMS[code] ?? `cannot be used (${(error as Error).message})`;
+    throw ValidationError.single(
+      flag,
+      `the foldsweep home ${home} ${problem}: pass --home <a writable folder> (or set FOLDSWEEP_HOME)`,
+      error,
+    );
+  }
 }
 
 /** The drained path locally: settleSweep, retried while it has attempts left. */

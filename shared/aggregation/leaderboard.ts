@@ -32,6 +32,8 @@ export interface LeaderboardRow {
   complete: boolean;
   /** The best single fold's trial: its model becomes the champion's weights. */
   bestTrialIndex: number | null;
+  /** The objective per fold, in fold order (null: that fold has not succeeded). */
+  foldValues: (number | null)[];
 }
 
 export interface Leaderboard {
@@ -41,6 +43,25 @@ export interface Leaderboard {
   rows: LeaderboardRow[];
   /** The best complete variant, or null when no variant completed every fold. */
   bestVariantId: string | null;
+  /**
+   * Whether first place beats second beyond noise, and whether scratch won; see rankingVerdict
+   * (null: no champion; absent in leaderboards stored before it existed).
+   */
+  verdict?: RankingVerdict | null;
+}
+
+export interface RankingVerdict {
+  first: string;
+  second: string | null;
+  /** Mean over the shared folds of first - second (in the objective's better direction). */
+  meanDifference: number | null;
+  /** Nadeau-Bengio corrected paired t statistic over the folds both completed (null: undefined). */
+  t: number | null;
+  /** true: beyond noise (corrected paired t above the two-sided 95% critical value). */
+  separated: boolean;
+  /** The best variant is scratch: transfer from the base model did not help on this data. */
+  scratchWon: boolean;
+  text: string;
 }
 
 /**
@@ -82,6 +103,8 @@ export function buildLeaderboard(plan: Plan, results: readonly TrialOutcome[]): 
         : n < 2
           ? 0
           : Math.sqrt(values.reduce((s, x) => s + (x.value - mean) ** 2, 0) / (n - 1));
+    const foldValues: (number | null)[] = Array.from({ length: plan.folds }, () => null);
+    for (const x of values) foldValues[x.trialIndex - v.index * plan.folds] = x.value;
     const best = values.reduce<(typeof values)[number] | null>(
       (b, x) => (!b || (higherIsBetter ? x.value > b.value : x.value < b.value) ? x : b),
       null,
@@ -103,6 +126,7 @@ export function buildLeaderboard(plan: Plan, results: readonly TrialOutcome[]): 
       foldsPending: pending,
       complete: n === plan.folds,
       bestTrialIndex: best?.trialIndex ?? null,
+      foldValues,
     };
   });
   const indexOf = new Map(plan.variants.map((v) => [v.id, v.index]));
@@ -126,7 +150,82 @@ export function buildLeaderboard(plan: Plan, results: readonly TrialOutcome[]): 
     folds: plan.folds,
     rows,
     bestVariantId: best?.variantId ?? null,
+    verdict: best ? rankingVerdict(rows, higherIsBetter) : null,
   };
+}
+
+/** Two-sided 95% critical values of Student's t for 1..30 degrees of freedom. */
+const T_CRITICAL_95 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145,
+  2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048,
+  2.045, 2.042,
+];
+
+/**
+ * Whether the first complete variant beats the second beyond noise, paired over the folds both
+ * completed. The folds' training sets overlap, so a plain paired t-test is overconfident; this
+ * uses Nadeau and Bengio's corrected resampled t-test (variance x (1/k + 1/(k-1)) for k-fold
+ * CV instead of 1/k), separated when |t| exceeds the two-sided 95% critical value.
+ */
+export function rankingVerdict(rows: readonly LeaderboardRow[], higherIsBetter: boolean) {
+  const [first, second] = rows;
+  const scratchWon = first.strategy === 'scratch';
+  const scratchText = scratchWon
+    ? ' Scratch won: the base model did not help on this data (a model trained from random weights beat every transfer variant).'
+    : '';
+  if (!second || second.mean === null) {
+    return {
+      first: first.variantId,
+      second: null,
+      meanDifference: null,
+      t: null,
+      separated: false,
+      scratchWon,
+      text: `${first.description} is the only variant with a score.${scratchText}`,
+    };
+  }
+  const diffs: number[] = [];
+  first.foldValues.forEach((a, f) => {
+    const b = second.foldValues[f];
+    if (a !== null && b !== null && b !== undefined) diffs.push(higherIsBetter ? a - b : b - a);
+  });
+  const k = diffs.length;
+  const meanDifference = k ? diffs.reduce((s, d) => s + d, 0) / k : null;
+  let t: number | null = null;
+  if (meanDifference !== null && k >= 2) {
+    const variance = diffs.reduce((s, d) => s + (d - meanDifference) ** 2, 0) / (k - 1);
+    const corrected = variance * (1 / k + 1 / (k - 1));
+    t =
+      corrected > 0
+        ? meanDifference / Math.sqrt(corrected)
+        : meanDifference > 0
+          ? Number.POSITIVE_INFINITY
+          : 0;
+  }
+  const critical = T_CRITICAL_95[Math.min(k - 1, T_CRITICAL_95.length) - 1] ?? Number.NaN;
+  const separated = t !== null && t > critical;
+  const points =
+    meanDifference === null
+      ? ''
+      : higherIsBetter
+        ? ` by ${(100 * meanDifference).toFixed(1)} points`
+        : ` by ${meanDifference.toFixed(4)} in loss`;
+  const text =
+    (separated
+      ? `${first.description} beats ${second.description}${points} over the same ${k} folds, beyond noise (corrected paired t ${(t as number).toFixed(2)} > ${critical}).`
+      : t === null
+        ? `${first.description} leads ${second.description}${points}, but they share fewer than 2 completed folds: no test of the difference.`
+        : `${first.description} leads ${second.description}${points} over the same ${k} folds, within noise (corrected paired t ${t.toFixed(2)} ≤ ${critical}): treat them as tied.`) +
+    scratchText;
+  return {
+    first: first.variantId,
+    second: second.variantId,
+    meanDifference,
+    t,
+    separated,
+    scratchWon,
+    text,
+  } satisfies RankingVerdict;
 }
 
 /** The leaderboard as a fixed-width text table for terminals and reports. */
@@ -153,5 +252,7 @@ export function formatLeaderboard(board: Leaderboard): string {
       .map((c, i) => c.padEnd(widths[i]))
       .join('  ')
       .trimEnd();
-  return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
+  const table = [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)];
+  if (board.verdict) table.push('', board.verdict.text);
+  return table.join('\n');
 }

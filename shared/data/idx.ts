@@ -4,14 +4,15 @@
  * (detected by the 1f 8b magic bytes, not by the file name).
  * @module
  */
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzip as gunzipCb, gzip as gzipCb } from 'node:zlib';
+import { createGunzip, gzip as gzipCb } from 'node:zlib';
 import { allInOrder } from '../concurrency.js';
 import { InvalidArtifactError, ValidationError } from '../errors.js';
+import { DEFAULT_DATA_LIMITS, formatBytes, raiseHint } from './limits.js';
 
-const gunzip = promisify(gunzipCb);
 const gzip = promisify(gzipCb);
 
 export const IDX_IMAGES_MAGIC = 0x00000803;
@@ -48,21 +49,172 @@ export function defaultLabelsPath(imagesPath: string): string | undefined {
   return join(dirname(imagesPath), labelsName);
 }
 
+/** What an IDX file's header promises: header bytes + data bytes. */
+interface IdxKind {
+  what: 'images' | 'labels';
+  magic: number;
+  headerBytes: 8 | 16;
+  /** Data bytes the header declares (count x rows x cols, or count). */
+  dataBytes(view: DataView): number;
+}
+
+const IMAGES_KIND: IdxKind = {
+  what: 'images',
+  magic: IDX_IMAGES_MAGIC,
+  headerBytes: 16,
+  dataBytes: (v) => v.getUint32(4, false) * v.getUint32(8, false) * v.getUint32(12, false),
+};
+const LABELS_KIND: IdxKind = {
+  what: 'labels',
+  magic: IDX_LABELS_MAGIC,
+  headerBytes: 8,
+  dataBytes: (v) => v.getUint32(4, false),
+};
+
+/** Most decoded bytes an IDX file may declare when the caller gives no limit (1 GiB). */
+export const DEFAULT_MAX_IDX_BYTES = DEFAULT_DATA_LIMITS.maxDatasetBytes;
+
 /**
- * Reads a file and gunzips it when it is gzip-compressed.
- * A missing file -> ValidationError on `fieldPath`; a broken gzip stream -> InvalidArtifactError.
+ * The size an IDX file declares, checked against `maxDataBytes` before its data is read or
+ * inflated; null when the bytes seen so far are not a complete header of the kind (the parser
+ * then names what is wrong).
  */
-export async function readMaybeGzip(file: string, fieldPath: string): Promise<Uint8Array> {
-  let bytes: Uint8Array;
+function declaredSize(
+  head: Uint8Array,
+  file: string,
+  fieldPath: string,
+  kind: IdxKind,
+  maxDataBytes: number,
+): number | null {
+  if (head.length < kind.headerBytes) return null;
+  const view = header(head, file, fieldPath, kind.magic, kind.what);
+  const data = kind.dataBytes(view);
+  if (data > maxDataBytes) {
+    throw new InvalidArtifactError(
+      file,
+      fieldPath,
+      `declares ${formatBytes(data)} of ${kind.what} (${describeDeclared(view, kind)}), more than the ` +
+        `limit of ${formatBytes(maxDataBytes)} (maxDatasetBytes): use a subset of the file, or ` +
+        raiseHint('maxDatasetBytes', data),
+    );
+  }
+  return kind.headerBytes + data;
+}
+
+function describeDeclared(view: DataView, kind: IdxKind): string {
+  return kind.what === 'images'
+    ? `${view.getUint32(4, false)} images of ${view.getUint32(8, false)}x${view.getUint32(12, false)}`
+    : `${view.getUint32(4, false)} labels`;
+}
+
+/**
+ * Reads an IDX file, gunzipping it when it is gzip-compressed, and never holds more than its
+ * header declares (bounded by `maxDataBytes`): a raw file longer than declared is not read, and
+ * a gzip stream is inflated chunk by chunk and abandoned as soon as it passes the declared size
+ * (a decompression bomb costs its header's promise, not its inflated size).
+ * A missing file -> ValidationError on `fieldPath`; a broken gzip stream, a declared size over
+ * the limit or a stream longer than declared -> InvalidArtifactError naming the file.
+ */
+async function readIdxFile(
+  file: string,
+  fieldPath: string,
+  kind: IdxKind,
+  maxDataBytes: number,
+): Promise<Uint8Array> {
+  let handle: FileHandle;
+  let size: number;
+  const head = new Uint8Array(16);
+  let headLength: number;
   try {
-    bytes = asUint8Array(await readFile(file));
+    handle = await open(file, 'r');
   } catch (err) {
     throw missingFileError(file, fieldPath, err);
   }
-  if (!isGzip(bytes)) return bytes;
   try {
-    return asUint8Array(await gunzip(bytes));
+    const s = await handle.stat();
+    if (s.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+    size = s.size;
+    headLength = (await handle.read(head, 0, 16, 0)).bytesRead;
   } catch (err) {
+    await handle.close();
+    throw missingFileError(file, fieldPath, err);
+  }
+  if (!isGzip(head.subarray(0, headLength))) {
+    try {
+      const declared = declaredSize(
+        head.subarray(0, headLength),
+        file,
+        fieldPath,
+        kind,
+        maxDataBytes,
+      );
+      if (declared !== null && size > declared) {
+        throw new InvalidArtifactError(
+          file,
+          fieldPath,
+          `declares ${declared} bytes with the header but has ${size} bytes: the file is longer ` +
+            'than declared; download it again',
+        );
+      }
+      const bytes = new Uint8Array(size);
+      const { bytesRead } = await handle.read(bytes, 0, size, 0);
+      return bytes.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+  await handle.close();
+  return gunzipBounded(file, fieldPath, kind, maxDataBytes);
+}
+
+async function gunzipBounded(
+  file: string,
+  fieldPath: string,
+  kind: IdxKind,
+  maxDataBytes: number,
+): Promise<Uint8Array> {
+  const source = createReadStream(file);
+  const inflate = createGunzip();
+  source.on('error', (err) => inflate.destroy(err));
+  source.pipe(inflate);
+  const head = new Uint8Array(kind.headerBytes);
+  let headLength = 0;
+  let out: Uint8Array | undefined;
+  let length = 0;
+  try {
+    for await (const chunk of inflate as AsyncIterable<Buffer>) {
+      let bytes: Uint8Array = chunk;
+      if (!out) {
+        const take = Math.min(kind.headerBytes - headLength, bytes.length);
+        head.set(bytes.subarray(0, take), headLength);
+        headLength += take;
+        bytes = bytes.subarray(take);
+        const declared = declaredSize(
+          head.subarray(0, headLength),
+          file,
+          fieldPath,
+          kind,
+          maxDataBytes,
+        );
+        if (declared === null) continue;
+        out = new Uint8Array(declared);
+        out.set(head);
+        length = kind.headerBytes;
+      }
+      if (length + bytes.length > out.length) {
+        throw new InvalidArtifactError(
+          file,
+          fieldPath,
+          `decompresses to more than the ${out.length} bytes its header declares (inflating ` +
+            'stopped there): it is not the IDX file it claims to be (corrupt, or a decompression ' +
+            'bomb); use the original file',
+        );
+      }
+      out.set(bytes, length);
+      length += bytes.length;
+    }
+  } catch (err) {
+    if (err instanceof ValidationError) throw err;
     throw new InvalidArtifactError(
       file,
       fieldPath,
@@ -70,7 +222,11 @@ export async function readMaybeGzip(file: string, fieldPath: string): Promise<Ui
         'the download is probably truncated or corrupt; download it again',
       { cause: err },
     );
+  } finally {
+    source.destroy();
+    inflate.destroy();
   }
+  return out ? out.subarray(0, length) : head.slice(0, headLength);
 }
 
 function missingFileError(file: string, fieldPath: string, err: unknown): ValidationError {
@@ -167,14 +323,30 @@ export function parseIdxLabels(bytes: Uint8Array, file: string, fieldPath: strin
   return bytes.subarray(8);
 }
 
-/** Reads an IDX labels file (raw or gzip). */
-export async function readIdxLabels(file: string, fieldPath: string): Promise<Uint8Array> {
-  return parseIdxLabels(await readMaybeGzip(file, fieldPath), file, fieldPath);
+/** Reads an IDX labels file (raw or gzip), declaring at most `maxDataBytes` labels. */
+export async function readIdxLabels(
+  file: string,
+  fieldPath: string,
+  maxDataBytes = DEFAULT_MAX_IDX_BYTES,
+): Promise<Uint8Array> {
+  return parseIdxLabels(
+    await readIdxFile(file, fieldPath, LABELS_KIND, maxDataBytes),
+    file,
+    fieldPath,
+  );
 }
 
-/** Reads an IDX images file (raw or gzip). */
-export async function readIdxImages(file: string, fieldPath: string): Promise<IdxImages> {
-  return parseIdxImages(await readMaybeGzip(file, fieldPath), file, fieldPath);
+/** Reads an IDX images file (raw or gzip), declaring at most `maxDataBytes` of pixels. */
+export async function readIdxImages(
+  file: string,
+  fieldPath: string,
+  maxDataBytes = DEFAULT_MAX_IDX_BYTES,
+): Promise<IdxImages> {
+  return parseIdxImages(
+    await readIdxFile(file, fieldPath, IMAGES_KIND, maxDataBytes),
+    file,
+    fieldPath,
+  );
 }
 
 /**
@@ -198,18 +370,20 @@ export function resolveLabelsPath(
 }
 
 /**
- * Reads an IDX images file and its labels file and checks they agree.
+ * Reads an IDX images file and its labels file and checks they agree; neither may declare more
+ * than `maxDataBytes` of data (checked from the header, before the data is read or inflated).
  * Errors name `<fieldPath>.uri` (images) or `<fieldPath>.labelsUri` (labels).
  */
 export async function readIdxDataset(
   imagesFile: string,
   labelsFile: string | undefined,
   fieldPath: string,
+  maxDataBytes = DEFAULT_MAX_IDX_BYTES,
 ): Promise<IdxDataset> {
   const labelsPath = resolveLabelsPath(imagesFile, labelsFile, fieldPath);
   const [images, labels] = await allInOrder([
-    readIdxImages(imagesFile, `${fieldPath}.uri`),
-    readIdxLabels(labelsPath, `${fieldPath}.labelsUri`),
+    readIdxImages(imagesFile, `${fieldPath}.uri`, maxDataBytes),
+    readIdxLabels(labelsPath, `${fieldPath}.labelsUri`, maxDataBytes),
   ]);
   if (labels.length !== images.count) {
     throw new InvalidArtifactError(

@@ -3,17 +3,30 @@
  * names), PNG/JPEG files inside (by extension .png/.jpg/.jpeg, any case). Hidden entries
  * (names starting with '.') and other files are skipped; nested folders are not descended into.
  * Images are decoded with sharp, EXIF-oriented, flattened onto black when they have alpha,
- * converted to greyscale (C=1) or sRGB (C=3) and resized with `fit: 'fill'` to [H, W, C] uint8.
+ * converted to greyscale (C=1) or sRGB (C=3) and fitted to [H, W, C] uint8 under the dataset's
+ * resize policy (stretch by default; crop or pad). Limits (shared/data/limits.ts): the number of
+ * image files is checked when listing, an image's pixel count from its header before decoding.
  * @module
  */
 import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { forEachBounded } from '../concurrency.js';
 import { InvalidArtifactError, ValidationError } from '../errors.js';
+import type { SourceSizeTally } from '../model/preprocessing.js';
 import type { ImageShape } from '../schemas/dataset.js';
+import type { ResizePolicy } from '../schemas/preprocessing.js';
 import { asUint8Array } from './idx.js';
-import { convertChannels, DECODE_CONCURRENCY, RESIZE_FIT } from './pixels.js';
+import { DEFAULT_DATA_LIMITS, raiseHint } from './limits.js';
+import { convertChannels, DECODE_CONCURRENCY, resizeOptions } from './pixels.js';
+
+export interface DecodeOptions {
+  resize?: ResizePolicy;
+  /** Largest width x height of a source image (header), default DEFAULT_DATA_LIMITS. */
+  maxImagePixels?: number;
+  /** Counts each decoded image's source size and channels (for the preprocessing record). */
+  tally?: SourceSizeTally;
+}
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
 
@@ -53,11 +66,13 @@ const byCodePoint = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 /**
  * Lists the classes and image files of a dataset folder (with sizes and mtimes, no decoding).
  * Errors: missing/not-a-folder root -> ValidationError on `<fieldPath>.uri`; fewer than 2 classes,
- * an empty class folder or more than 256 classes -> InvalidArtifactError naming the folder.
+ * an empty class folder, more than 256 classes or more than `maxImageFiles` images (counted from
+ * the folder entries, before any file is opened) -> InvalidArtifactError naming the folder.
  */
 export async function listImageFolder(
   root: string,
   fieldPath: string,
+  maxImageFiles = DEFAULT_DATA_LIMITS.maxImageFiles,
 ): Promise<ImageFolderListing> {
   const uriPath = `${fieldPath}.uri`;
   try {
@@ -98,9 +113,20 @@ export async function listImageFolder(
   }
 
   const files: ImageFile[] = [];
+  let seen = 0;
   for (const [label, cls] of classes.entries()) {
     const dir = join(root, cls);
     const candidates = (await readdir(dir)).filter(isImageFileName).sort(byCodePoint);
+    seen += candidates.length;
+    if (seen > maxImageFiles) {
+      throw new InvalidArtifactError(
+        root,
+        uriPath,
+        `has more than ${maxImageFiles} image files (${seen} in its first ${label + 1} of ` +
+          `${classes.length} class folders; limit maxImageFiles): use a subset of the folder, or ` +
+          raiseHint('maxImageFiles'),
+      );
+    }
     const stats = await Promise.all(candidates.map((n) => statOrNull(join(dir, n))));
     const before = files.length;
     candidates.forEach((name, k) => {
@@ -126,35 +152,67 @@ export async function listImageFolder(
 }
 
 /**
- * Decodes one image file to [H, W, C] uint8.
- * A file that is not a readable PNG/JPEG -> InvalidArtifactError naming it.
+ * Decodes one image file to [H, W, C] uint8. Its header is read first: an image of more than
+ * `maxImagePixels` pixels is rejected before it is decoded.
+ * A file that is not a readable PNG/JPEG, or too large -> InvalidArtifactError naming it.
  */
 export async function decodeImageFile(
   file: string,
   shape: ImageShape,
   fieldPath: string,
+  options: DecodeOptions = {},
 ): Promise<Uint8Array> {
   const [h, w, c] = shape;
+  const maxPixels = options.maxImagePixels ?? DEFAULT_DATA_LIMITS.maxImagePixels;
+  let width: number;
+  let height: number;
+  let channels: number;
+  let image: Sharp;
   try {
-    let pipeline = sharp(file).autoOrient().flatten({ background: '#000000' });
+    // Header only (no limit, so that the message can say how large it is): nothing is decoded.
+    const meta = await sharp(file, { limitInputPixels: false }).metadata();
+    // limitInputPixels guards the decode itself too (a header that lies about its size).
+    image = sharp(file, { limitInputPixels: maxPixels });
+    width = meta.autoOrient?.width ?? meta.width ?? 0;
+    height = meta.autoOrient?.height ?? meta.height ?? 0;
+    channels = meta.channels ?? 0;
+  } catch (err) {
+    throw undecodable(file, fieldPath, err);
+  }
+  if (width * height > maxPixels) {
+    throw new InvalidArtifactError(
+      file,
+      fieldPath,
+      `is ${width}x${height} (${width * height} pixels, from its header; not decoded), more than ` +
+        `the limit of ${maxPixels} pixels per image (maxImagePixels): downscale or remove it, or ` +
+        raiseHint('maxImagePixels', width * height),
+    );
+  }
+  try {
+    let pipeline = image.autoOrient().flatten({ background: '#000000' });
     pipeline = c === 1 ? pipeline.greyscale() : pipeline.toColourspace('srgb');
     const { data, info } = await pipeline
-      .resize(w, h, { fit: RESIZE_FIT })
+      .resize(w, h, resizeOptions(options.resize))
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     const pixels = convertChannels(data, info.channels, c);
     if (pixels.length !== h * w * c) {
       throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
     }
+    options.tally?.add(width, height, channels);
     return asUint8Array(pixels);
   } catch (err) {
-    throw new InvalidArtifactError(
-      file,
-      fieldPath,
-      `cannot be decoded as a PNG/JPEG image (${(err as Error).message.trim()}): fix or remove the file`,
-      { cause: err },
-    );
+    throw undecodable(file, fieldPath, err);
   }
+}
+
+function undecodable(file: string, fieldPath: string, err: unknown): InvalidArtifactError {
+  return new InvalidArtifactError(
+    file,
+    fieldPath,
+    `cannot be decoded as a PNG/JPEG image (${(err as Error).message.trim()}): fix or remove the file`,
+    { cause: err },
+  );
 }
 
 /** Decodes the given files (in order) into one [n, H, W, C] uint8 buffer. */
@@ -162,11 +220,12 @@ export async function decodeImageFiles(
   files: readonly Pick<ImageFile, 'path'>[],
   shape: ImageShape,
   fieldPath: string,
+  options: DecodeOptions = {},
 ): Promise<Uint8Array> {
   const size = shape[0] * shape[1] * shape[2];
   const out = new Uint8Array(files.length * size);
   await forEachBounded(files.length, DECODE_CONCURRENCY, async (i) => {
-    out.set(await decodeImageFile(files[i].path, shape, fieldPath), i * size);
+    out.set(await decodeImageFile(files[i].path, shape, fieldPath, options), i * size);
   });
   return out;
 }
@@ -179,9 +238,10 @@ export async function readImageFolder(
   root: string,
   shape: ImageShape,
   fieldPath: string,
+  options: DecodeOptions & { maxImageFiles?: number } = {},
 ): Promise<{ classes: string[]; labels: Uint8Array; pixels: Uint8Array; files: ImageFile[] }> {
-  const listing = await listImageFolder(root, fieldPath);
-  const pixels = await decodeImageFiles(listing.files, shape, `${fieldPath}.uri`);
+  const listing = await listImageFolder(root, fieldPath, options.maxImageFiles);
+  const pixels = await decodeImageFiles(listing.files, shape, `${fieldPath}.uri`, options);
   return {
     classes: listing.classes,
     labels: Uint8Array.from(listing.files, (f) => f.label),

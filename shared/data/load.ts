@@ -7,15 +7,26 @@ import { createHash } from 'node:crypto';
 import { InvalidArtifactError } from '../errors.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { ImageShape, PreparedDataset } from '../schemas/dataset.js';
+import type { Preprocessing } from '../schemas/preprocessing.js';
 
-/** sha256 of shape + classes + pixels + labels: same content, same hash (PreparedDataset.hash). */
+/**
+ * sha256 of shape + classes + pixels + labels (+ the preprocessing record, when there is one):
+ * same content made the same way, same hash (PreparedDataset.hash).
+ */
 export function contentHash(
   shape: ImageShape,
   classes: readonly string[],
   pixels: Uint8Array,
   labels: Uint8Array,
+  preprocessing?: Preprocessing,
 ): string {
-  const header = JSON.stringify({ shape, classes, pixels: pixels.length, labels: labels.length });
+  const header = JSON.stringify({
+    shape,
+    classes,
+    pixels: pixels.length,
+    labels: labels.length,
+    ...(preprocessing ? { preprocessing } : {}),
+  });
   return createHash('sha256')
     .update(header)
     .update('\n')
@@ -97,7 +108,13 @@ export async function loadPreparedDataset(
     );
   }
   if (options.verifyHash) {
-    const hash = contentHash(manifest.shape, manifest.classes, pixels, labels);
+    const hash = contentHash(
+      manifest.shape,
+      manifest.classes,
+      pixels,
+      labels,
+      manifest.preprocessing,
+    );
     if (hash !== manifest.hash) {
       throw new InvalidArtifactError(
         manifest.dataKey,

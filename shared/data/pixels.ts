@@ -1,19 +1,29 @@
 /**
- * Pixel helpers shared by the dataset readers: resizing raw uint8 images with sharp
- * (`fit: 'fill'`: stretched to the target size, aspect ratio not kept, nothing cropped) and
- * greyscale -> RGB channel expansion.
+ * Pixel helpers shared by the dataset readers: resizing raw uint8 images with sharp under the
+ * dataset's resize policy (see ResizePolicySchema: stretch, centre-crop or pad on black) and
+ * channel conversion. shared/model/preprocessing.ts records what these do.
  * @module
  */
 import { availableParallelism } from 'node:os';
-import sharp from 'sharp';
+import sharp, { type ResizeOptions } from 'sharp';
 import { forEachBounded } from '../concurrency.js';
 import type { ImageShape } from '../schemas/dataset.js';
+import { DEFAULT_RESIZE_POLICY, type ResizePolicy } from '../schemas/preprocessing.js';
 
-/** How images are fitted to the target shape everywhere in the data layer. */
 /** sharp calls in flight when decoding or resizing many images. */
 export const DECODE_CONCURRENCY = Math.max(2, availableParallelism() * 2);
 
-export const RESIZE_FIT = 'fill' as const;
+/** sharp's resize options for each policy (the kernel is sharp's default, lanczos3). */
+export function resizeOptions(policy: ResizePolicy = DEFAULT_RESIZE_POLICY): ResizeOptions {
+  switch (policy) {
+    case 'stretch':
+      return { fit: 'fill' };
+    case 'crop':
+      return { fit: 'cover', position: 'centre' };
+    case 'pad':
+      return { fit: 'contain', position: 'centre', background: { r: 0, g: 0, b: 0, alpha: 1 } };
+  }
+}
 
 /** Replicates one greyscale channel into three (RGB). */
 export function greyToRgb(grey: Uint8Array): Uint8Array {
@@ -45,8 +55,8 @@ export function convertChannels(data: Uint8Array, channels: number, target: 1 | 
 }
 
 /**
- * Resizes `count` greyscale images [rows, cols] (concatenated) to `shape` [H, W, C].
- * Skips sharp entirely when the size already matches.
+ * Resizes `count` greyscale images [rows, cols] (concatenated) to `shape` [H, W, C] under
+ * `policy`. Skips sharp entirely when the size already matches.
  */
 export async function resizeGreyImages(
   pixels: Uint8Array,
@@ -54,6 +64,7 @@ export async function resizeGreyImages(
   rows: number,
   cols: number,
   shape: ImageShape,
+  policy: ResizePolicy = DEFAULT_RESIZE_POLICY,
 ): Promise<Uint8Array> {
   const [h, w, c] = shape;
   if (rows === h && cols === w) return c === 1 ? pixels.slice() : greyToRgb(pixels);
@@ -63,7 +74,7 @@ export async function resizeGreyImages(
   await forEachBounded(count, DECODE_CONCURRENCY, async (i) => {
     const img = pixels.subarray(i * inSize, (i + 1) * inSize);
     const { data, info } = await sharp(img, { raw: { width: cols, height: rows, channels: 1 } })
-      .resize(w, h, { fit: RESIZE_FIT })
+      .resize(w, h, resizeOptions(policy))
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     out.set(convertChannels(data, info.channels, c), i * outSize);

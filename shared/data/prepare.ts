@@ -24,6 +24,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { allInOrder } from '../concurrency.js';
 import { InvalidArtifactError, ValidationError } from '../errors.js';
+import { buildPreprocessing, SourceSizeTally } from '../model/preprocessing.js';
 import type { DatasetPreparer } from '../ports/artifacts.js';
 import type { Logger } from '../ports/logger.js';
 import { getJson, type ObjectStore } from '../ports/object-store.js';
@@ -34,8 +35,10 @@ import {
   type PreparedDataset,
   PreparedDatasetSchema,
 } from '../schemas/dataset.js';
+import { type Preprocessing, PreprocessingSchema } from '../schemas/preprocessing.js';
 import { readIdxDataset, resolveLabelsPath, statFile } from './idx.js';
 import { decodeImageFiles, type ImageFolderListing, listImageFolder } from './image-folder.js';
+import { type DataLimits, dataLimitsFromEnv, formatBytes, raiseHint } from './limits.js';
 import { contentHash } from './load.js';
 import { resizeGreyImages } from './pixels.js';
 import { selectSubset } from './subset.js';
@@ -43,8 +46,11 @@ import { selectSubset } from './subset.js';
 export { contentHash };
 
 export const DATASETS_PREFIX = 'datasets';
-/** Bump when decoding changes in a way that changes the output for the same source. */
-const PREPARE_VERSION = 1;
+/**
+ * Bump when decoding changes in a way that changes the output for the same source.
+ * 2: the manifest records its preprocessing (and the content hash covers it).
+ */
+const PREPARE_VERSION = 2;
 
 export function datasetKeys(hash: string): {
   dataKey: string;
@@ -131,6 +137,12 @@ export interface ListedDataset {
 export interface LocalDatasetPreparerOptions {
   /** Sources for URIs that are not local paths (first match wins), e.g. an S3DatasetSource. */
   sources?: readonly DatasetSource[];
+  /**
+   * Data limits (image pixels, image files, dataset bytes). Default: the environment
+   * (FOLDSWEEP_MAX_IMAGE_PIXELS, FOLDSWEEP_MAX_IMAGE_FILES, FOLDSWEEP_MAX_DATASET_BYTES), else
+   * DEFAULT_DATA_LIMITS; fields given here win.
+   */
+  limits?: Partial<DataLimits>;
 }
 
 /** sha256 over what determines the prepared output, without reading any pixel. */
@@ -143,6 +155,7 @@ export function sourceFingerprint(
     JSON.stringify({
       v: PREPARE_VERSION,
       format: ref.format,
+      resize: ref.resize ?? 'stretch',
       subset: ref.subset
         ? {
             classes: ref.subset.classes ?? null,
@@ -191,6 +204,7 @@ interface Decoded {
   pixels: Uint8Array;
   labels: Uint8Array;
   countsPerClass: number[];
+  preprocessing: Preprocessing;
 }
 
 /**
@@ -207,6 +221,7 @@ export class LocalDatasetPreparer implements DatasetPreparer {
   lastPrepare: PrepareOutcome | undefined;
 
   private readonly sources: readonly DatasetSource[];
+  readonly limits: DataLimits;
 
   constructor(
     private readonly objects: ObjectStore,
@@ -214,6 +229,7 @@ export class LocalDatasetPreparer implements DatasetPreparer {
     options: LocalDatasetPreparerOptions = {},
   ) {
     this.sources = options.sources ?? [];
+    this.limits = { ...dataLimitsFromEnv(), ...options.limits };
   }
 
   async prepare(ref: DatasetRef, shape: ImageShape, fieldPath: string): Promise<PreparedDataset> {
@@ -239,7 +255,21 @@ export class LocalDatasetPreparer implements DatasetPreparer {
       return this.finish({ ...outcome, fingerprint: manifest.hash }, started, ref, fieldPath);
     }
     const remote = this.sources.find((s) => s.handles(ref.uri));
-    const source = remote ? await remote.list(ref, fieldPath) : await resolveSource(ref, fieldPath);
+    const source = remote
+      ? await remote.list(ref, fieldPath)
+      : await resolveSource(ref, fieldPath, this.limits);
+    if (
+      remote &&
+      ref.format === 'image-folder' &&
+      source.files.length > this.limits.maxImageFiles
+    ) {
+      throw new InvalidArtifactError(
+        ref.uri,
+        `${fieldPath}.uri`,
+        `lists ${source.files.length} objects, more than the limit of ${this.limits.maxImageFiles} ` +
+          `image files (maxImageFiles): use a subset of the folder, or ${raiseHint('maxImageFiles')}`,
+      );
+    }
     const fingerprint = sourceFingerprint(ref, shape, source.files);
     const pointerKey = sourcePointerKey(fingerprint);
 
@@ -286,11 +316,12 @@ export class LocalDatasetPreparer implements DatasetPreparer {
     const decodeStart = performance.now();
     const decoded =
       'fetch' in source
-        ? await decodeFetched(ref, shape, fieldPath, source)
-        : await decode(ref, shape, fieldPath, source);
+        ? await decodeFetched(ref, shape, fieldPath, source, this.limits)
+        : await decode(ref, shape, fieldPath, source, this.limits);
     const decodeMs = performance.now() - decodeStart;
 
-    const hash = contentHash(shape, decoded.classes, decoded.pixels, decoded.labels);
+    const preprocessing = PreprocessingSchema.parse(decoded.preprocessing);
+    const hash = contentHash(shape, decoded.classes, decoded.pixels, decoded.labels, preprocessing);
     const keys = datasetKeys(hash);
     let manifest = await this.readManifest(keys.manifestKey);
     let reused: PrepareOutcome['reused'] = 'content';
@@ -305,6 +336,7 @@ export class LocalDatasetPreparer implements DatasetPreparer {
         countsPerClass: decoded.countsPerClass,
         ...keys,
         preparedAt: new Date().toISOString(),
+        preprocessing,
       } satisfies PreparedDataset);
       await this.objects.put(keys.dataKey, decoded.pixels);
       await this.objects.put(keys.labelsKey, decoded.labels);
@@ -344,6 +376,9 @@ export class LocalDatasetPreparer implements DatasetPreparer {
         ? 'dataset reused (same source files), nothing decoded'
         : `dataset decoded in ${Math.round(full.decodeMs)} ms${full.reused === 'content' ? ' (same content already stored, reused)' : ''}`,
     );
+    for (const warning of full.manifest.preprocessing?.warnings ?? []) {
+      this.logger?.warn({ fieldPath, uri: ref.uri }, warning);
+    }
     return full;
   }
 
@@ -386,7 +421,11 @@ export class LocalDatasetPreparer implements DatasetPreparer {
 }
 
 /** Finds the source files (and stats them) without decoding anything. */
-async function resolveSource(ref: DatasetRef, fieldPath: string): Promise<ResolvedSource> {
+async function resolveSource(
+  ref: DatasetRef,
+  fieldPath: string,
+  limits: DataLimits,
+): Promise<ResolvedSource> {
   const root = resolveDatasetPath(ref.uri, `${fieldPath}.uri`);
   if (ref.format === 'idx') {
     const imagesFile = root;
@@ -411,7 +450,7 @@ async function resolveSource(ref: DatasetRef, fieldPath: string): Promise<Resolv
       ],
     };
   }
-  const listing = await listImageFolder(root, fieldPath);
+  const listing = await listImageFolder(root, fieldPath, limits.maxImageFiles);
   return {
     format: 'image-folder',
     listing,
@@ -427,9 +466,15 @@ async function decode(
   shape: ImageShape,
   fieldPath: string,
   source: ResolvedSource,
+  limits: DataLimits,
 ): Promise<Decoded> {
   if (source.format === 'idx') {
-    const idx = await readIdxDataset(source.imagesFile, source.labelsFile, fieldPath);
+    const idx = await readIdxDataset(
+      source.imagesFile,
+      source.labelsFile,
+      fieldPath,
+      limits.maxDatasetBytes,
+    );
     let maxLabel = 0;
     for (const l of idx.labels) if (l > maxLabel) maxLabel = l;
     const numClasses = maxLabel + 1;
@@ -453,13 +498,33 @@ async function decode(
       classNames = Array.from({ length: numClasses }, (_, i) => String(i));
     }
     const sel = selectSubset(idx.labels, classNames, ref.subset, fieldPath);
+    checkPreparedSize(sel.indices.length, shape, source.imagesFile, `${fieldPath}.uri`, limits);
     const imageSize = idx.rows * idx.cols;
     const picked = new Uint8Array(sel.indices.length * imageSize);
     sel.indices.forEach((src, dst) => {
       picked.set(idx.pixels.subarray(src * imageSize, (src + 1) * imageSize), dst * imageSize);
     });
-    const pixels = await resizeGreyImages(picked, sel.indices.length, idx.rows, idx.cols, shape);
-    return { classes: sel.classes, pixels, labels: sel.labels, countsPerClass: sel.countsPerClass };
+    const pixels = await resizeGreyImages(
+      picked,
+      sel.indices.length,
+      idx.rows,
+      idx.cols,
+      shape,
+      ref.resize,
+    );
+    const sizes = [{ width: idx.cols, height: idx.rows, channels: 1, count: sel.indices.length }];
+    return {
+      classes: sel.classes,
+      pixels,
+      labels: sel.labels,
+      countsPerClass: sel.countsPerClass,
+      preprocessing: buildPreprocessing({
+        source: 'idx',
+        resize: ref.resize,
+        sizes,
+        targetShape: shape,
+      }),
+    };
   }
 
   const { listing } = source;
@@ -477,8 +542,44 @@ async function decode(
     fieldPath,
   );
   const files = sel.indices.map((i) => listing.files[i]);
-  const pixels = await decodeImageFiles(files, shape, `${fieldPath}.uri`);
-  return { classes: sel.classes, pixels, labels: sel.labels, countsPerClass: sel.countsPerClass };
+  checkPreparedSize(files.length, shape, listing.root, `${fieldPath}.uri`, limits);
+  const tally = new SourceSizeTally();
+  const pixels = await decodeImageFiles(files, shape, `${fieldPath}.uri`, {
+    resize: ref.resize,
+    maxImagePixels: limits.maxImagePixels,
+    tally,
+  });
+  return {
+    classes: sel.classes,
+    pixels,
+    labels: sel.labels,
+    countsPerClass: sel.countsPerClass,
+    preprocessing: buildPreprocessing({
+      source: 'image-folder',
+      resize: ref.resize,
+      sizes: tally.sizes(),
+      targetShape: shape,
+    }),
+  };
+}
+
+/** The prepared pixels (count x H x W x C) must fit maxDatasetBytes: checked before decoding. */
+function checkPreparedSize(
+  count: number,
+  shape: ImageShape,
+  file: string,
+  fieldPath: string,
+  limits: DataLimits,
+): void {
+  const bytes = count * shape[0] * shape[1] * shape[2];
+  if (bytes <= limits.maxDatasetBytes) return;
+  throw new InvalidArtifactError(
+    file,
+    fieldPath,
+    `would prepare ${count} images of ${shape.join('x')} = ${formatBytes(bytes)}, more than the ` +
+      `limit of ${formatBytes(limits.maxDatasetBytes)} (maxDatasetBytes): take a subset ` +
+      `(dataset.subset.perClass or classes), or ${raiseHint('maxDatasetBytes', bytes)}`,
+  );
 }
 
 /**
@@ -490,6 +591,7 @@ async function decodeFetched(
   shape: ImageShape,
   fieldPath: string,
   listed: ListedDataset,
+  limits: DataLimits,
 ): Promise<Decoded> {
   const dir = await mkdtemp(join(tmpdir(), 'foldsweep-dataset-'));
   let names: readonly (readonly [string, string])[] = [[dir, ref.uri]];
@@ -497,7 +599,13 @@ async function decodeFetched(
     const fetched = await listed.fetch(dir);
     names = fetched.names;
     const local: DatasetRef = { ...ref, ...fetched.local };
-    return await decode(local, shape, fieldPath, await resolveSource(local, fieldPath));
+    return await decode(
+      local,
+      shape,
+      fieldPath,
+      await resolveSource(local, fieldPath, limits),
+      limits,
+    );
   } catch (err) {
     throw withUris(err, names);
   } finally {

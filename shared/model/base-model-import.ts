@@ -36,7 +36,8 @@ export const MODEL_READ_CONCURRENCY = 8;
 export function parseModelJson(text: string, file: string, fieldPath: string): LayersModelSummary {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // A UTF-8 byte order mark (editors on Windows write one) is not part of the JSON.
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (cause) {
     throw new InvalidArtifactError(
       file,
@@ -78,6 +79,34 @@ export function checkWeightPath(path: string, file: string, fieldPath: string): 
   if (segments.includes('..')) throw fail("leaves the model's folder ('..')");
   if (path.includes('\\') || segments.some((s) => s === '' || s === '.')) {
     throw fail("is not a plain relative path ('/' separators, no empty or '.' segments)");
+  }
+}
+
+/**
+ * Each weightsManifest group's files must hold exactly the bytes its weights take: a truncated
+ * (or empty) file, or one longer than model.json says, is refused before any file is read, with
+ * InvalidArtifactError naming the file. `sizeOf` gives a file's size by manifest path; `where`
+ * its location as messages name it.
+ */
+export function checkWeightSizes(
+  summary: Pick<LayersModelSummary, 'weightGroups'>,
+  sizeOf: (path: string) => number,
+  where: (path: string) => string,
+  fieldPath: string,
+): void {
+  for (const group of summary.weightGroups) {
+    const sizes = group.paths.map(sizeOf);
+    const actual = sizes.reduce((a, b) => a + b, 0);
+    if (actual === group.bytes) continue;
+    const file = group.paths.length === 1 ? where(group.paths[0]) : where(group.paths.at(-1) ?? '');
+    const names = group.paths.length === 1 ? 'it' : `${group.paths.join(' + ')} together`;
+    throw new InvalidArtifactError(
+      file,
+      fieldPath,
+      `model.json's weightsManifest describes ${group.bytes} bytes of weights but ${names} ` +
+        `${group.paths.length === 1 ? 'has' : 'have'} ${actual} bytes (${actual < group.bytes ? 'truncated' : 'longer than the manifest says'}): ` +
+        'the weight file is damaged or belongs to another model: copy model.json and its weight files again, or re-save the model',
+    );
   }
 }
 
@@ -228,6 +257,13 @@ export async function importFromSource(
     }
     return { path, ...identity };
   });
+  const sizes = new Map(weights.map((w) => [w.path, w.size]));
+  checkWeightSizes(
+    summary,
+    (p) => sizes.get(p) ?? 0,
+    (p) => located.weightUri(p),
+    fieldPath,
+  );
   const data = await mapBounded(weights, MODEL_READ_CONCURRENCY, (w) => located.readWeight(w.path));
   const hash = modelHash(text, data);
   const prefix = await storeModel(

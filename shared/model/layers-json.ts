@@ -18,7 +18,22 @@ export interface LayersModelSummary {
   headLayers: LayerSummary[];
   numClasses: number;
   weightPaths: string[];
+  /** Each weightsManifest group: its files, in order, and the bytes its weights take. */
+  weightGroups: WeightGroup[];
 }
+
+export interface WeightGroup {
+  paths: string[];
+  /** Bytes the group's files hold together: the weights' element counts x their dtype sizes. */
+  bytes: number;
+}
+
+/** Largest input side (pixels) of a base model: beyond it one image alone takes gigabytes. */
+export const MAX_INPUT_SIDE = 4096;
+
+/** Bytes per element of the weight dtypes tfjs layers models store (quantized ones by their quantization dtype). */
+const DTYPE_BYTES: Record<string, number> = { float32: 4, int32: 4 };
+const QUANTIZED_BYTES: Record<string, number> = { uint8: 1, uint16: 2, float16: 2 };
 
 export class LayersModelFormatError extends Error {
   constructor(message: string) {
@@ -44,7 +59,11 @@ export function summarizeLayersModel(modelJson: unknown): LayersModelSummary {
   }
   if (modelJson.format !== undefined && modelJson.format !== 'layers-model') {
     throw new LayersModelFormatError(
-      `model.json format is '${String(modelJson.format)}', expected 'layers-model'`,
+      `model.json format is '${String(modelJson.format)}', expected 'layers-model'` +
+        (modelJson.format === 'graph-model'
+          ? ': graph models cannot be fine-tuned; convert the original model with ' +
+            'tensorflowjs_converter --output_format=tfjs_layers_model (or save it with tf.LayersModel.save)'
+          : ''),
     );
   }
   const topology = modelJson.modelTopology;
@@ -89,6 +108,14 @@ export function summarizeLayersModel(modelJson: unknown): LayersModelSummary {
       `input shape ${JSON.stringify(inputShape)} is not an image shape [height, width, 1 or 3]`,
     );
   }
+  if (inputShape[0] > MAX_INPUT_SIDE || inputShape[1] > MAX_INPUT_SIDE) {
+    throw new LayersModelFormatError(
+      `input shape ${JSON.stringify(inputShape)} is too large: height and width must be at most ` +
+        `${MAX_INPUT_SIDE} pixels (one image of it alone would take ` +
+        `${Math.round((inputShape[0] * inputShape[1] * inputShape[2] * 4) / 2 ** 30)} GB as float32): ` +
+        'use a base model with a smaller input, e.g. 224x224',
+    );
+  }
   const body = layers.filter((l) => l.className !== 'InputLayer');
   if (body.length === 0) {
     throw new LayersModelFormatError(
@@ -120,6 +147,7 @@ export function summarizeLayersModel(modelJson: unknown): LayersModelSummary {
     );
   }
   const weightPaths: string[] = [];
+  const weightGroups: WeightGroup[] = [];
   if (!Array.isArray(modelJson.weightsManifest)) {
     throw new LayersModelFormatError('model.json has no weightsManifest');
   }
@@ -127,7 +155,10 @@ export function summarizeLayersModel(modelJson: unknown): LayersModelSummary {
     if (!isObject(group) || !Array.isArray(group.paths)) {
       throw new LayersModelFormatError('weightsManifest entry without paths');
     }
-    for (const p of group.paths) weightPaths.push(String(p));
+    weightPaths.push(...group.paths.map(String));
+  }
+  for (const group of modelJson.weightsManifest as { paths: unknown[]; weights: unknown }[]) {
+    weightGroups.push({ paths: group.paths.map(String), bytes: groupBytes(group.weights) });
   }
   return {
     inputShape: inputShape as [number, number, number],
@@ -137,7 +168,39 @@ export function summarizeLayersModel(modelJson: unknown): LayersModelSummary {
     headLayers: head.map(({ name, className }) => ({ name, className })),
     numClasses: Number(units),
     weightPaths,
+    weightGroups,
   };
+}
+
+/** The bytes a weightsManifest group's weights take; LayersModelFormatError for a bad entry. */
+function groupBytes(weights: unknown): number {
+  if (!Array.isArray(weights)) {
+    throw new LayersModelFormatError('weightsManifest entry without a weights list');
+  }
+  let bytes = 0;
+  for (const w of weights) {
+    const name = isObject(w) ? String(w.name) : '?';
+    if (
+      !isObject(w) ||
+      !Array.isArray(w.shape) ||
+      !w.shape.every((d) => Number.isInteger(d) && d >= 0)
+    ) {
+      throw new LayersModelFormatError(`weightsManifest weight '${name}' has no valid shape`);
+    }
+    const quantization = isObject(w.quantization) ? String(w.quantization.dtype) : undefined;
+    const size =
+      quantization === undefined ? DTYPE_BYTES[String(w.dtype)] : QUANTIZED_BYTES[quantization];
+    if (size === undefined) {
+      throw new LayersModelFormatError(
+        `weight '${name}' has dtype '${quantization ?? String(w.dtype)}'${quantization ? ' (quantization)' : ''}: ` +
+          `tfjs layers weights are ${Object.keys(DTYPE_BYTES).join(' or ')}` +
+          ` (quantized as ${Object.keys(QUANTIZED_BYTES).join(', ')}): re-save the model with ` +
+          'tf.LayersModel.save or tensorflowjs_converter --output_format=tfjs_layers_model',
+      );
+    }
+    bytes += (w.shape as number[]).reduce((a, d) => a * d, 1) * size;
+  }
+  return bytes;
 }
 
 /**

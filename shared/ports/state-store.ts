@@ -56,6 +56,12 @@ export interface StateStore {
     champion: ChampionRecord,
   ): Promise<{ created: boolean; champion: ChampionRecord }>;
   getChampion(sweepId: string): Promise<ChampionRecord | undefined>;
+  /**
+   * Removes a sweep and its trial records (no-op when absent). Only for a submission nobody was
+   * told about: `foldsweep run` undoes a spec rejected while preparing. Optional: stores without
+   * it keep the failed record.
+   */
+  deleteSweep?(id: string): Promise<void>;
   close?(): Promise<void>;
 }
 

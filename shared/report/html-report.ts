@@ -9,6 +9,7 @@ import {
   type Leaderboard,
   type LeaderboardRow,
 } from '../aggregation/leaderboard.js';
+import { describePreprocessing, preprocessingOf } from '../model/preprocessing.js';
 import { describeVariant } from '../planner/variants.js';
 import type { ChampionMetadata, Evaluation } from '../schemas/champion.js';
 import type { Plan, Variant } from '../schemas/plan.js';
@@ -204,6 +205,7 @@ svg .best{stroke:#59a14f;stroke-dasharray:2 2}svg .bar{fill:#4e79a7}svg .overall
 svg .span{fill:#4e79a7}svg .span.status-failed{fill:#e15759}svg .span.status-pruned{fill:#b07aa1}
 details{margin:8px 0}pre{background:#fff;border:1px solid #e1e5ea;padding:8px;overflow:auto;font-size:12px}
 .note{color:#56606b;font-size:13px}
+.verdict{font-weight:600}.verdict.scratch-won{color:#8a3b00}
 `;
 
 /**
@@ -347,6 +349,9 @@ export function renderHtmlReport(input: ReportInput): string {
   body.push(
     '<section id="leaderboard"><h2>Leaderboard</h2>',
     '<p class="note">Variants ranked by the fold mean of the objective; a variant with a failed or missing fold is incomplete and ranks after the complete ones.</p>',
+    board.verdict
+      ? `<p class="verdict${board.verdict.scratchWon ? ' scratch-won' : ''}" id="verdict">${esc(board.verdict.text)}</p>`
+      : '',
     `<table><thead><tr><th>#</th><th>variant</th><th>id</th><th>${esc(objective)} mean</th><th>± std</th><th>min</th><th>max</th><th>folds</th><th>fold scores</th><th>status</th></tr></thead><tbody>${rowsHtml.join('')}</tbody></table>`,
     `<h3>Fold scores</h3><figure>${foldScoresChart(foldRows, objective)}</figure></section>`,
   );
@@ -559,6 +564,8 @@ export function renderHtmlReport(input: ReportInput): string {
       `${plan.dataset.source.uri} · ${plan.dataset.count} images · ${plan.dataset.classes.length} classes (${plan.dataset.classes.join(', ')}) · ${plan.dataset.shape.join('×')} · hash ${plan.dataset.hash.slice(0, 16)}`,
     ],
     ['images per class', plan.dataset.countsPerClass.join(', ')],
+    ['preprocessing', describePreprocessing(preprocessingOf(plan.dataset))],
+    ...preprocessingOf(plan.dataset).warnings.map((w): [string, string] => ['note', w]),
     [
       'folds',
       `${plan.folds} folds · holdout ${plan.foldOf.filter((f) => f < 0).length} images · seed ${plan.spec.seed}`,
@@ -598,6 +605,11 @@ export function renderHtmlReport(input: ReportInput): string {
   }
   body.push(
     `<table><tbody>${lineageRows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</tbody></table>`,
+    `<details data-preprocessing><summary>Preprocessing steps</summary><ol>${preprocessingOf(
+      plan.dataset,
+    )
+      .steps.map((step) => `<li>${esc(step)}</li>`)
+      .join('')}</ol></details>`,
     `<details><summary>Sweep spec</summary><pre>${esc(JSON.stringify(plan.spec, null, 2))}</pre></details>`,
     '</section>',
   );

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ImageShapeSchema } from './dataset.js';
 import { VariantSchema } from './plan.js';
+import { PreprocessingSchema } from './preprocessing.js';
 
 /**
  * Accuracy = argmax of the outputs vs the label. `loss` follows `outputs`: mean categorical
@@ -33,8 +34,11 @@ export type ModelOutputs = z.infer<typeof ModelOutputsSchema>;
  * correctly, and where it came from.
  * @example
  * { "format": "foldsweep-champion/1", "classNames": ["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
- *   "outputs": "probabilities", "inputShape": [28, 28, 1], "preprocessing": { "scale": 0.00392156862745098, "offset": 0, "layout": "NHWC" },
- *   "lineage": { "sweepId": "01JD…", "variant": { "strategy": "finetune", "freezeDepth": 2, … } }, … }
+ *   "outputs": "probabilities", "inputShape": [28, 28, 1],
+ *   "preprocessing": { "description": "stretch to 28x28, 1 grey channel, x = pixel * 0.00392156862745098 + 0 as float32, NHWC",
+ *     "scale": 0.00392156862745098, "offset": 0, "layout": "NHWC", "resize": "stretch",
+ *     "sourceSizes": [{ "width": 28, "height": 28, "channels": 1, "count": 400 }], "steps": ["…"], … },
+ *   "lineage": { "sweepId": "01JD…", "backend": "wasm", "variant": { "strategy": "finetune", "freezeDepth": 2, … } }, … }
  */
 export const ChampionMetadataSchema = z.object({
   format: z.literal('foldsweep-champion/1'),
@@ -42,7 +46,13 @@ export const ChampionMetadataSchema = z.object({
   /** Absent in metadata written before bottleneck-linear existed: those are probabilities. */
   outputs: ModelOutputsSchema.default('probabilities'),
   inputShape: ImageShapeSchema,
-  preprocessing: z.object({
+  /**
+   * The training data's preprocessing record (PreprocessingSchema: resize policy, source sizes
+   * seen, target shape, channel conversion, scale, every step in words) and a one-line
+   * description. Metadata written before the record existed has only description, scale,
+   * offset and layout.
+   */
+  preprocessing: PreprocessingSchema.partial().extend({
     description: z.string(),
     scale: z.number(),
     offset: z.number(),
@@ -52,10 +62,24 @@ export const ChampionMetadataSchema = z.object({
     sweepId: z.string(),
     sweepName: z.string().optional(),
     variant: VariantSchema,
+    /** The TensorFlow.js backend the champion's trial trained on (`wasm`, `tensorflow`, …). */
+    backend: z.string().optional(),
     /** The last base layer kept (absent before cut points existed: just below the softmax head). */
     cutLayer: z.string().optional(),
+    /** The best fold's trial (for an ensemble too: the fold that scored best). */
     trialIndex: z.number().int().nonnegative(),
     fold: z.number().int().nonnegative(),
+    /**
+     * Which model this is: the best fold's, or the ensemble of `trialIndices` (absent in metadata
+     * written before ensembles existed: best-fold), and how many distinct images trained it.
+     */
+    champion: z
+      .object({
+        kind: z.enum(['best-fold', 'ensemble']),
+        trialIndices: z.array(z.number().int().nonnegative()).min(1),
+        trainingImages: z.number().int().nonnegative(),
+      })
+      .optional(),
     datasetHash: z.string(),
     datasetSource: z.string(),
     baseModelHash: z.string(),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PreprocessingSchema, ResizePolicySchema } from './preprocessing.js';
 
 /**
  * Where a dataset comes from and how to read it. `uri` (and `labelsUri`) is a local path, a
@@ -9,6 +10,11 @@ import { z } from 'zod';
  * - `image-folder`: `uri` is a folder with one sub-folder per class holding PNG/JPEG files (in
  *   S3: a prefix `s3://bucket/prefix/` with one sub-prefix per class); class names are the
  *   sub-folder names in sorted order.
+ *
+ * `resize` says how images whose aspect ratio differs from the base model's input are fitted
+ * (`stretch`, the default, `crop` or `pad`; see ResizePolicySchema). Channels always follow the
+ * base model: a 3-channel base gets RGB images, a 1-channel base greyscale ones (the run says
+ * when that dropped colour). Every step is recorded in the prepared manifest's `preprocessing`.
  * @example
  * { "uri": "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", "format": "idx",
  *   "subset": { "classes": [5, 6, 7, 8, 9], "perClass": 80, "seed": 1 } }
@@ -20,6 +26,7 @@ export const DatasetRefSchema = z
       .min(1, 'give the path of the dataset (a file or folder) or its s3://bucket/key location'),
     format: z.enum(['idx', 'image-folder']),
     labelsUri: z.string().min(1).optional(),
+    resize: ResizePolicySchema.optional(),
     /** Names for label values 0..n-1 of an IDX dataset (image folders take the folder names). */
     classNames: z.array(z.string().min(1)).min(2).optional(),
     /** Keep only some classes and/or a seeded sample of each. Labels are re-indexed 0..n-1. */
@@ -60,6 +67,8 @@ export const PreparedDatasetSchema = z.object({
   labelsKey: z.string(),
   manifestKey: z.string(),
   preparedAt: z.string(),
+  /** Absent in datasets prepared before it was recorded: see preprocessingOf(). */
+  preprocessing: PreprocessingSchema.optional(),
 });
 export type PreparedDataset = z.infer<typeof PreparedDatasetSchema>;
 

@@ -30,12 +30,22 @@ export const SVM_LOSSES = ['hinge', 'squared-hinge'] as const;
 export const SvmLossSchema = z.enum(SVM_LOSSES);
 export type SvmLoss = z.infer<typeof SvmLossSchema>;
 
+/** "must be a number" only for a non-number; a number out of range is told its bound. */
+const numberError =
+  (what: string) =>
+  (issue: { code?: string; maximum?: unknown; minimum?: unknown; inclusive?: boolean }) =>
+    issue.code === 'too_big'
+      ? `${what} must be ${issue.inclusive === false ? 'below' : 'at most'} ${String(issue.maximum)}`
+      : issue.code === 'too_small'
+        ? `${what} must be ${issue.inclusive === false ? 'above' : 'at least'} ${String(issue.minimum)}`
+        : `${what} must be a number`;
+
 const positive = (what: string) =>
-  z.number({ error: `${what} must be a number` }).positive(`${what} must be greater than 0`);
+  z.number({ error: numberError(what) }).positive(`${what} must be greater than 0`);
 
 const between = (what: string, min: number, max: number) =>
   z
-    .number({ error: `${what} must be a number` })
+    .number({ error: numberError(what) })
     .min(min, `${what} must be between ${min} and ${max}`)
     .max(max, `${what} must be between ${min} and ${max}`);
 
@@ -233,6 +243,12 @@ export const ModelSettingsSchema = z
   .strict();
 export type ModelSettings = z.infer<typeof ModelSettingsSchema>;
 
+/**
+ * The default of training.patienceSteps, chosen by measurement on the Fashion-MNIST transfer task
+ * (docs/benchmarks/early-stopping-small-folds.md).
+ */
+export const PATIENCE_STEPS_DEFAULT = 200;
+
 export const TrainingSchema = z
   .object({
     /** The from-scratch learning rate; fine-tuning uses it times lrMultiplier. */
@@ -241,6 +257,11 @@ export const TrainingSchema = z
     batchSize: z.number().int().min(1).max(4096).default(32),
     /** Epochs without improvement of the objective before stopping; best weights are restored. */
     patience: z.number().int().min(0).max(1000).default(3),
+    /**
+     * Early stopping also waits this many optimizer steps without improvement (patience in epochs
+     * is raised to cover them): on a small fold an epoch is a few steps. 0: epochs only.
+     */
+    patienceSteps: z.number().int().min(0).max(1_000_000).default(PATIENCE_STEPS_DEFAULT),
     objective: z.enum(['val_accuracy', 'val_loss']).default('val_accuracy'),
     /**
      * Reuse bottleneck features (outputs of a fully frozen, un-augmented base up to the cut) across
@@ -270,14 +291,19 @@ export type Training = z.infer<typeof TrainingSchema>;
  *   "training": { "learningRate": 0.001, "epochs": 12, "batchSize": 32, "patience": 3 }
  * }
  */
+export const ChampionKindSchema = z.enum(['best-fold', 'ensemble'], {
+  error: 'champion must be "best-fold" or "ensemble"',
+});
+export type ChampionKind = z.infer<typeof ChampionKindSchema>;
+
 export const SweepSpecSchema = z
   .object({
     /** The JSON Schema an editor validates the file with (`foldsweep schema sweep`); ignored. */
     $schema: z.string().optional(),
+    /** At most SpecLimits.maxNameLength characters (checked on submission: spec-limits.ts). */
     name: z
       .string()
       .min(1)
-      .max(100)
       .regex(/^[A-Za-z0-9._-]+$/, 'use letters, digits, ".", "_" or "-"')
       .optional(),
     /** Path (or file:// URI) of a tfjs layers model.json whose last layer is a softmax. */
@@ -289,6 +315,12 @@ export const SweepSpecSchema = z
     seed: z.number().int().nonnegative().default(0),
     /** Fraction of every class kept out of all folds, to evaluate the champion. */
     holdoutFraction: z.number().min(0).max(0.5, 'holdoutFraction must be at most 0.5').default(0),
+    /**
+     * What becomes the champion of the best variant: `best-fold`, its best fold's model (trained
+     * on (k-1)/k of the non-holdout images); `ensemble`, its k fold models averaged into one
+     * model (probabilities, or scores for bottleneck-linear; k times the size and inference cost).
+     */
+    champion: ChampionKindSchema.default('best-fold'),
     model: ModelSettingsSchema.optional(),
     searchSpace: SearchSpaceSchema.default({
       strategy: ['finetune'],
@@ -301,6 +333,7 @@ export const SweepSpecSchema = z
       epochs: 10,
       batchSize: 32,
       patience: 3,
+      patienceSteps: PATIENCE_STEPS_DEFAULT,
       objective: 'val_accuracy',
     }),
   })

@@ -4,7 +4,8 @@ import {
   type Leaderboard,
 } from '../aggregation/leaderboard.js';
 import { mapBounded } from '../concurrency.js';
-import { PREPROCESSING } from '../model/preprocessing.js';
+import { writeEnsemble } from '../model/ensemble.js';
+import { describePreprocessing, preprocessingOf } from '../model/preprocessing.js';
 import { foldSplit } from '../planner/folds.js';
 import { copyPrefix, getJson } from '../ports/object-store.js';
 import type { ChampionMetadata } from '../schemas/champion.js';
@@ -15,6 +16,7 @@ import {
   planCutLayer,
   reportKey,
   trialModelPrefix,
+  trialResultKey,
 } from '../schemas/plan.js';
 import type { ChampionRecord } from '../schemas/state.js';
 import { type TrialResult, TrialResultSchema } from '../schemas/trial-result.js';
@@ -89,26 +91,49 @@ export async function promoteBest(
     const variant = plan.variants[trial.variantIndex];
     // metadata.json last: a folder without it is an unfinished copy.
     await deps.objects.delete(`${prefix}/metadata.json`).catch(() => undefined);
-    await copyPrefix(deps.objects, trialModelPrefix(sweepId, trial.index), prefix);
+    const kind = plan.spec.champion;
+    const members =
+      kind === 'ensemble'
+        ? plan.trials.filter((t) => t.variantIndex === variant.index).map((t) => t.index)
+        : [trial.index];
+    if (kind === 'ensemble') {
+      await writeEnsemble(
+        deps.objects,
+        members.map((i) => trialModelPrefix(sweepId, i)),
+        prefix,
+      );
+    } else {
+      await copyPrefix(deps.objects, trialModelPrefix(sweepId, trial.index), prefix);
+    }
+    // The distinct images the champion's model(s) trained on: the union of the members' folds.
+    const trainedOn = new Set(
+      members.flatMap((i) => foldSplit(plan.foldOf, plan.trials[i].fold).train),
+    );
     const holdoutIdx = foldSplit(plan.foldOf, 0).holdout;
     const holdout = holdoutIdx.length
       ? await deps.evaluator.evaluate(prefix, plan.dataset, holdoutIdx)
       : undefined;
     const test = plan.testSet ? await deps.evaluator.evaluate(prefix, plan.testSet) : undefined;
     const promotedAt = stamp();
+    const preprocessing = preprocessingOf(plan.dataset);
+    const trialResult = TrialResultSchema.safeParse(
+      await getJson(deps.objects, trialResultKey(sweepId, trial.index)).catch(() => null),
+    );
     const metadata: ChampionMetadata = {
       format: 'foldsweep-champion/1',
       classNames: plan.dataset.classes,
       outputs: strategyOf(variant.strategy).outputs,
       inputShape: plan.dataset.shape,
-      preprocessing: { ...PREPROCESSING },
+      preprocessing: { description: describePreprocessing(preprocessing), ...preprocessing },
       lineage: {
         sweepId,
         sweepName: plan.spec.name,
         variant,
+        backend: trialResult.success ? trialResult.data.backend : undefined,
         cutLayer: planCutLayer(plan),
         trialIndex: trial.index,
         fold: trial.fold,
+        champion: { kind, trialIndices: members, trainingImages: trainedOn.size },
         datasetHash: plan.dataset.hash,
         datasetSource: plan.dataset.source.uri,
         baseModelHash: plan.baseModel.hash,
@@ -156,6 +181,8 @@ function renderReport(
     `# Sweep ${plan.sweepId}${plan.spec.name ? ` (${plan.spec.name})` : ''}`,
     '',
     `- dataset: ${plan.dataset.source.uri} (${plan.dataset.count} samples, classes ${plan.dataset.classes.join(', ')}, hash ${plan.dataset.hash.slice(0, 12)})`,
+    `- preprocessing: ${describePreprocessing(preprocessingOf(plan.dataset))}`,
+    ...preprocessingOf(plan.dataset).warnings.map((w) => `- note: ${w}`),
     `- base model: ${plan.baseModel.uri} (hash ${plan.baseModel.hash.slice(0, 12)})`,
     `- ${plan.variants.length} variants x ${plan.folds} folds = ${plan.trials.length} trials, objective ${board.objective}`,
     '',

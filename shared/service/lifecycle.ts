@@ -29,14 +29,18 @@
 import { buildLeaderboard } from '../aggregation/leaderboard.js';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
 import { planSweep } from '../planner/plan-sweep.js';
+import type { PathPolicy } from '../ports/path-policy.js';
 import type { UpdateSweepOptions } from '../ports/state-store.js';
 import { writeHtmlReport } from '../report/report-input.js';
+import type { DatasetRef } from '../schemas/dataset.js';
 import { parseOrThrow } from '../schemas/issues.js';
 import { type Plan, planKey } from '../schemas/plan.js';
+import { assertSpecLimits, DEFAULT_SPEC_LIMITS } from '../schemas/spec-limits.js';
 import type { SweepRecord, SweepStatus } from '../schemas/state.js';
-import { SweepSpecSchema } from '../schemas/sweep-spec.js';
+import { type SweepSpec, SweepSpecSchema } from '../schemas/sweep-spec.js';
 import { type AggregateOutcome, promoteBest } from './aggregate.js';
 import type { ServiceDeps } from './deps.js';
+import { discardLeftovers, snapshotArtifacts } from './leftovers.js';
 import { completeScheduledRun, type RetrainDeps } from './schedules.js';
 import { loadPlan } from './sweeps.js';
 
@@ -100,15 +104,26 @@ function leaseOf(owner: NonNullable<ServiceDeps['owner']>, now: Date) {
 }
 
 /**
- * Checks a sweep spec's shape (no files are read) and stores the sweep `pending`, owned by this
- * process when it has an owner identity. Preparation follows in `prepareSweep`: in the
- * background of the serving process locally, in the prepare function on AWS.
- * @throws ValidationError (every bad field) for a spec that does not parse
+ * Checks a sweep spec's shape and size limits (shared/schemas/spec-limits.ts) and, where the
+ * deployment has a path policy (`foldsweep serve`: its data roots), resolves its local paths,
+ * reading no file; then stores the sweep `pending`, owned by this process when it has an owner
+ * identity. Preparation follows in `prepareSweep`: in the background of the serving process
+ * locally, in the prepare function on AWS.
+ * @throws ValidationError (every bad field) for a spec that does not parse or exceeds a limit
  * @example
  * const sweep = await submitSweep(deps, spec); // status 'pending', answered with 202
  */
 export async function submitSweep(deps: ServiceDeps, input: unknown): Promise<SweepRecord> {
-  const spec = parseOrThrow(SweepSpecSchema, input, 'sweep spec');
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    const got = Array.isArray(input) ? 'an array' : input === null ? 'null' : `a ${typeof input}`;
+    throw ValidationError.single(
+      '(root)',
+      `a sweep spec is a JSON object ({ "baseModel": ..., "dataset": ... }), not ${got}`,
+    );
+  }
+  const parsed = parseOrThrow(SweepSpecSchema, input, 'sweep spec');
+  assertSpecLimits(parsed, deps.limits ?? DEFAULT_SPEC_LIMITS);
+  const spec = deps.paths ? withResolvedPaths(parsed, deps.paths) : parsed;
   const now = deps.clock.now();
   const sweep: SweepRecord = {
     id: deps.newId(),
@@ -123,6 +138,23 @@ export async function submitSweep(deps: ServiceDeps, input: unknown): Promise<Sw
   await deps.state.createSweep(sweep);
   deps.logger.info({ sweepId: sweep.id, name: sweep.name }, 'sweep submitted');
   return sweep;
+}
+
+/** The spec with its local paths resolved by `policy` (a path it must not read throws). */
+function withResolvedPaths(spec: SweepSpec, policy: PathPolicy): SweepSpec {
+  const ref = (r: DatasetRef, field: string): DatasetRef => ({
+    ...r,
+    uri: policy.resolve(r.uri, `${field}.uri`),
+    ...(r.labelsUri === undefined
+      ? {}
+      : { labelsUri: policy.resolve(r.labelsUri, `${field}.labelsUri`) }),
+  });
+  return {
+    ...spec,
+    baseModel: policy.resolve(spec.baseModel, 'baseModel'),
+    dataset: ref(spec.dataset, 'dataset'),
+    ...(spec.testSet ? { testSet: ref(spec.testSet, 'testSet') } : {}),
+  };
 }
 
 /**
@@ -164,6 +196,8 @@ export async function prepareSweep(deps: ServiceDeps, id: string): Promise<Prepa
     return { status: 'skipped', sweep: current, reason: error.message };
   }
   let plan: Plan;
+  const startedAt = deps.clock.now().toISOString();
+  const before = await snapshotArtifacts(deps.objects);
   try {
     plan = await planFor(deps, sweep);
   } catch (error) {
@@ -173,6 +207,11 @@ export async function prepareSweep(deps: ServiceDeps, id: string): Promise<Prepa
         : [{ path: '(preparation)', message: (error as Error).message }];
     const reason = `preparing the sweep failed: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
     log.warn({ issues }, 'sweep rejected while preparing');
+    // Nothing of a rejected spec stays but its failed record: the model it imported and the
+    // data it prepared go, unless another sweep uses them.
+    await discardLeftovers(deps, id, before, startedAt).catch((cause: unknown) =>
+      log.error({ err: cause }, 'removing what the rejected sweep left failed'),
+    );
     const failed = await transition(deps, id, 'reject', {
       status: 'failed',
       error: reason,
@@ -200,6 +239,9 @@ export async function prepareSweep(deps: ServiceDeps, id: string): Promise<Prepa
   }
 }
 
+const TRIALS_PER_YIELD = 50;
+const yieldToEventLoop = () => new Promise<void>((done) => setImmediate(done));
+
 /** Model, data, plan, plan object and trial records of a preparing sweep. */
 async function planFor(deps: ServiceDeps, sweep: SweepRecord): Promise<Plan> {
   const { spec } = sweep;
@@ -208,6 +250,18 @@ async function planFor(deps: ServiceDeps, sweep: SweepRecord): Promise<Plan> {
   const testSet = spec.testSet
     ? await deps.datasets.prepare(spec.testSet, baseModel.inputShape, 'testSet')
     : undefined;
+  const maxClasses = (deps.limits ?? DEFAULT_SPEC_LIMITS).maxClasses;
+  for (const [field, prepared] of [
+    ['dataset', dataset],
+    ['testSet', testSet],
+  ] as const) {
+    if (prepared && prepared.classes.length > maxClasses) {
+      throw ValidationError.single(
+        field,
+        `has ${prepared.classes.length} classes; the limit is ${maxClasses}: keep fewer with subset.classes (or raise it with FOLDSWEEP_MAX_CLASSES)`,
+      );
+    }
+  }
   const labels = await deps.objects.get(dataset.labelsKey);
   const plan = planSweep({
     sweepId: sweep.id,
@@ -221,6 +275,8 @@ async function planFor(deps: ServiceDeps, sweep: SweepRecord): Promise<Plan> {
   await deps.objects.put(planKey(sweep.id), JSON.stringify(plan));
   const now = deps.clock.now().toISOString();
   for (const t of plan.trials) {
+    // Let the process answer requests (/health, listings) while a large grid is stored.
+    if (t.index % TRIALS_PER_YIELD === TRIALS_PER_YIELD - 1) await yieldToEventLoop();
     await deps.state.putTrial({
       sweepId: sweep.id,
       trialIndex: t.index,

@@ -38,6 +38,7 @@ import {
 import { TERMINAL_SWEEP_STATUSES } from '../schemas/state.js';
 import { type SweepSpec, SweepSpecSchema } from '../schemas/sweep-spec.js';
 import type { ServiceDeps } from './deps.js';
+import { discardLeftovers, snapshotArtifacts } from './leftovers.js';
 import { prepareSweep, submitSweep } from './lifecycle.js';
 import { championLineage, servingVersion } from './registry.js';
 
@@ -85,7 +86,16 @@ export async function createSchedule(
     createdAt: now,
     updatedAt: now,
   };
-  await checkTemplate(deps, record);
+  // A rejected template leaves no model or dataset behind (as a rejected sweep).
+  const before = await snapshotArtifacts(deps.objects);
+  try {
+    await checkTemplate(deps, record);
+  } catch (error) {
+    await discardLeftovers(deps, `schedule-${record.id}`, before, now).catch((cause: unknown) =>
+      deps.logger.error({ err: cause }, 'removing what the rejected schedule left failed'),
+    );
+    throw error;
+  }
   await deps.schedules.createSchedule(record);
   try {
     await deps.scheduler.put(triggerOf(record, now));
@@ -570,7 +580,13 @@ async function storeSubset(
     labels[dst] = data.labels[src];
     countsPerClass[data.labels[src]]++;
   });
-  const hash = contentHash(manifest.shape, manifest.classes, pixels, labels);
+  const hash = contentHash(
+    manifest.shape,
+    manifest.classes,
+    pixels,
+    labels,
+    manifest.preprocessing,
+  );
   const keys = {
     dataKey: `datasets/${hash}/pixels.u8`,
     labelsKey: `datasets/${hash}/labels.u8`,
@@ -589,6 +605,7 @@ async function storeSubset(
     countsPerClass,
     ...keys,
     preparedAt: deps.clock.now().toISOString(),
+    preprocessing: manifest.preprocessing,
   } satisfies PreparedDataset);
   await deps.objects.put(keys.dataKey, pixels);
   await deps.objects.put(keys.labelsKey, labels);

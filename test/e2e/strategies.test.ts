@@ -67,10 +67,15 @@ async function stockAccuracy(dir: string, metadata: ChampionMetadata, testSet: P
   }
 }
 
-async function sweepOf(strategy: Strategy, searchSpace: Record<string, unknown>) {
+async function sweepOf(
+  strategy: Strategy,
+  searchSpace: Record<string, unknown>,
+  kind: 'best-fold' | 'ensemble' = 'best-fold',
+) {
   const spec = {
     ...example,
-    name: `e2e-${strategy}`,
+    name: `e2e-${strategy}-${kind}`,
+    champion: kind,
     baseModel: join(EXAMPLE, 'base-model/model.json'),
     dataset: {
       ...(example.dataset as object),
@@ -116,14 +121,41 @@ describe('every strategy in a real sweep on Fashion-MNIST', () => {
       strategy: 'finetune',
       searchSpace: { freezeDepth: [3], lrMultiplier: [1], headLrMultiplier: [3], augment: [true] },
       outputs: 'probabilities',
+      champion: 'best-fold',
     },
-    { strategy: 'bottleneck-linear', searchSpace: { svmC: [1] }, outputs: 'scores' },
-    { strategy: 'scratch', searchSpace: { augment: [true] }, outputs: 'probabilities' },
+    {
+      strategy: 'bottleneck-linear',
+      searchSpace: { svmC: [1] },
+      outputs: 'scores',
+      champion: 'best-fold',
+    },
+    {
+      strategy: 'scratch',
+      searchSpace: { augment: [true] },
+      outputs: 'probabilities',
+      champion: 'best-fold',
+    },
+    {
+      strategy: 'finetune',
+      searchSpace: { freezeDepth: [3], lrMultiplier: [1], augment: [true] },
+      outputs: 'probabilities',
+      champion: 'ensemble',
+    },
+    {
+      strategy: 'bottleneck-linear',
+      searchSpace: { svmC: [1] },
+      outputs: 'scores',
+      champion: 'ensemble',
+    },
   ] as const)(
-    '$strategy: its champion reloads with stock tfjs and reproduces the test accuracy',
-    async ({ strategy, searchSpace, outputs }) => {
+    '$strategy ($champion): its champion reloads with stock tfjs and reproduces the test accuracy',
+    async ({ strategy, searchSpace, outputs, champion: kind }) => {
       // Act
-      const { champion, dir, metadata, results, testSet } = await sweepOf(strategy, searchSpace);
+      const { champion, dir, metadata, results, testSet } = await sweepOf(
+        strategy,
+        searchSpace,
+        kind,
+      );
 
       // Assess
       expect(results.every((r) => r.status === 'succeeded')).toBe(true);
@@ -131,7 +163,13 @@ describe('every strategy in a real sweep on Fashion-MNIST', () => {
       expect(metadata.outputs).toBe(outputs);
       expect(metadata.lineage.cutLayer).toBe('fc1');
       expect(metadata.metrics.test?.samples).toBe(300);
-      if (strategy === 'bottleneck-linear') {
+      // 150 images in 2 folds: one fold's model saw 75, the ensemble of both saw all 150.
+      expect(metadata.lineage.champion).toEqual({
+        kind,
+        trialIndices: kind === 'ensemble' ? [0, 1] : [metadata.lineage.trialIndex],
+        trainingImages: kind === 'ensemble' ? 150 : 75,
+      });
+      if (strategy === 'bottleneck-linear' && kind === 'best-fold') {
         for (const r of results) expect(['hit', 'miss']).toContain(r.bottleneckCache);
         expect(await deps.objects.list('cache/bottleneck/')).toHaveLength(2);
       }

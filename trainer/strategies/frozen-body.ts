@@ -1,3 +1,4 @@
+import { preprocessingOf } from '../../shared/model/preprocessing.js';
 import { planCutLayer } from '../../shared/schemas/plan.js';
 import { getBottleneckFeatures } from '../bottleneck-cache.js';
 import { oneHotTensor, rowsTensor } from '../data.js';
@@ -90,7 +91,12 @@ export async function trainOnFrozenBody(
       context.objects,
       { baseModelHash: plan.baseModel.hash, cutLayer, datasetHash: plan.dataset.hash },
       extractor,
-      { pixels: context.pixels, shape: plan.dataset.shape, count: plan.dataset.count },
+      {
+        pixels: context.pixels,
+        shape: plan.dataset.shape,
+        count: plan.dataset.count,
+        scaling: preprocessingOf(plan.dataset),
+      },
     );
     const featuresMs = Math.round(performance.now() - started);
     const { split, labels } = context;

@@ -1,3 +1,4 @@
+import { preprocessingOf } from '../../shared/model/preprocessing.js';
 import type { ObjectStore } from '../../shared/ports/object-store.js';
 import { fnv1a } from '../../shared/random.js';
 import type { Plan, Variant } from '../../shared/schemas/plan.js';
@@ -68,6 +69,7 @@ export function trainOptions(context: TrialContext): TrainOptions {
     epochs: settings.epochs,
     batchSize: settings.batchSize,
     patience: settings.patience,
+    patienceSteps: settings.patienceSteps,
     objective: settings.objective,
     onEpoch: context.onEpoch,
     seed: trialSeed(context.plan, context.variant, context.fold),
@@ -84,7 +86,9 @@ export function imageSplits(context: TrialContext): {
 } {
   const { tf, pixels, labels, plan, split } = context;
   const numClasses = plan.dataset.classes.length;
-  const train = toTensors(tf, pixels, labels, plan.dataset.shape, numClasses, split.train);
-  const val = toTensors(tf, pixels, labels, plan.dataset.shape, numClasses, split.validation);
+  const scaling = preprocessingOf(plan.dataset);
+  const { shape } = plan.dataset;
+  const train = toTensors(tf, pixels, labels, shape, numClasses, split.train, scaling);
+  const val = toTensors(tf, pixels, labels, shape, numClasses, split.validation, scaling);
   return { xTrain: train.xs, yTrain: train.ys, xVal: val.xs, yVal: val.ys };
 }

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { InvalidArtifactError, ValidationError } from '../../errors.js';
 import {
   baseModelRef,
+  checkWeightSizes,
   importFromSource,
   type ModelImportOutcome,
   type ModelSource,
@@ -87,6 +88,33 @@ export class FsModelImporter implements ModelImporter {
       });
     });
     const summary = parseModelJson(text, file, fieldPath);
+    // Sizes first: a truncated or overlong weight file is refused before any weight is read.
+    const sizes = new Map<string, number>();
+    for (const p of summary.weightPaths) {
+      const weightFile = join(dirname(file), p);
+      const weightInfo = await stat(weightFile).catch((cause) => {
+        throw new InvalidArtifactError(
+          weightFile,
+          fieldPath,
+          `weight file named by model.json is missing or unreadable: ${(cause as Error).message}`,
+          { cause },
+        );
+      });
+      if (!weightInfo.isFile()) {
+        throw new InvalidArtifactError(
+          weightFile,
+          fieldPath,
+          'weight file named by model.json is not a file: give the folder model.json was saved to',
+        );
+      }
+      sizes.set(p, weightInfo.size);
+    }
+    checkWeightSizes(
+      summary,
+      (p) => sizes.get(p) ?? 0,
+      (p) => join(dirname(file), p),
+      fieldPath,
+    );
     const weights: [string, Buffer][] = [];
     for (const p of summary.weightPaths) {
       const weightFile = join(dirname(file), p);

@@ -213,6 +213,15 @@ export class SqliteStateStore implements StateStore {
     return promote.immediate();
   }
 
+  async deleteSweep(id: string): Promise<void> {
+    this.db
+      .transaction(() => {
+        this.sql.deleteTrials.run(id);
+        this.sql.deleteSweep.run(id);
+      })
+      .immediate();
+  }
+
   async getChampion(sweepId: string): Promise<ChampionRecord | undefined> {
     return this.championOf(this.sql.getChampion.get(sweepId));
   }
@@ -278,6 +287,8 @@ function prepareStatements(db: Database.Database) {
     insertChampion: db.prepare<[string, string]>(
       'INSERT INTO champions (sweep_id, body) VALUES (?, ?) ON CONFLICT (sweep_id) DO NOTHING',
     ),
+    deleteSweep: db.prepare<[string]>('DELETE FROM sweeps WHERE id = ?'),
+    deleteTrials: db.prepare<[string]>('DELETE FROM trials WHERE sweep_id = ?'),
     getChampion: db.prepare<[string], ChampionRow>(
       'SELECT sweep_id, body FROM champions WHERE sweep_id = ?',
     ),

@@ -7,6 +7,7 @@ import { buildFineTuneModel } from '../../../trainer/model.js';
 import type { Tensor, Tf } from '../../../trainer/tf.js';
 import {
   crossEntropyPerSample,
+  effectivePatience,
   ovrHingePerSample,
   trainWithEarlyStopping,
 } from '../../../trainer/train.js';
@@ -85,6 +86,67 @@ describe('trainWithEarlyStopping()', () => {
     // The model now holds the best epoch's weights: evaluating gives its validation loss.
     const [loss] = model.evaluate(data.xVal, data.yVal) as import('@tensorflow/tfjs').Scalar[];
     expect(loss.dataSync()[0]).toBeCloseTo(best.valLoss, 4);
+    model.dispose();
+    tf.dispose(Object.values(data));
+  });
+});
+
+describe('early stopping on small folds', () => {
+  it('raises the patience in epochs to cover patienceSteps optimizer steps', () => {
+    // 66 training images in batches of 16: 5 steps an epoch, so 200 steps are 40 epochs.
+    expect(effectivePatience({ patience: 6, patienceSteps: 200, batchSize: 16 }, 66)).toBe(40);
+    // 1,333 images: 84 steps an epoch; 200 steps are 3 epochs, under patience 6.
+    expect(effectivePatience({ patience: 6, patienceSteps: 200, batchSize: 16 }, 1333)).toBe(6);
+    expect(effectivePatience({ patience: 6, patienceSteps: 0, batchSize: 16 }, 66)).toBe(6);
+    expect(effectivePatience({ patience: 2, batchSize: 32 }, 10)).toBe(2);
+  });
+
+  it('does not stop a fold of a few steps an epoch before patienceSteps steps', async () => {
+    const data = splits();
+    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 0,
+      learningRate: 1e-12,
+    });
+    // 60 training images at batch 30: 2 steps an epoch. The same run stops after 2 idle epochs
+    // with patience alone (the test above); 18 steps of patience keep it going for 9 idle epochs.
+    expect(data.xTrain.shape[0]).toBe(60);
+    const outcome = await trainWithEarlyStopping(tf, model, data, {
+      epochs: 20,
+      batchSize: 30,
+      patience: 2,
+      patienceSteps: 18,
+      objective: 'val_loss',
+    });
+    expect(outcome.stoppedEarly).toBe(true);
+    expect(outcome.epochs.length - 1 - outcome.bestEpoch).toBe(9);
+    model.dispose();
+    tf.dispose(Object.values(data));
+  });
+
+  it('on validation accuracy, keeps the later epoch of a tie when its loss is lower', async () => {
+    const data = splits();
+    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 0,
+      learningRate: 0.02,
+    });
+    const outcome = await trainWithEarlyStopping(tf, model, data, {
+      epochs: 8,
+      batchSize: 10,
+      patience: 8,
+      objective: 'val_accuracy',
+    });
+    const best = outcome.epochs[outcome.bestEpoch];
+    for (const e of outcome.epochs) {
+      // No epoch beats the kept one: higher accuracy, or equal accuracy and lower loss.
+      expect(
+        e.valAccuracy > best.valAccuracy ||
+          (e.valAccuracy === best.valAccuracy && e.valLoss < best.valLoss),
+      ).toBe(false);
+    }
     model.dispose();
     tf.dispose(Object.values(data));
   });

@@ -480,11 +480,88 @@ describe('formatLeaderboard()', () => {
     const lines = formatLeaderboard(board).split('\n');
 
     // Assess
-    expect(lines).toHaveLength(2 + 2);
+    // Header, rule, 2 rows, then a blank line and the ranking verdict.
+    expect(lines).toHaveLength(2 + 2 + 2);
     expect(lines[1]).toMatch(/^[- ]+$/);
+    expect(lines[5]).toBe(board.verdict?.text);
     const idColumn = lines[0].indexOf('id');
-    for (const line of lines.slice(2)) {
+    for (const line of lines.slice(2, 4)) {
       expect(line.slice(idColumn, idColumn + 8)).toMatch(/^[0-9a-f]{8}$/);
     }
+  });
+});
+
+describe('the ranking verdict', () => {
+  it('separates first from second when it wins every fold by a steady margin', () => {
+    const plan = planWith(2);
+    const board = buildLeaderboard(
+      plan,
+      resultsFor(plan, [
+        [0.9, 0.91, 0.92],
+        [0.8, 0.8, 0.8],
+      ]),
+    );
+    // diffs 0.10, 0.11, 0.12: mean 0.11, sd 0.01; corrected t = 0.11 / sqrt(1e-4 x (1/3 + 1/2))
+    // = 12.05 > 4.303 (2 degrees of freedom).
+    expect(board.verdict?.separated).toBe(true);
+    expect(board.verdict?.meanDifference).toBeCloseTo(0.11, 12);
+    expect(board.verdict?.t).toBeCloseTo(0.11 / Math.sqrt(1e-4 * (1 / 3 + 1 / 2)), 6);
+    expect(board.verdict?.text).toMatch(/beyond noise/);
+    expect(board.verdict?.text).toMatch(/by 11\.0 points over the same 3 folds/);
+    expect(formatLeaderboard(board)).toContain(board.verdict?.text);
+  });
+
+  it('calls a lead within the folds’ noise a tie, although its mean is higher', () => {
+    const plan = planWith(2);
+    const board = buildLeaderboard(
+      plan,
+      resultsFor(plan, [
+        [0.9, 0.7, 0.95],
+        [0.8, 0.8, 0.8],
+      ]),
+    );
+    // diffs 0.1, -0.1, 0.15: mean 0.05, a plain paired t of 0.66 and a corrected one of 0.47.
+    expect(board.rows[0].variantId).toBe(plan.variants[0].id);
+    expect(board.verdict?.separated).toBe(false);
+    expect(board.verdict?.text).toMatch(/within noise .*treat them as tied/);
+  });
+
+  it('pairs only folds both completed, and on val_loss the lower loss leads', () => {
+    const plan = planWith(2, 'val_loss');
+    const board = buildLeaderboard(
+      plan,
+      resultsFor(plan, [
+        [0.2, 0.21, 0.22],
+        [0.5, 0.5, 'failed'],
+      ]),
+    );
+    // The second variant is incomplete but listed second: the pair is over folds 0 and 1 only.
+    expect(board.verdict?.meanDifference).toBeCloseTo(0.295, 12);
+    expect(board.verdict?.text).toMatch(/by 0\.2950 in loss over the same 2 folds/);
+  });
+
+  it('says plainly when scratch wins', () => {
+    const plan = planFactory({
+      spec: { folds: 3, searchSpace: { strategy: ['finetune', 'scratch'], freezeDepth: [0] } },
+    });
+    const scratch = plan.variants.findIndex((v) => v.strategy === 'scratch');
+    const table: Outcome[][] = plan.variants.map((_, v) =>
+      v === scratch ? [0.9, 0.9, 0.9] : [0.6, 0.6, 0.6],
+    );
+    const board = buildLeaderboard(plan, resultsFor(plan, table));
+    expect(board.verdict?.scratchWon).toBe(true);
+    expect(board.verdict?.text).toMatch(/the base model did not help on this data/);
+  });
+
+  it('has no verdict without a complete variant', () => {
+    const plan = planWith(2);
+    const board = buildLeaderboard(
+      plan,
+      resultsFor(plan, [
+        [0.9, 'failed', 0.9],
+        [0.8, undefined, 0.8],
+      ]),
+    );
+    expect(board.verdict).toBeNull();
   });
 });

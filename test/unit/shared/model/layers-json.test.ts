@@ -155,7 +155,53 @@ describe('summarizeLayersModel()', () => {
       headLayers: [{ name: 'head', className: 'Dense' }],
       numClasses: 10,
       weightPaths: ['group1-shard1of2.bin', 'group1-shard2of2.bin', 'group2-shard1of1.bin'],
+      weightGroups: [
+        { paths: ['group1-shard1of2.bin', 'group1-shard2of2.bin'], bytes: (72 + 8) * 4 },
+        { paths: ['group2-shard1of1.bin'], bytes: 640 * 4 },
+      ],
     });
+  });
+
+  it.each([
+    {
+      what: 'a float64 weight',
+      weights: [{ name: 'w', shape: [2], dtype: 'float64' }],
+      message: /weight 'w' has dtype 'float64'.*re-save the model/,
+    },
+    {
+      what: 'a string weight',
+      weights: [{ name: 'w', shape: [2], dtype: 'string' }],
+      message: /dtype 'string'/,
+    },
+    {
+      what: 'a weight without a shape',
+      weights: [{ name: 'w', dtype: 'float32' }],
+      message: /weight 'w' has no valid shape/,
+    },
+  ])('rejects $what in the weightsManifest', ({ weights, message }) => {
+    const json = modelJson(sequentialTopology(), {
+      weightsManifest: [{ paths: ['a.bin'], weights }],
+    });
+    expect(formatError(json).message).toMatch(message);
+  });
+
+  it('counts quantized weights by their quantization dtype', () => {
+    const json = modelJson(sequentialTopology(), {
+      weightsManifest: [
+        {
+          paths: ['a.bin'],
+          weights: [{ name: 'w', shape: [10], dtype: 'float32', quantization: { dtype: 'uint8' } }],
+        },
+      ],
+    });
+    expect(summarizeLayersModel(json).weightGroups).toEqual([{ paths: ['a.bin'], bytes: 10 }]);
+  });
+
+  it('refuses an input shape of 50000x50000, naming the largest side it takes', () => {
+    const json = withFirstLayerConfig({ batch_input_shape: [null, 50000, 50000, 1] });
+    expect(formatError(json).message).toMatch(
+      /\[50000,50000,1\] is too large.*at most 4096 pixels/,
+    );
   });
 
   it('summarizes a functional model, leaving the InputLayer out of the base', () => {

@@ -137,6 +137,9 @@ describe('renderHtmlReport() of a completed sweep with a champion', () => {
     expect(html).toContain('backend (trials)');
     expect(html).toContain('wasm: 21');
     expect(html).not.toContain('http-equiv="refresh"');
+    // The ranking verdict (first vs second, paired over the folds) above the table.
+    const verdict = html.match(/<p class="verdict[^"]*" id="verdict">([^<]+)<\/p>/);
+    expect(verdict?.[1]).toMatch(/over the same \d folds|fewer than 2 completed folds/);
   });
 
   it('draws no confusion charts from metadata written before they were recorded', () => {

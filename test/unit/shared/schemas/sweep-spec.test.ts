@@ -38,12 +38,14 @@ describe('SweepSpecSchema', () => {
       folds: 3,
       seed: 0,
       holdoutFraction: 0,
+      champion: 'best-fold',
       searchSpace: { strategy: ['finetune'], freezeDepth: [0], lrMultiplier: [0.1] },
       training: {
         learningRate: 0.001,
         epochs: 10,
         batchSize: 32,
         patience: 3,
+        patienceSteps: 200,
         objective: 'val_accuracy',
       },
     });
@@ -72,6 +74,7 @@ describe('SweepSpecSchema', () => {
       epochs: 2,
       batchSize: 32,
       patience: 3,
+      patienceSteps: 200,
       objective: 'val_loss',
     });
     expect(spec.dataset.subset).toEqual({ classes: [5, 6], seed: 0 });
@@ -86,6 +89,7 @@ describe('SweepSpecSchema', () => {
       folds: 5,
       seed: 42,
       holdoutFraction: 0.5,
+      champion: 'ensemble',
       searchSpace: {
         strategy: ['finetune', 'scratch'],
         freezeDepth: [1, 3],
@@ -96,6 +100,7 @@ describe('SweepSpecSchema', () => {
         epochs: 1000,
         batchSize: 4096,
         patience: 0,
+        patienceSteps: 0,
         objective: 'val_loss',
       },
     };
@@ -163,6 +168,11 @@ describe('SweepSpecSchema', () => {
     { patch: { folds: 2.5 }, path: 'folds' },
     { patch: { seed: -1 }, path: 'seed' },
     { patch: { holdoutFraction: -0.1 }, path: 'holdoutFraction' },
+    {
+      patch: { champion: 'refit-later' },
+      path: 'champion',
+      message: /champion must be "best-fold" or "ensemble"/,
+    },
     {
       patch: { holdoutFraction: 0.6 },
       path: 'holdoutFraction',
@@ -234,6 +244,7 @@ describe('SweepSpecSchema', () => {
     },
     { patch: { training: { batchSize: 0 } }, path: 'training.batchSize' },
     { patch: { training: { patience: -1 } }, path: 'training.patience' },
+    { patch: { training: { patienceSteps: 1.5 } }, path: 'training.patienceSteps' },
     {
       patch: { training: { objective: 'accuracy' } },
       path: 'training.objective',
@@ -299,6 +310,7 @@ describe('SweepSpecSchema: strategies, cut, head, augmentation', () => {
       epochs: 20,
       batchSize: 16,
       patience: 4,
+      patienceSteps: 50,
       objective: 'val_accuracy',
       bottleneckCache: false,
     },
@@ -312,7 +324,13 @@ describe('SweepSpecSchema: strategies, cut, head, augmentation', () => {
     const spec = SweepSpecSchema.parse(input);
 
     // Assess
-    expect(spec).toEqual({ ...input, folds: 3, seed: 0, holdoutFraction: 0 });
+    expect(spec).toEqual({
+      ...input,
+      folds: 3,
+      seed: 0,
+      holdoutFraction: 0,
+      champion: 'best-fold',
+    });
   });
 
   it('accepts a layer index as model.cutLayer and leaves the new settings out by default', () => {
