@@ -52,7 +52,15 @@ const list = createRoute({
   path: '/',
   tags: ['sweeps'],
   summary: 'List sweeps, newest first',
-  request: { query: pageQuery({ status: SweepStatusSchema.optional() }) },
+  request: {
+    query: pageQuery({
+      status: z
+        .enum(SweepStatusSchema.options, {
+          error: `status must be one of ${SweepStatusSchema.options.join(', ')}`,
+        })
+        .optional(),
+    }),
+  },
   responses: {
     200: jsonResponse(z.object({ sweeps: z.array(Sweep), ...pageFields }), 'one page of sweeps'),
     400: errors[400],

@@ -128,6 +128,7 @@ describe('paging over HTTP', () => {
 
     const pages = await follow('/sweeps?limit=3', 'sweeps');
     const completed = await follow('/sweeps?status=completed&limit=2', 'sweeps');
+    const bogus = await app.request('/sweeps?status=bogus');
 
     expect(pages.map((p) => p.map((s) => s.id))).toEqual([
       ['s6', 's5', 's4'],
@@ -135,6 +136,10 @@ describe('paging over HTTP', () => {
       ['s0'],
     ]);
     expect(completed.flat().map((s) => s.id)).toEqual(['s5', 's3', 's1']);
+    expect(bogus.status).toBe(400);
+    expect(((await bogus.json()) as { error: { message: string } }).error.message).toMatch(
+      /status: status must be one of pending, preparing, running/,
+    );
   });
 
   it('GET /schedules, /models and /models/{name}/versions page the same way', async () => {
