@@ -5,7 +5,7 @@
  * @module
  */
 import { OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { ZodError } from 'zod';
 import { ValidationError } from '../../shared/errors.js';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type Page } from '../../shared/ports/paging.js';
@@ -25,6 +25,19 @@ export function requestError(error: ZodError, target: string): ValidationError {
   const issues = toFieldIssues(error);
   const summary = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
   return new ValidationError(`invalid ${target === 'json' ? 'body' : target}: ${summary}`, issues);
+}
+
+/**
+ * Route middleware (it runs before the route's validators) refusing an empty body with the
+ * message the API has always given: "(body): the body is not JSON: send <what> as JSON".
+ */
+export function requireBody(what: string): MiddlewareHandler {
+  return async (c, next) => {
+    if ((await c.req.text()).trim() === '') {
+      throw ValidationError.single('(body)', `the body is not JSON: send ${what} as JSON`);
+    }
+    await next();
+  };
 }
 
 /** A router whose request validation (query, path, JSON body) fails with the API's 400. */

@@ -16,7 +16,15 @@ import {
   registerChampion,
   rollback,
 } from '../../../shared/service/registry.js';
-import { apiRouter, errors, jsonResponse, pageBody, pageFields, pageQuery } from '../openapi.js';
+import {
+  apiRouter,
+  errors,
+  jsonResponse,
+  pageBody,
+  pageFields,
+  pageQuery,
+  requireBody,
+} from '../openapi.js';
 import { readJsonBody } from './schedules.js';
 
 const ModelVersion = ModelVersionSchema.meta({ id: 'ModelVersion' });
@@ -112,6 +120,7 @@ const register = createRoute({
   path: '/{name}/versions',
   tags: ['models'],
   summary: "Register a completed sweep's champion as a version (and serve it with serve: true)",
+  middleware: [requireBody('{ "sweepId": "...", "serve": true }')] as const,
   request: {
     params: NameParams,
     body: {

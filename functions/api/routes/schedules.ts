@@ -17,7 +17,15 @@ import {
   type RetrainDeps,
   runSchedule,
 } from '../../../shared/service/schedules.js';
-import { apiRouter, errors, jsonResponse, pageBody, pageFields, pageQuery } from '../openapi.js';
+import {
+  apiRouter,
+  errors,
+  jsonResponse,
+  pageBody,
+  pageFields,
+  pageQuery,
+  requireBody,
+} from '../openapi.js';
 
 /** The JSON body, or a 400 naming the body; an empty body is `{}` when `optional`. */
 export async function readJsonBody(
@@ -45,6 +53,7 @@ const create = createRoute({
   summary: 'Create a retraining schedule',
   description:
     'Checks the template against the model and the data it names (as a sweep would be checked), stores the schedule and puts its cron trigger; nothing is stored when a check fails.',
+  middleware: [requireBody('a schedule')] as const,
   request: {
     body: {
       required: true,

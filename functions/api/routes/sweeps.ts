@@ -16,7 +16,15 @@ import {
   submitSweep,
 } from '../../../shared/service/lifecycle.js';
 import { getSweep, pageSweeps } from '../../../shared/service/sweeps.js';
-import { apiRouter, errors, jsonResponse, pageBody, pageFields, pageQuery } from '../openapi.js';
+import {
+  apiRouter,
+  errors,
+  jsonResponse,
+  pageBody,
+  pageFields,
+  pageQuery,
+  requireBody,
+} from '../openapi.js';
 
 const Sweep = SweepRecordSchema.meta({ id: 'SweepRecord' });
 const SweepView = SweepViewSchema.meta({ id: 'SweepView' });
@@ -40,6 +48,7 @@ const submit = createRoute({
   summary: 'Submit a sweep',
   description:
     "202 at once with the pending sweep: the spec's shape is checked here; the model, data and plan are prepared after (GET /sweeps/{id} shows progress, or a failure with its issues).",
+  middleware: [requireBody('a sweep spec')] as const,
   request: { body: { required: true, content: { 'application/json': { schema: SweepSpec } } } },
   responses: {
     202: jsonResponse(SweepBody, 'the pending sweep (Location: /sweeps/{id})'),
