@@ -33,13 +33,11 @@ const SweepParams = z.object({
   id: z.string().min(1).meta({ example: '01JSWEEP00000000000000001' }),
 });
 const SweepBody = z.object({ sweep: Sweep });
-const Leaderboard = z
-  .record(z.string(), z.unknown())
-  .meta({
-    id: 'Leaderboard',
-    description:
-      'rows: variants ranked by fold-averaged objective (mean, std, min, max, folds completed/failed/pending, complete), bestVariantId',
-  });
+const Leaderboard = z.record(z.string(), z.unknown()).meta({
+  id: 'Leaderboard',
+  description:
+    'rows: variants ranked by fold-averaged objective (mean, std, min, max, folds completed/failed/pending, complete), bestVariantId',
+});
 
 const submit = createRoute({
   method: 'post',
