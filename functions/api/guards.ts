@@ -18,13 +18,16 @@ export function isLoopback(hostname: string): boolean {
 }
 
 /**
- * Every request but `GET /health` must carry `Authorization: Bearer <token>` (401 otherwise).
+ * Every request but the public GETs (`/health`, the API document `/openapi.json` and its reference
+ * page `/docs`, which hold no data) must carry `Authorization: Bearer <token>` (401 otherwise).
  * Compared in constant time: both sides are hashed to equal-length digests first.
  */
 export function requireToken(token: string): MiddlewareHandler {
   const expected = createHash('sha256').update(token).digest();
   return async (c, next) => {
-    if (c.req.method === 'GET' && c.req.path === '/health') return next();
+    if ((c.req.method === 'GET' || c.req.method === 'HEAD') && isPublicPath(c.req.path)) {
+      return next();
+    }
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer (.+)$/i.exec(header);
     const given = createHash('sha256')
@@ -43,6 +46,16 @@ export function requireToken(token: string): MiddlewareHandler {
   };
 }
 
+/** Paths that need no token: liveness, the OpenAPI document and the reference UI. */
+export function isPublicPath(path: string): boolean {
+  return (
+    path === '/health' ||
+    path === '/openapi.json' ||
+    path === '/docs' ||
+    path.startsWith('/docs/assets/')
+  );
+}
+
 /** Converts a Hono route path ('/sweeps/:id', '/x/:file{.+}') to an anchored regex. */
 function routeRegex(path: string): RegExp {
   let source = '';
@@ -59,7 +72,7 @@ function routeRegex(path: string): RegExp {
  * The methods `app` answers on `path` (from its registered routes), with HEAD for GET and
  * OPTIONS; empty when no route has that path.
  */
-export function allowedMethods(app: Hono, path: string): string[] {
+export function allowedMethods(app: Pick<Hono, 'routes'>, path: string): string[] {
   const methods = new Set<string>();
   for (const route of app.routes) {
     if (route.method === 'ALL') continue; // middleware
@@ -75,7 +88,7 @@ export function allowedMethods(app: Hono, path: string): string[] {
  * A known path with a method it does not serve: 405 with `Allow`. OPTIONS on a known path:
  * 204 with `Allow` (no CORS headers). Unknown paths fall through to the 404.
  */
-export function methodGuard(app: Hono): MiddlewareHandler {
+export function methodGuard(app: Pick<Hono, 'routes'>): MiddlewareHandler {
   return async (c, next) => {
     const allowed = allowedMethods(app, c.req.path);
     if (allowed.length === 0) return next();

@@ -29,6 +29,8 @@ Options:
   --seed N             seeds the probe, the subset and the recommended sweep (default 0)
   --name NAME          the recommended sweep's name
   --out FILE           write the recommended spec to FILE (refused if it exists, unless --force)
+  --json               print one JSON document on stdout ({ spec, probes, reasons, warnings,
+                       variants, trials, out }); progress and prose go to stderr
   --home DIR           where the prepared data is kept (default FOLDSWEEP_HOME or ./.foldsweep)
 
 Example:
@@ -153,6 +155,7 @@ export async function adviseCommand(
       out: { type: 'string' },
       force: { type: 'boolean', default: false },
       home: { type: 'string' },
+      json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -205,8 +208,8 @@ export async function adviseCommand(
       seed: seedFlag,
       name: values.name,
     });
-    // Without --out the spec JSON alone goes to stdout (pipe it to a file); the prose to stderr.
-    const prose = outFile ? out : err;
+    // Without --out (or with --json) stdout carries only JSON (pipe it to a file); prose: stderr.
+    const prose = outFile && !values.json ? out : err;
     prose.write(`Linear probe of the base model's features:\n${probeTable(advice.probes)}\n\n`);
     prose.write(`Recommendation:\n${advice.reasons.map((r) => `  - ${r}`).join('\n')}\n\n`);
     if (advice.warnings.length > 0) {
@@ -228,8 +231,20 @@ export async function adviseCommand(
           cause,
         );
       }
-      out.write(`wrote ${outFile}; run it with: foldsweep run ${values.out}\n`);
-    } else {
+      if (!values.json) out.write(`wrote ${outFile}; run it with: foldsweep run ${values.out}\n`);
+    }
+    if (values.json) {
+      const doc = {
+        spec: advice.spec,
+        probes: advice.probes,
+        reasons: advice.reasons,
+        warnings: advice.warnings,
+        variants: advice.variants,
+        trials: advice.trials,
+        out: outFile ?? null,
+      };
+      out.write(`${JSON.stringify(doc, null, 2)}\n`);
+    } else if (!outFile) {
       out.write(`${JSON.stringify(advice.spec, null, 2)}\n`);
     }
     return 0;

@@ -69,10 +69,18 @@ export const COMMANDS: Record<string, CommandHelp> = {
       home: HOME,
       status:
         'only this status (pending, preparing, running, aggregating, completed, failed, cancelled)',
-      limit: 'at most N sweeps (default 50)',
-      json: 'print one JSON array on stdout',
+      limit: 'at most N sweeps per page (default 50, at most 1000)',
+      cursor: 'the next page: the cursor the previous page printed on stderr (next: ...)',
+      json: 'print one JSON array on stdout (the next cursor, if any, goes to stderr)',
     },
     example: 'foldsweep list --status completed --limit 10 --json',
+  },
+  schema: {
+    usage: 'foldsweep schema sweep|schedule',
+    summary:
+      'prints the JSON Schema of a sweep spec or a schedule file (for editors: "$schema" in sweep.json)',
+    flags: {},
+    example: 'foldsweep schema sweep > sweep.schema.json',
   },
   show: {
     usage: 'foldsweep show <sweep-id> [flags]',
@@ -100,6 +108,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
       name: 'sweep name',
       out: 'write the spec here (without it: spec JSON on stdout)',
       force: 'overwrite --out',
+      json: 'print one JSON document (spec, probes, reasons, warnings, trials) on stdout',
       home: HOME,
     },
     example: 'foldsweep advise data/images.bin models/base/model.json --classes 5 --out spec.json',

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatLeaderboard } from '../../shared/aggregation/leaderboard.js';
 import { ValidationError } from '../../shared/errors.js';
+import { DEFAULT_PAGE_LIMIT } from '../../shared/ports/paging.js';
 import { championPrefix } from '../../shared/schemas/plan.js';
 import { SweepStatusSchema } from '../../shared/schemas/state.js';
 import { getLeaderboard } from '../../shared/service/aggregate.js';
-import { getSweep, listSweeps } from '../../shared/service/sweeps.js';
+import { getSweep, pageSweeps } from '../../shared/service/sweeps.js';
 import { localDeps } from '../deps/local.js';
 import { positiveInt } from './files.js';
 
@@ -17,6 +18,7 @@ export async function inspectCommand(
   command: 'list' | 'show' | 'leaderboard',
   args: string[],
   out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -24,7 +26,9 @@ export async function inspectCommand(
     options: {
       home: { type: 'string' },
       json: { type: 'boolean', default: false },
-      ...(command === 'list' ? { status: { type: 'string' }, limit: { type: 'string' } } : {}),
+      ...(command === 'list'
+        ? { status: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' } }
+        : {}),
     },
   });
   const print = (value: unknown, text: () => string) =>
@@ -48,7 +52,9 @@ export async function inspectCommand(
   const deps = localDeps({ home: values.home });
   try {
     if (command === 'list') {
-      const sweeps = await listSweeps(deps, { status, limit });
+      const cursor = typeof values.cursor === 'string' ? values.cursor : undefined;
+      const page = await pageSweeps(deps, { status, limit: limit ?? DEFAULT_PAGE_LIMIT, cursor });
+      const sweeps = page.items;
       print(sweeps, () =>
         sweeps.length === 0
           ? '(no sweeps)'
@@ -56,6 +62,11 @@ export async function inspectCommand(
               .map((s) => `${s.id}  ${s.status.padEnd(10)} ${s.createdAt}  ${s.name ?? ''}`)
               .join('\n'),
       );
+      // stdout stays the list (one JSON array with --json); the next page's cursor goes to stderr.
+      if (page.next) {
+        const filter = status ? ` --status ${status}` : '';
+        err.write(`next: ${page.next}  (foldsweep list${filter} --cursor ${page.next})\n`);
+      }
       return 0;
     }
     const id = positionals[0] ?? '';

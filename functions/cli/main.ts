@@ -31,6 +31,7 @@ import { modelsCommand } from './models.js';
 import { SweepProgressView } from './progress.js';
 import { backendsUsed, checkBackend, preprocessingNotes } from './run-notes.js';
 import { scheduleCommand, startScheduler } from './schedule.js';
+import { schemaCommand } from './schema.js';
 
 const USAGE = `foldsweep: cross-validated fine-tuning sweeps
 
@@ -39,13 +40,14 @@ Usage:
   foldsweep cancel <sweep-id> [--home DIR]      (stops its trainers; finished trials stay)
   foldsweep resume <sweep-id> [--home DIR] [--concurrency N]   (runs what a cancelled or interrupted sweep left)
   foldsweep aggregate <sweep-id> [--home DIR]   (re-drives a failed or stopped aggregation)
-  foldsweep list [--status S] [--limit N] [--json]   (the home's sweeps, newest first)
+  foldsweep list [--status S] [--limit N] [--cursor C] [--json]   (the home's sweeps, newest first, paged)
   foldsweep show <sweep-id> [--json]            (status, progress, error, champion)
   foldsweep leaderboard <sweep-id> [--json]     (variants ranked by cross-validated objective)
   foldsweep advise <dataset> <model.json> [--classes ..] [--out spec.json]   (recommends a sweep)
   foldsweep serve [--home DIR] [--port 8080] [--host 127.0.0.1] [--data-root DIR]... [--max-trials N]
   foldsweep schedule add|list|show|rm|run-now ...   (scheduled retraining; see docs/retraining.md)
   foldsweep models list|show|rollback ...           (the model registry)
+  foldsweep schema sweep|schedule                   (JSON Schema of a sweep spec / schedule file)
 
 \`foldsweep <command> --help\` shows a command's flags and an example.
 Ctrl-C during run cancels the sweep (a second Ctrl-C exits at once); resume continues it.
@@ -60,6 +62,7 @@ ${EXIT_CODES}`;
 const SUBCOMMANDS: Record<string, readonly string[]> = {
   schedule: ['add', 'list', 'show', 'rm', 'run-now'],
   models: ['list', 'show', 'rollback'],
+  schema: ['sweep', 'schedule'],
 };
 const TOP_COMMANDS = [...Object.keys(COMMANDS).filter((c) => !c.includes(' ')), 'help'];
 
@@ -398,6 +401,7 @@ export async function main(argv: string[]): Promise<number> {
         localDeps({ home: o.home, concurrency: o.concurrency }),
       );
     }
+    if (command === 'schema') return schemaCommand(rest);
     if (command === 'advise') return await adviseCommand(rest, (o) => localDeps({ home: o.home }));
     if (command === 'models') {
       return await modelsCommand(rest, (o) =>

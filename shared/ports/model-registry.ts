@@ -5,6 +5,7 @@ import type {
   PromotionEvent,
   ServingPointer,
 } from '../schemas/registry.js';
+import type { Page, PageRequest } from './paging.js';
 
 /** Make a version the serving one, if the serving version is still `expectServing`. */
 export interface ServeRequest {
@@ -41,6 +42,10 @@ export interface ModelRegistry {
   listVersions(modelName: string): Promise<ModelVersion[]>;
   /** Ordered by name. */
   listModels(): Promise<ModelSummary[]>;
+  /** One page of models, ordered by name. */
+  pageModels(request: PageRequest): Promise<Page<ModelSummary>>;
+  /** One page of a model's versions, oldest first (empty for an unknown model). */
+  pageVersions(modelName: string, request: PageRequest): Promise<Page<ModelVersion>>;
   getServing(modelName: string): Promise<ServingPointer | undefined>;
   setServing(modelName: string, version: number, request: ServeRequest): Promise<PromotionEvent>;
   listEvents(modelName: string): Promise<PromotionEvent[]>;

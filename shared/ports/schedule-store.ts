@@ -8,6 +8,7 @@ import {
   type ScheduleRun,
   ScheduleRunSchema,
 } from '../schemas/schedule.js';
+import type { Page, PageRequest } from './paging.js';
 
 /** What `createRun` did: stored it, or found the same slot (duplicate) or another active run. */
 export type CreateRunOutcome =
@@ -43,6 +44,8 @@ export interface ScheduleStore {
   getSchedule(id: string): Promise<ScheduleRecord | undefined>;
   /** Ordered by id. */
   listSchedules(): Promise<ScheduleRecord[]>;
+  /** One page of schedules, ordered by id. */
+  pageSchedules(request: PageRequest): Promise<Page<ScheduleRecord>>;
   setFrozenHoldout(
     id: string,
     holdout: FrozenHoldout,

@@ -1,5 +1,6 @@
 import { ConflictError } from '../errors.js';
 import type { ChampionRecord, SweepRecord, SweepStatus, TrialRecord } from '../schemas/state.js';
+import type { Page, PageRequest } from './paging.js';
 
 export interface UpdateSweepOptions {
   expectStatus?: readonly SweepStatus[];
@@ -38,6 +39,11 @@ export interface StateStore {
   getSweep(id: string): Promise<SweepRecord | undefined>;
   /** Newest first. */
   listSweeps(options?: { limit?: number; status?: SweepStatus }): Promise<SweepRecord[]>;
+  /**
+   * One page of sweeps, newest first (createdAt, then id, descending), optionally of one status.
+   * A cursor is valid only with the status filter it was issued for (ValidationError otherwise).
+   */
+  pageSweeps(request: PageRequest & { status?: SweepStatus }): Promise<Page<SweepRecord>>;
   updateSweep(
     id: string,
     patch: Partial<Omit<SweepRecord, 'id' | 'createdAt' | 'spec'>>,

@@ -102,6 +102,18 @@ export const ModelSummarySchema = z.object({
 });
 export type ModelSummary = z.infer<typeof ModelSummarySchema>;
 
+/** One model as `GET /models/:name` shows it: the serving version, every version, the history. */
+export const ModelViewSchema = z.object({
+  name: z.string(),
+  /** The serving version (null when none serves, e.g. every version was only registered). */
+  serving: ModelVersionSchema.extend({ since: z.string() }).nullable(),
+  /** Oldest first. */
+  versions: z.array(ModelVersionSchema),
+  /** Every change of the serving version, oldest first. */
+  history: z.array(PromotionEventSchema),
+});
+export type ModelView = z.infer<typeof ModelViewSchema>;
+
 /**
  * Body of `POST /models/:name/rollback`: serve an earlier version again. Without `version`, the
  * version that served before the current one.

@@ -163,6 +163,8 @@ export type SweepTemplate = Omit<SweepSpec, 'dataset'>;
  */
 export const ScheduleInputSchema = z
   .object({
+    /** The JSON Schema an editor validates the file with (`foldsweep schema schedule`); ignored. */
+    $schema: z.string().optional(),
     id: ScheduleIdSchema,
     cron: z.string({ error: "give a cron expression, e.g. '0 2 * * *'" }).superRefine((v, ctx) => {
       const issue = cronIssue(v);
@@ -322,3 +324,10 @@ export const RunNowRequestSchema = z
     force: z.boolean().default(false),
   })
   .strict();
+
+/** A schedule with its next fire time (UTC) and last run, as the API and CLI show it. */
+export const ScheduleViewSchema = ScheduleRecordSchema.extend({
+  nextFireAt: z.string().optional(),
+  lastRun: ScheduleRunSchema.optional(),
+});
+export type ScheduleView = z.infer<typeof ScheduleViewSchema>;

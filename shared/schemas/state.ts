@@ -59,6 +59,22 @@ export const SweepRecordSchema = z.object({
 });
 export type SweepRecord = z.infer<typeof SweepRecordSchema>;
 
+/** How far a sweep's trials are (`GET /sweeps/:id`). */
+export const SweepProgressSchema = z.object({
+  trialsTotal: z.number().int().nonnegative(),
+  pending: z.number().int().nonnegative(),
+  running: z.number().int().nonnegative(),
+  succeeded: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  /** Fraction of trials that are terminal, 0..1. */
+  fraction: z.number().min(0).max(1),
+});
+export type SweepProgress = z.infer<typeof SweepProgressSchema>;
+
+/** A sweep with its trial progress. */
+export const SweepViewSchema = SweepRecordSchema.extend({ progress: SweepProgressSchema });
+export type SweepView = z.infer<typeof SweepViewSchema>;
+
 export const TrialRecordSchema = z.object({
   sweepId: z.string(),
   trialIndex: z.number().int().nonnegative(),

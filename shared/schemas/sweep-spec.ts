@@ -348,6 +348,8 @@ export type ChampionKind = z.infer<typeof ChampionKindSchema>;
 
 export const SweepSpecSchema = z
   .object({
+    /** The JSON Schema an editor validates the file with (`foldsweep schema sweep`); ignored. */
+    $schema: z.string().optional(),
     /** At most SpecLimits.maxNameLength characters (checked on submission: spec-limits.ts). */
     name: z
       .string()

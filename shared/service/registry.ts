@@ -1,12 +1,14 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { ModelRegistry } from '../ports/model-registry.js';
 import { getJson } from '../ports/object-store.js';
+import type { Page, PageRequest } from '../ports/paging.js';
 import { ChampionMetadataSchema } from '../schemas/champion.js';
 import { parseOrThrow } from '../schemas/issues.js';
 import {
   type ModelSource,
   type ModelSummary,
   type ModelVersion,
+  type ModelView,
   type NewModelVersion,
   type PromotionEvent,
   RegisterModelRequestSchema,
@@ -20,19 +22,35 @@ import { loadPlan } from './sweeps.js';
 /** What the registry use cases need. */
 export type RegistryDeps = ServiceDeps & { registry: ModelRegistry };
 
-export interface ModelView {
-  name: string;
-  /** The serving version (null when none serves, e.g. every version was only registered). */
-  serving: (ModelVersion & { since: string }) | null;
-  /** Oldest first. */
-  versions: ModelVersion[];
-  /** Every change of the serving version, oldest first. */
-  history: PromotionEvent[];
-}
+export type { ModelView } from '../schemas/registry.js';
 
 /** Every model name with its serving version. */
 export async function listModels(deps: RegistryDeps): Promise<ModelSummary[]> {
   return deps.registry.listModels();
+}
+
+/** One page of models (by name) with their serving version. */
+export async function pageModels(
+  deps: RegistryDeps,
+  request: PageRequest,
+): Promise<Page<ModelSummary>> {
+  return deps.registry.pageModels(request);
+}
+
+/**
+ * One page of a model's versions, oldest first.
+ * @throws NotFoundError when the name has no version
+ * @example
+ * const { items, next } = await pageModelVersions(deps, 'fashion', { limit: 20 });
+ */
+export async function pageModelVersions(
+  deps: RegistryDeps,
+  name: string,
+  request: PageRequest,
+): Promise<Page<ModelVersion>> {
+  const page = await deps.registry.pageVersions(name, request);
+  if (page.items.length === 0 && request.cursor === undefined) throw notFound(name);
+  return page;
 }
 
 /**

@@ -11,6 +11,7 @@ import { assignFolds } from '../planner/folds.js';
 import { checkSpecAgainstArtifacts } from '../planner/plan-sweep.js';
 import type { ModelRegistry } from '../ports/model-registry.js';
 import { getJson, getText } from '../ports/object-store.js';
+import type { Page, PageRequest } from '../ports/paging.js';
 import type { RunPatch, ScheduleStore } from '../ports/schedule-store.js';
 import type { Scheduler, Trigger } from '../ports/scheduler.js';
 import {
@@ -30,6 +31,7 @@ import {
   ScheduleInputSchema,
   type ScheduleRecord,
   type ScheduleRun,
+  type ScheduleView,
   type Score,
   sameCron,
 } from '../schemas/schedule.js';
@@ -47,11 +49,7 @@ export type RetrainDeps = ServiceDeps & {
   scheduler: Scheduler;
 };
 
-export interface ScheduleView extends ScheduleRecord {
-  /** The next fire time after now, in UTC. */
-  nextFireAt?: string;
-  lastRun?: ScheduleRun;
-}
+export type { ScheduleView } from '../schemas/schedule.js';
 
 /**
  * Validates a schedule, checks its template against the model and the data it names (exactly as
@@ -121,6 +119,24 @@ export async function listSchedules(deps: RetrainDeps): Promise<ScheduleView[]> 
       return { ...s, nextFireAt: nextFire(s, deps.clock.now()), lastRun };
     }),
   );
+}
+
+/**
+ * One page of schedules (by id) with their next fire time and last run.
+ * @example
+ * const { items, next } = await pageSchedules(deps, { limit: 50 });
+ */
+export async function pageSchedules(
+  deps: RetrainDeps,
+  request: PageRequest,
+): Promise<Page<ScheduleView>> {
+  const page = await deps.schedules.pageSchedules(request);
+  return { ...page, items: await Promise.all(page.items.map((s) => viewOf(deps, s))) };
+}
+
+async function viewOf(deps: RetrainDeps, s: ScheduleRecord): Promise<ScheduleView> {
+  const [lastRun] = await deps.schedules.listRuns(s.id, { limit: 1 });
+  return { ...s, nextFireAt: nextFire(s, deps.clock.now()), lastRun };
 }
 
 /** A schedule with its run history, newest first. @throws NotFoundError */

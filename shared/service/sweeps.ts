@@ -1,23 +1,18 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { getJson } from '../ports/object-store.js';
+import type { Page, PageRequest } from '../ports/paging.js';
 import { type Plan, PlanSchema } from '../schemas/plan.js';
-import type { SweepRecord, SweepStatus, TrialRecord } from '../schemas/state.js';
+import type {
+  SweepProgress,
+  SweepRecord,
+  SweepStatus,
+  SweepView,
+  TrialRecord,
+} from '../schemas/state.js';
 import type { ServiceDeps } from './deps.js';
 import { prepareSweep, submitSweep } from './lifecycle.js';
 
-export interface SweepProgress {
-  trialsTotal: number;
-  pending: number;
-  running: number;
-  succeeded: number;
-  failed: number;
-  /** Fraction of trials that are terminal, 0..1. */
-  fraction: number;
-}
-
-export interface SweepView extends SweepRecord {
-  progress: SweepProgress;
-}
+export type { SweepProgress, SweepView } from '../schemas/state.js';
 
 /**
  * Submits a sweep and prepares it in this call (`submitSweep` then `prepareSweep`): what
@@ -96,6 +91,19 @@ export async function listSweeps(
   options: { limit?: number; status?: SweepStatus } = {},
 ): Promise<SweepRecord[]> {
   return deps.state.listSweeps({ limit: options.limit ?? 50, status: options.status });
+}
+
+/**
+ * One page of sweeps, newest first; pass the page's `next` as `cursor` for the following one.
+ * @throws ValidationError for a bad limit or cursor
+ * @example
+ * const { items, next } = await pageSweeps(deps, { limit: 100, status: 'completed' });
+ */
+export async function pageSweeps(
+  deps: Pick<ServiceDeps, 'state'>,
+  request: PageRequest & { status?: SweepStatus },
+): Promise<Page<SweepRecord>> {
+  return deps.state.pageSweeps(request);
 }
 
 export async function loadPlan(

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError } from '../../shared/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { ModelRegistry } from '../../shared/ports/model-registry.js';
 import { modelVersionFactory } from '../helpers/retrain-fixtures.js';
 import type { StoreFixture } from './schedule-store.contract.js';
+import { allPages } from './state-store.contract.js';
 
 /** The ModelRegistry contract: every adapter runs the same suite. */
 export function modelRegistryContract(
@@ -74,6 +75,39 @@ export function modelRegistryContract(
           at,
         },
       ]);
+    });
+
+    it('pages models by name and versions oldest first', async () => {
+      for (const modelName of ['m3', 'm1', 'm2']) {
+        await registry.register(modelVersionFactory({ modelName, sweepId: `s-${modelName}` }));
+      }
+      for (const n of [1, 2, 3, 4, 5]) {
+        await registry.register(modelVersionFactory({ modelName: 'm1', sweepId: `s${n}` }));
+      }
+      const models = await allPages((cursor) => registry.pageModels({ limit: 2, cursor }));
+      expect(models.map((p) => p.map((m) => m.name))).toEqual([['m1', 'm2'], ['m3']]);
+      expect(await registry.pageModels({ limit: 3 })).toEqual({
+        items: await registry.listModels(),
+      });
+
+      const versions = await allPages((cursor) =>
+        registry.pageVersions('m1', { limit: 4, cursor }),
+      );
+      expect(versions.map((p) => p.map((v) => v.version))).toEqual([
+        [1, 2, 3, 4],
+        [5, 6],
+      ]);
+      expect(versions.flat()).toEqual(await registry.listVersions('m1'));
+      expect(await registry.pageVersions('nope', { limit: 4 })).toEqual({ items: [] });
+
+      const first = await registry.pageVersions('m1', { limit: 1 });
+      await expect(registry.pageVersions('m2', { limit: 1, cursor: first.next })).rejects.toThrow(
+        /^cursor: this cursor pages the versions of model 'm1'/,
+      );
+      await expect(registry.pageModels({ limit: 1001 })).rejects.toBeInstanceOf(ValidationError);
+      await expect(registry.pageModels({ limit: 1, cursor: first.next })).rejects.toThrow(
+        /^cursor: is not a cursor of this models listing/,
+      );
     });
 
     it('moves the serving pointer with compare-and-set and records the history', async () => {

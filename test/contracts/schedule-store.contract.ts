@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError } from '../../shared/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.js';
 import type { ScheduleStore } from '../../shared/ports/schedule-store.js';
 import {
   frozenHoldoutFactory,
   scheduleRecordFactory,
   scheduleRunFactory,
 } from '../helpers/retrain-fixtures.js';
+import { allPages } from './state-store.contract.js';
 
 export interface StoreFixture<S> {
   store: S;
@@ -41,6 +42,20 @@ export function scheduleStoreContract(
       expect((await store.getSchedule('a'))?.cron).toBe('0 2 * * *');
       expect((await store.listSchedules()).map((s) => s.id)).toEqual(['a', 'b']);
       expect(await store.getSchedule('nope')).toBeUndefined();
+    });
+
+    it('pages schedules by id, with next only while schedules follow', async () => {
+      for (const id of ['e', 'b', 'd', 'a', 'c']) {
+        await store.createSchedule(scheduleRecordFactory({ id }));
+      }
+      const pages = await allPages((cursor) => store.pageSchedules({ limit: 2, cursor }));
+      expect(pages.map((p) => p.map((s) => s.id))).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
+      expect((await store.pageSchedules({ limit: 5 })).next).toBeUndefined();
+      expect(await store.pageSchedules({ limit: 5 })).toEqual({
+        items: await store.listSchedules(),
+      });
+      await expect(store.pageSchedules({ limit: 0 })).rejects.toBeInstanceOf(ValidationError);
+      await expect(store.pageSchedules({ limit: 2, cursor: 'x' })).rejects.toThrow(/^cursor: /);
     });
 
     it('freezes the holdout once', async () => {

@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConflictError, NotFoundError, SweepAlreadyExistsError } from '../../shared/errors.js';
+import {
+  ConflictError,
+  NotFoundError,
+  SweepAlreadyExistsError,
+  ValidationError,
+} from '../../shared/errors.js';
+import type { Page } from '../../shared/ports/paging.js';
 import type { StateStore } from '../../shared/ports/state-store.js';
 import type { ChampionRecord, SweepRecord, TrialRecord } from '../../shared/schemas/state.js';
 import { SweepSpecSchema } from '../../shared/schemas/sweep-spec.js';
@@ -64,7 +70,34 @@ export function championRecordFactory(overrides: Partial<ChampionRecord> = {}): 
  *   return { store, cleanup: () => store.close() };
  * });
  */
-export function stateStoreContract(name: string, make: () => Promise<StateStoreFixture>): void {
+/**
+ * Every page of a listing, following `next` until it is absent; `pageOf(cursor)` fetches one.
+ * Fails on a cursor that repeats (a listing that would never end).
+ */
+export async function allPages<T>(
+  pageOf: (cursor: string | undefined) => Promise<Page<T>>,
+): Promise<T[][]> {
+  const pages: T[][] = [];
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = await pageOf(cursor);
+    pages.push(page.items);
+    cursor = page.next;
+    if (cursor !== undefined) {
+      expect(seen.has(cursor), `cursor ${cursor} came twice`).toBe(false);
+      seen.add(cursor);
+    }
+  } while (cursor !== undefined);
+  return pages;
+}
+
+export function stateStoreContract(
+  name: string,
+  make: () => Promise<StateStoreFixture>,
+  options: { bulkSweeps?: number } = {},
+): void {
+  const bulkSweeps = options.bulkSweeps ?? 2500;
   describe(`StateStore contract: ${name}`, () => {
     let store: StateStore;
     let cleanup: () => Promise<void>;
@@ -343,6 +376,114 @@ export function stateStoreContract(name: string, make: () => Promise<StateStoreF
         expect(ids(await store.listSweeps({ status: 'cancelled' }))).toEqual(['s1']);
         expect(ids(await store.listSweeps({ status: 'completed' }))).toEqual(['s4']);
       });
+    });
+
+    describe('pageSweeps()', () => {
+      const at = (minute: number) => `2025-01-01T10:${String(minute).padStart(2, '0')}:00.000Z`;
+      const ids = (sweeps: SweepRecord[]) => sweeps.map((s) => s.id);
+      const seed = async () => {
+        for (const [id, status, minute] of [
+          ['s2', 'running', 2],
+          ['s4', 'completed', 4],
+          ['s1', 'completed', 1],
+          ['s3', 'running', 3],
+          ['s5', 'failed', 5],
+          ['s6', 'completed', 6],
+        ] as const) {
+          await store.createSweep(sweepRecordFactory({ id, status, createdAt: at(minute) }));
+        }
+      };
+
+      it('pages newest first, with next only while sweeps follow', async () => {
+        await seed();
+
+        const pages = await allPages((cursor) => store.pageSweeps({ limit: 4, cursor }));
+
+        expect(pages.map(ids)).toEqual([
+          ['s6', 's5', 's4', 's3'],
+          ['s2', 's1'],
+        ]);
+        expect((await store.pageSweeps({ limit: 6 })).next).toBeUndefined();
+        expect((await store.pageSweeps({ limit: 1 })).items[0]).toEqual(await store.getSweep('s6'));
+        expect(await store.pageSweeps({ limit: 10 })).toEqual({
+          items: await store.listSweeps(),
+        });
+      });
+
+      it('pages one status, and refuses a cursor of another filter', async () => {
+        await seed();
+
+        const pages = await allPages((cursor) =>
+          store.pageSweeps({ limit: 2, status: 'completed', cursor }),
+        );
+        expect(pages.map(ids)).toEqual([['s6', 's4'], ['s1']]);
+
+        const first = await store.pageSweeps({ limit: 1, status: 'running' });
+        await expect(store.pageSweeps({ limit: 1, cursor: first.next })).rejects.toThrow(
+          /cursor: this cursor pages sweeps of status running/,
+        );
+      });
+
+      it('breaks ties of createdAt by id, so no sweep is skipped or repeated', async () => {
+        for (const id of ['t3', 't1', 't4', 't2', 't5']) {
+          await store.createSweep(sweepRecordFactory({ id, createdAt: at(7) }));
+        }
+
+        const pages = await allPages((cursor) => store.pageSweeps({ limit: 2, cursor }));
+
+        expect(pages.map(ids)).toEqual([['t5', 't4'], ['t3', 't2'], ['t1']]);
+      });
+
+      it('keeps its place when sweeps are added or change status between pages', async () => {
+        await seed();
+        const first = await store.pageSweeps({ limit: 3 });
+
+        await store.createSweep(sweepRecordFactory({ id: 's9', createdAt: at(9) }));
+        await store.updateSweep('s2', { status: 'cancelled', updatedAt: at(10) });
+        const rest = await allPages((cursor) =>
+          store.pageSweeps({ limit: 3, cursor: cursor ?? first.next }),
+        );
+
+        expect(ids(first.items)).toEqual(['s6', 's5', 's4']);
+        expect(rest.map(ids)).toEqual([['s3', 's2', 's1']]);
+      });
+
+      it('refuses a bad limit and a cursor it did not issue, naming the field', async () => {
+        for (const limit of [0, -1, 1.5, 1001]) {
+          await expect(store.pageSweeps({ limit })).rejects.toBeInstanceOf(ValidationError);
+        }
+        await expect(store.pageSweeps({ limit: 0 })).rejects.toThrow(/^limit: /);
+        for (const cursor of [
+          '',
+          'garbage',
+          Buffer.from('{"l":"schedules","p":{"id":"a"}}').toString('base64url'),
+        ]) {
+          await expect(store.pageSweeps({ limit: 2, cursor })).rejects.toThrow(
+            /^cursor: is not a cursor of this sweeps listing/,
+          );
+        }
+      });
+
+      it(`lists ${bulkSweeps} sweeps page by page, each exactly once`, async () => {
+        // Ten sweeps per createdAt, so pages also end inside a run of equal timestamps.
+        const created = Array.from({ length: bulkSweeps }, (_, i) =>
+          sweepRecordFactory({
+            id: `bulk-${String(i).padStart(5, '0')}`,
+            createdAt: new Date(Date.UTC(2025, 0, 1) + Math.floor(i / 10) * 1000).toISOString(),
+          }),
+        );
+        for (let i = 0; i < created.length; i += 50) {
+          await Promise.all(created.slice(i, i + 50).map((s) => store.createSweep(s)));
+        }
+
+        const pages = await allPages((cursor) => store.pageSweeps({ limit: 97, cursor }));
+
+        const listed = pages.flat().map((s) => s.id);
+        expect(pages.length).toBe(Math.ceil(bulkSweeps / 97));
+        expect(listed).toHaveLength(bulkSweeps);
+        expect(new Set(listed).size).toBe(bulkSweeps);
+        expect(listed).toEqual(created.map((s) => s.id).reverse());
+      }, 120_000);
     });
 
     describe('putTrial() and listTrials()', () => {

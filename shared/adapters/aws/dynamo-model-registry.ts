@@ -6,8 +6,15 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { ConflictError, FoldsweepError, NotFoundError } from '../../errors.js';
+import { ConflictError, FoldsweepError, NotFoundError, ValidationError } from '../../errors.js';
 import type { ModelRegistry, ServeRequest } from '../../ports/model-registry.js';
+import {
+  CURSORS,
+  checkPageLimit,
+  type Page,
+  type PageRequest,
+  pageOf,
+} from '../../ports/paging.js';
 import { parseOrThrow, toFieldIssues } from '../../schemas/issues.js';
 import {
   type ModelSummary,
@@ -150,6 +157,63 @@ export class DynamoModelRegistry implements ModelRegistry {
       ExpressionAttributeValues: { ':pk': MODELS_PK },
       ConsistentRead: true,
     });
+    return this.summariesOf(items);
+  }
+
+  /** Heads whose first version never committed are skipped, as listModels does. */
+  async pageModels(request: PageRequest): Promise<Page<ModelSummary>> {
+    const limit = checkPageLimit(request.limit);
+    const after = request.cursor === undefined ? undefined : CURSORS.models.decode(request.cursor);
+    const items = await this.queryAll(
+      {
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': MODELS_PK },
+        ConsistentRead: true,
+      },
+      {
+        from: after && { pk: MODELS_PK, sk: modelHeadSk(after.name) },
+        until: limit + 1,
+        keep: (item) => this.headOf(item).latestVersion > 0,
+      },
+    );
+    return pageOf(this.summariesOf(items), limit, (last) =>
+      CURSORS.models.encode({ name: last.name }),
+    );
+  }
+
+  async pageVersions(modelName: string, request: PageRequest): Promise<Page<ModelVersion>> {
+    const limit = checkPageLimit(request.limit);
+    const after =
+      request.cursor === undefined ? undefined : CURSORS.versions.decode(request.cursor);
+    if (after && after.model !== modelName) {
+      throw ValidationError.single(
+        'cursor',
+        `this cursor pages the versions of model '${after.model}', not '${modelName}'`,
+      );
+    }
+    const head = await this.settledHead(modelName);
+    if (!head) return { items: [] };
+    const items = await this.queryAll(
+      {
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': modelPk(modelName), ':prefix': VERSION_SK_PREFIX },
+        ConsistentRead: true,
+      },
+      {
+        from: after && { pk: modelPk(modelName), sk: versionSk(after.version) },
+        until: limit + 1,
+      },
+    );
+    return pageOf(
+      items.map((item) => this.versionOf(item)),
+      limit,
+      (last) => CURSORS.versions.encode({ model: modelName, version: last.version }),
+    );
+  }
+
+  private summariesOf(items: Item[]): ModelSummary[] {
     return items
       .map((item) => this.headOf(item))
       .filter((head) => head.latestVersion > 0)
@@ -320,18 +384,28 @@ export class DynamoModelRegistry implements ModelRegistry {
     });
   }
 
-  /** Every item the query matches, following LastEvaluatedKey. */
-  private async queryAll(input: QueryCommandInput): Promise<Item[]> {
+  /**
+   * Every item the query matches, following LastEvaluatedKey: from after the key `from`, and
+   * stopping once `until` items that `keep` accepts were read.
+   */
+  private async queryAll(
+    input: QueryCommandInput,
+    options: { from?: Item; until?: number; keep?: (item: Item) => boolean } = {},
+  ): Promise<Item[]> {
+    const { until, keep = () => true } = options;
     const items: Item[] = [];
-    let startKey: Item | undefined;
+    let startKey: Item | undefined = options.from;
     do {
+      const left = until === undefined ? undefined : until - items.length;
+      const pageSize =
+        left === undefined ? this.queryPageSize : Math.min(left, this.queryPageSize ?? left);
       const page = await this.client.send(
-        new QueryCommand({ ...input, Limit: this.queryPageSize, ExclusiveStartKey: startKey }),
+        new QueryCommand({ ...input, Limit: pageSize, ExclusiveStartKey: startKey }),
       );
-      items.push(...(page.Items ?? []));
+      items.push(...(page.Items ?? []).filter(keep));
       startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
+    } while (startKey && (until === undefined || items.length < until));
+    return until === undefined ? items : items.slice(0, until);
   }
 
   private headOf(item: Item): Head {

@@ -12,6 +12,13 @@ import type { z } from 'zod';
 import { mapBounded } from '../../concurrency.js';
 import { ConflictError, FoldsweepError, NotFoundError, ValidationError } from '../../errors.js';
 import {
+  CURSORS,
+  checkPageLimit,
+  type Page,
+  type PageRequest,
+  pageOf,
+} from '../../ports/paging.js';
+import {
   applyRunPatch,
   type CreateRunOutcome,
   type RunPatch,
@@ -121,6 +128,27 @@ export class DynamoScheduleStore implements ScheduleStore {
       ConsistentRead: true,
     });
     return items.map((item) => this.scheduleOf(item));
+  }
+
+  async pageSchedules(request: PageRequest): Promise<Page<ScheduleRecord>> {
+    const limit = checkPageLimit(request.limit);
+    const after =
+      request.cursor === undefined ? undefined : CURSORS.schedules.decode(request.cursor);
+    const items = await this.queryAll(
+      {
+        TableName: this.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': SCHEDULES_PK },
+        ConsistentRead: true,
+      },
+      limit + 1,
+      after && { pk: SCHEDULES_PK, sk: scheduleSk(after.id) },
+    );
+    return pageOf(
+      items.map((item) => this.scheduleOf(item)),
+      limit,
+      (last) => CURSORS.schedules.encode({ id: last.id }),
+    );
   }
 
   async setFrozenHoldout(
@@ -436,9 +464,9 @@ export class DynamoScheduleStore implements ScheduleStore {
   }
 
   /** Every item the query matches, following LastEvaluatedKey, stopping at `limit` items. */
-  private async queryAll(input: QueryCommandInput, limit?: number): Promise<Item[]> {
+  private async queryAll(input: QueryCommandInput, limit?: number, from?: Item): Promise<Item[]> {
     const items: Item[] = [];
-    let startKey: Item | undefined;
+    let startKey: Item | undefined = from;
     do {
       const left = limit === undefined ? undefined : limit - items.length;
       const pageSize =

@@ -15,6 +15,13 @@ import {
   ValidationError,
 } from '../../errors.js';
 import {
+  CURSORS,
+  checkPageLimit,
+  type Page,
+  type PageRequest,
+  pageOf,
+} from '../../ports/paging.js';
+import {
   leaseAllows,
   leaseConflict,
   type StateStore,
@@ -131,6 +138,49 @@ export class DynamoStateStore implements StateStore {
       limit,
     );
     return items.map((item) => this.sweepOf(item));
+  }
+
+  /**
+   * A cursor holds the last sweep's (createdAt, id); the next query starts after it with the
+   * ExclusiveStartKey that sweep has in the index (its table key plus the index key).
+   */
+  async pageSweeps(request: PageRequest & { status?: SweepStatus }): Promise<Page<SweepRecord>> {
+    const { status } = request;
+    const limit = checkPageLimit(request.limit);
+    const after = request.cursor === undefined ? undefined : CURSORS.sweeps.decode(request.cursor);
+    if (after && after.status !== (status ?? null)) {
+      throw ValidationError.single(
+        'cursor',
+        `this cursor pages ${after.status === null ? 'all sweeps' : `sweeps of status ${after.status}`}: list with the same status filter, or start again without cursor`,
+      );
+    }
+    const index =
+      status === undefined ? STATE_TABLE.indexes.byCreated : STATE_TABLE.indexes.byStatus;
+    const indexPk = status === undefined ? ALL_SWEEPS : sweepsWithStatus(status);
+    const startKey = after && {
+      pk: sweepPk(after.id),
+      sk: SWEEP_SK,
+      [index.partitionKey]: indexPk,
+      [index.sortKey]: createdSortKey(after.createdAt, after.id),
+    };
+    const items = await this.queryAll(
+      {
+        TableName: this.table,
+        IndexName: index.name,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': index.partitionKey },
+        ExpressionAttributeValues: { ':pk': indexPk },
+        ScanIndexForward: false,
+      },
+      limit + 1,
+      startKey,
+    );
+    return pageOf(
+      items.map((item) => this.sweepOf(item)),
+      limit,
+      (last) =>
+        CURSORS.sweeps.encode({ createdAt: last.createdAt, id: last.id, status: status ?? null }),
+    );
   }
 
   async updateSweep(
@@ -292,9 +342,9 @@ export class DynamoStateStore implements StateStore {
   }
 
   /** Every item the query matches, following LastEvaluatedKey, stopping at `limit` items. */
-  private async queryAll(input: QueryCommandInput, limit?: number): Promise<Item[]> {
+  private async queryAll(input: QueryCommandInput, limit?: number, from?: Item): Promise<Item[]> {
     const items: Item[] = [];
-    let startKey: Item | undefined;
+    let startKey: Item | undefined = from;
     do {
       const left = limit === undefined ? undefined : limit - items.length;
       const pageSize =

@@ -1,7 +1,14 @@
 import type Database from 'better-sqlite3';
 import type { z } from 'zod';
-import { ConflictError, NotFoundError } from '../../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import type { ModelRegistry, ServeRequest } from '../../ports/model-registry.js';
+import {
+  CURSORS,
+  checkPageLimit,
+  type Page,
+  type PageRequest,
+  pageOf,
+} from '../../ports/paging.js';
 import { parseOrThrow } from '../../schemas/issues.js';
 import {
   type ModelSummary,
@@ -106,13 +113,32 @@ export class SqliteModelRegistry implements ModelRegistry {
   }
 
   async listModels(): Promise<ModelSummary[]> {
-    return this.sql.listModels.all().map((row) => ({
-      name: row.name,
-      servingVersion: row.serving,
-      latestVersion: row.latest,
-      versions: row.versions,
-      updatedAt: row.updated_at,
-    }));
+    return this.sql.listModels.all().map(summaryOf);
+  }
+
+  async pageModels(request: PageRequest): Promise<Page<ModelSummary>> {
+    const limit = checkPageLimit(request.limit);
+    const after = request.cursor === undefined ? '' : CURSORS.models.decode(request.cursor).name;
+    const models = this.sql.pageModels.all(after, limit + 1).map(summaryOf);
+    return pageOf(models, limit, (last) => CURSORS.models.encode({ name: last.name }));
+  }
+
+  async pageVersions(modelName: string, request: PageRequest): Promise<Page<ModelVersion>> {
+    const limit = checkPageLimit(request.limit);
+    const after =
+      request.cursor === undefined ? undefined : CURSORS.versions.decode(request.cursor);
+    if (after && after.model !== modelName) {
+      throw ValidationError.single(
+        'cursor',
+        `this cursor pages the versions of model '${after.model}', not '${modelName}'`,
+      );
+    }
+    const versions = this.sql.pageVersions
+      .all(modelName, after?.version ?? 0, limit + 1)
+      .map((row) => this.versionOf(row));
+    return pageOf(versions, limit, (last) =>
+      CURSORS.versions.encode({ model: modelName, version: last.version }),
+    );
   }
 
   async getServing(modelName: string): Promise<ServingPointer | undefined> {
@@ -187,6 +213,19 @@ export class SqliteModelRegistry implements ModelRegistry {
   }
 }
 
+const SUMMARY_SELECT = `SELECT v.model_name AS name, MAX(v.version) AS latest, COUNT(*) AS versions,
+         MAX(MAX(v.created_at), COALESCE(json_extract(s.body, '$.since'), '')) AS updated_at,
+         s.version AS serving
+  FROM model_versions v LEFT JOIN model_serving s ON s.model_name = v.model_name`;
+
+const summaryOf = (row: SummaryRow): ModelSummary => ({
+  name: row.name,
+  servingVersion: row.serving,
+  latestVersion: row.latest,
+  versions: row.versions,
+  updatedAt: row.updated_at,
+});
+
 function prepareStatements(db: Database.Database) {
   return {
     getVersionBySweep: db.prepare<[string, string], Row>(
@@ -205,11 +244,13 @@ function prepareStatements(db: Database.Database) {
       'SELECT body FROM model_versions WHERE model_name = ? ORDER BY version',
     ),
     listModels: db.prepare<[], SummaryRow>(
-      `SELECT v.model_name AS name, MAX(v.version) AS latest, COUNT(*) AS versions,
-              MAX(MAX(v.created_at), COALESCE(json_extract(s.body, '$.since'), '')) AS updated_at,
-              s.version AS serving
-       FROM model_versions v LEFT JOIN model_serving s ON s.model_name = v.model_name
-       GROUP BY v.model_name ORDER BY v.model_name`,
+      `${SUMMARY_SELECT} GROUP BY v.model_name ORDER BY v.model_name`,
+    ),
+    pageModels: db.prepare<[string, number], SummaryRow>(
+      `${SUMMARY_SELECT} WHERE v.model_name > ? GROUP BY v.model_name ORDER BY v.model_name LIMIT ?`,
+    ),
+    pageVersions: db.prepare<[string, number, number], Row>(
+      'SELECT body FROM model_versions WHERE model_name = ? AND version > ? ORDER BY version LIMIT ?',
     ),
     getServing: db.prepare<[string], Row>('SELECT body FROM model_serving WHERE model_name = ?'),
     upsertServing: db.prepare<[string, number, string]>(

@@ -2,6 +2,13 @@ import type Database from 'better-sqlite3';
 import type { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
 import {
+  CURSORS,
+  checkPageLimit,
+  type Page,
+  type PageRequest,
+  pageOf,
+} from '../../ports/paging.js';
+import {
   applyRunPatch,
   type CreateRunOutcome,
   type RunPatch,
@@ -81,6 +88,15 @@ export class SqliteScheduleStore implements ScheduleStore {
     return this.sql.listSchedules
       .all()
       .map((row) => this.decode(ScheduleRecordSchema, row.body, 'schedules row'));
+  }
+
+  async pageSchedules(request: PageRequest): Promise<Page<ScheduleRecord>> {
+    const limit = checkPageLimit(request.limit);
+    const after = request.cursor === undefined ? '' : CURSORS.schedules.decode(request.cursor).id;
+    const schedules = this.sql.pageSchedules
+      .all(after, limit + 1)
+      .map((row) => this.decode(ScheduleRecordSchema, row.body, 'schedules row'));
+    return pageOf(schedules, limit, (last) => CURSORS.schedules.encode({ id: last.id }));
   }
 
   async setFrozenHoldout(
@@ -191,6 +207,9 @@ function prepareStatements(db: Database.Database) {
     ),
     getSchedule: db.prepare<[string], Row>('SELECT body FROM schedules WHERE id = ?'),
     listSchedules: db.prepare<[], Row>('SELECT body FROM schedules ORDER BY id'),
+    pageSchedules: db.prepare<[string, number], Row>(
+      'SELECT body FROM schedules WHERE id > ? ORDER BY id LIMIT ?',
+    ),
     updateSchedule: db.prepare<[string, string]>('UPDATE schedules SET body = ? WHERE id = ?'),
     deleteSchedule: db.prepare<[string]>('DELETE FROM schedules WHERE id = ?'),
     deleteRuns: db.prepare<[string]>('DELETE FROM schedule_runs WHERE schedule_id = ?'),

@@ -7,6 +7,13 @@ import {
   ValidationError,
 } from '../../errors.js';
 import {
+  CURSORS,
+  checkPageLimit,
+  type Page,
+  type PageRequest,
+  pageOf,
+} from '../../ports/paging.js';
+import {
   leaseAllows,
   leaseConflict,
   type StateStore,
@@ -109,6 +116,32 @@ export class SqliteStateStore implements StateStore {
         ? this.sql.listSweeps.all(sqlLimit)
         : this.sql.listSweepsByStatus.all(status, sqlLimit);
     return rows.map((row) => this.sweepOf(row));
+  }
+
+  async pageSweeps(request: PageRequest & { status?: SweepStatus }): Promise<Page<SweepRecord>> {
+    const { status } = request;
+    const limit = checkPageLimit(request.limit);
+    const after = request.cursor === undefined ? undefined : CURSORS.sweeps.decode(request.cursor);
+    if (after && after.status !== (status ?? null)) {
+      throw ValidationError.single(
+        'cursor',
+        `this cursor pages ${after.status === null ? 'all sweeps' : `sweeps of status ${after.status}`}: list with the same status filter, or start again without cursor`,
+      );
+    }
+    const rows =
+      status === undefined
+        ? after
+          ? this.sql.pageSweepsAfter.all(after.createdAt, after.id, limit + 1)
+          : this.sql.listSweeps.all(limit + 1)
+        : after
+          ? this.sql.pageSweepsByStatusAfter.all(status, after.createdAt, after.id, limit + 1)
+          : this.sql.listSweepsByStatus.all(status, limit + 1);
+    return pageOf(
+      rows.map((row) => this.sweepOf(row)),
+      limit,
+      (last) =>
+        CURSORS.sweeps.encode({ createdAt: last.createdAt, id: last.id, status: status ?? null }),
+    );
   }
 
   async updateSweep(
@@ -234,6 +267,12 @@ function prepareStatements(db: Database.Database) {
     ),
     listSweepsByStatus: db.prepare<[string, number], SweepRow>(
       'SELECT id, body FROM sweeps WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
+    pageSweepsAfter: db.prepare<[string, string, number], SweepRow>(
+      'SELECT id, body FROM sweeps WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
+    pageSweepsByStatusAfter: db.prepare<[string, string, string, number], SweepRow>(
+      'SELECT id, body FROM sweeps WHERE status = ? AND (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?',
     ),
     updateSweep: db.prepare<[string, string, string]>(
       'UPDATE sweeps SET status = ?, body = ? WHERE id = ?',

@@ -39,21 +39,30 @@ afterAll(async () => {
   await dynamo?.stop();
 });
 
-stateStoreContract('DynamoStateStore on dynalite', async () => {
-  const table = await dynamo.createTable();
-  return {
-    store: new DynamoStateStore({ client: dynamo.doc, table }),
-    cleanup: () => dynamo.deleteTable(table),
-  };
-});
+stateStoreContract(
+  'DynamoStateStore on dynalite',
+  async () => {
+    const table = await dynamo.createTable();
+    return {
+      store: new DynamoStateStore({ client: dynamo.doc, table }),
+      cleanup: () => dynamo.deleteTable(table),
+    };
+    // 2,500 sweeps take ~50 s on dynalite under load (SQLite pages 2,500): 300 keep it quick.
+  },
+  { bulkSweeps: 300 },
+);
 
-stateStoreContract('DynamoStateStore on dynalite, 2-item query pages', async () => {
-  const table = await dynamo.createTable();
-  return {
-    store: new DynamoStateStore({ client: dynamo.doc, table, queryPageSize: 2 }),
-    cleanup: () => dynamo.deleteTable(table),
-  };
-});
+stateStoreContract(
+  'DynamoStateStore on dynalite, 2-item query pages',
+  async () => {
+    const table = await dynamo.createTable();
+    return {
+      store: new DynamoStateStore({ client: dynamo.doc, table, queryPageSize: 2 }),
+      cleanup: () => dynamo.deleteTable(table),
+    };
+  },
+  { bulkSweeps: 300 },
+);
 
 describe('DynamoStateStore', () => {
   let table: string;
