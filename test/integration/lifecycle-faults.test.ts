@@ -140,7 +140,8 @@ describe('sweep lifecycle with real processes', () => {
     run.child.kill('SIGINT');
     const code = await run.exited;
 
-    expect(code, run.out()).toBe(1);
+    // Exit code 4: cancelled (README, "Exit codes").
+    expect(code, run.out()).toBe(4);
     expect(run.out()).toMatch(/cancelling sweep \S+ \(Ctrl-C again to exit now/);
     expect(run.out()).toMatch(/sweep cancelled: resume it with foldsweep resume/);
     const { sweep, trials } = await stateOf(home);
@@ -165,7 +166,9 @@ describe('sweep lifecycle with real processes', () => {
 
   it('foldsweep cancel from another process stops the serving process trainers within 5 s', async () => {
     const home = join(ws.dir, 'cancel');
-    const serve = track(cli(['serve', '--home', home, '--port', '0', '--concurrency', '2']));
+    const serve = track(
+      cli(['serve', '--home', home, '--data-root', ws.dir, '--port', '0', '--concurrency', '2']),
+    );
     const url = await until('the server', async () => serve.out().match(/on (http:\S+)/)?.[1]);
     const spec = JSON.parse(await readFile(specFile, 'utf8'));
     const res = await fetch(`${url}/sweeps`, {
@@ -201,7 +204,9 @@ describe('sweep lifecycle with real processes', () => {
     const home = join(ws.dir, 'takeover');
     const run = track(cli(['run', longSpecFile, '--home', home, '--concurrency', '1']));
     await until('a finished trial', async () => (await finishedCount(home)) >= 1);
-    const serve = track(cli(['serve', '--home', home, '--port', '0', '--concurrency', '2']));
+    const serve = track(
+      cli(['serve', '--home', home, '--data-root', ws.dir, '--port', '0', '--concurrency', '2']),
+    );
     const url = await until('the server', async () => serve.out().match(/on (http:\S+)/)?.[1]);
 
     // Three lease periods with both alive: serve must not touch the run's sweep.
@@ -256,7 +261,9 @@ describe('sweep lifecycle with real processes', () => {
 
   it('kill -9 of foldsweep serve mid-sweep: a restarted serve takes the sweep over and completes it, training no finished trial again', async () => {
     const home = join(ws.dir, 'serve-killed');
-    const first = track(cli(['serve', '--home', home, '--port', '0', '--concurrency', '1']));
+    const first = track(
+      cli(['serve', '--home', home, '--data-root', ws.dir, '--port', '0', '--concurrency', '1']),
+    );
     const url = await until('the server', async () => first.out().match(/on (http:\S+)/)?.[1]);
     const spec = JSON.parse(await readFile(longSpecFile, 'utf8'));
     const res = await fetch(`${url}/sweeps`, {
@@ -286,7 +293,9 @@ describe('sweep lifecycle with real processes', () => {
     // The killed server held the lease: its trials are left 'running' until it runs out.
     expect((await stateOf(home)).sweep.status).toBe('running');
 
-    const second = track(cli(['serve', '--home', home, '--port', '0', '--concurrency', '2']));
+    const second = track(
+      cli(['serve', '--home', home, '--data-root', ws.dir, '--port', '0', '--concurrency', '2']),
+    );
     const url2 = await until(
       'the new server',
       async () => second.out().match(/on (http:\S+)/)?.[1],
