@@ -100,3 +100,19 @@ export const CURSORS = {
     z.object({ model: z.string(), version: z.number().int().nonnegative() }),
   ),
 };
+
+/**
+ * The position a sweeps cursor resumes after, checked against the status filter it was made
+ * with (a cursor of one listing cannot page another). Undefined: the first page.
+ * @throws ValidationError on `cursor`
+ */
+export function sweepsCursorAfter(cursor: string | undefined, status: string | undefined) {
+  const after = cursor === undefined ? undefined : CURSORS.sweeps.decode(cursor);
+  if (after && after.status !== (status ?? null)) {
+    throw ValidationError.single(
+      'cursor',
+      `this cursor pages ${after.status === null ? 'all sweeps' : `sweeps of status ${after.status}`}: list with the same status filter, or start again without cursor`,
+    );
+  }
+  return after;
+}

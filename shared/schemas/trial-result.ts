@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Trial } from './plan.js';
 import type { TrialRecord } from './state.js';
 
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -94,6 +95,20 @@ export function failedTrialResult(
 }
 
 /** The one "trial outcome -> trial record": what the state store keeps of a finished trial. */
+/** The record of a planned trial that has not run yet. */
+export function pendingTrialRecord(sweepId: string, trial: Trial, updatedAt: string): TrialRecord {
+  return {
+    sweepId,
+    trialIndex: trial.index,
+    variantId: trial.variantId,
+    fold: trial.fold,
+    status: 'pending',
+    attempt: 0,
+    objective: null,
+    updatedAt,
+  };
+}
+
 export function trialRecordOf(result: TrialResult, updatedAt: string): TrialRecord {
   return {
     sweepId: result.sweepId,

@@ -9,6 +9,7 @@
 import { type HalvingProgress, halvingProgress, plannedTrialCount } from '../planner/rungs.js';
 import { type Plan, rungKey } from '../schemas/plan.js';
 import type { SweepRecord, TrialRecord } from '../schemas/state.js';
+import { pendingTrialRecord } from '../schemas/trial-result.js';
 import type { ServiceDeps } from './deps.js';
 
 /** A plan that runs in rungs. */
@@ -57,17 +58,7 @@ export async function submitRung(
   const now = deps.clock.now().toISOString();
   for (const index of trials) {
     if (recorded.has(index)) continue;
-    const t = plan.trials[index];
-    await deps.state.putTrial({
-      sweepId: plan.sweepId,
-      trialIndex: index,
-      variantId: t.variantId,
-      fold: t.fold,
-      status: 'pending',
-      attempt: 0,
-      objective: null,
-      updatedAt: now,
-    });
+    await deps.state.putTrial(pendingTrialRecord(plan.sweepId, plan.trials[index], now));
   }
   const { jobIds } = await deps.executor.submit(plan, { finished, rung: { rung, trials } });
   deps.logger.info(

@@ -40,6 +40,7 @@ import { type Plan, planKey } from '../schemas/plan.js';
 import { assertSpecLimits, DEFAULT_SPEC_LIMITS } from '../schemas/spec-limits.js';
 import type { SweepRecord, SweepStatus } from '../schemas/state.js';
 import { type SweepSpec, SweepSpecSchema } from '../schemas/sweep-spec.js';
+import { pendingTrialRecord } from '../schemas/trial-result.js';
 import { type AggregateOutcome, promoteBest } from './aggregate.js';
 import type { ServiceDeps } from './deps.js';
 import {
@@ -302,16 +303,7 @@ async function planFor(deps: ServiceDeps, sweep: SweepRecord): Promise<Plan> {
   for (const t of isHalving(plan) ? [] : plan.trials) {
     // Let the process answer requests (/health, listings) while a large grid is stored.
     if (t.index % TRIALS_PER_YIELD === TRIALS_PER_YIELD - 1) await yieldToEventLoop();
-    await deps.state.putTrial({
-      sweepId: sweep.id,
-      trialIndex: t.index,
-      variantId: t.variantId,
-      fold: t.fold,
-      status: 'pending',
-      attempt: 0,
-      objective: null,
-      updatedAt: now,
-    });
+    await deps.state.putTrial(pendingTrialRecord(sweep.id, t, now));
   }
   await transition(deps, sweep.id, 'plan', {
     status: 'preparing',

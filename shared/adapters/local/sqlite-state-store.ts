@@ -12,6 +12,7 @@ import {
   type Page,
   type PageRequest,
   pageOf,
+  sweepsCursorAfter,
 } from '../../ports/paging.js';
 import {
   leaseAllows,
@@ -121,13 +122,7 @@ export class SqliteStateStore implements StateStore {
   async pageSweeps(request: PageRequest & { status?: SweepStatus }): Promise<Page<SweepRecord>> {
     const { status } = request;
     const limit = checkPageLimit(request.limit);
-    const after = request.cursor === undefined ? undefined : CURSORS.sweeps.decode(request.cursor);
-    if (after && after.status !== (status ?? null)) {
-      throw ValidationError.single(
-        'cursor',
-        `this cursor pages ${after.status === null ? 'all sweeps' : `sweeps of status ${after.status}`}: list with the same status filter, or start again without cursor`,
-      );
-    }
+    const after = sweepsCursorAfter(request.cursor, status);
     const rows =
       status === undefined
         ? after
