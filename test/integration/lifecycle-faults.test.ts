@@ -131,6 +131,32 @@ async function boardOf(home: string, id: string) {
   return Object.fromEntries(board.rows.map((r) => [r.variantId, r.mean]));
 }
 
+/** Starts `foldsweep serve` on `home` (the workspace as a data root) and POSTs the spec in `file`. */
+async function serveAndSubmit(home: string, file: string, concurrency: number) {
+  const serve = track(
+    cli([
+      'serve',
+      '--home',
+      home,
+      '--data-root',
+      ws.dir,
+      '--port',
+      '0',
+      '--concurrency',
+      String(concurrency),
+    ]),
+  );
+  const url = await until('the server', async () => serve.out().match(/on (http:\S+)/)?.[1]);
+  const res = await fetch(`${url}/sweeps`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: await readFile(file, 'utf8'),
+  });
+  expect(res.status).toBe(202);
+  const { sweep } = (await res.json()) as { sweep: { id: string } };
+  return { serve, url, sweep };
+}
+
 describe('sweep lifecycle with real processes', () => {
   it('Ctrl-C on run cancels the sweep and stops its trainers; resume completes it with the leaderboard of an uninterrupted run', async () => {
     const home = join(ws.dir, 'ctrl-c');
@@ -166,18 +192,7 @@ describe('sweep lifecycle with real processes', () => {
 
   it('foldsweep cancel from another process stops the serving process trainers within 5 s', async () => {
     const home = join(ws.dir, 'cancel');
-    const serve = track(
-      cli(['serve', '--home', home, '--data-root', ws.dir, '--port', '0', '--concurrency', '2']),
-    );
-    const url = await until('the server', async () => serve.out().match(/on (http:\S+)/)?.[1]);
-    const spec = JSON.parse(await readFile(specFile, 'utf8'));
-    const res = await fetch(`${url}/sweeps`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(spec),
-    });
-    expect(res.status).toBe(202);
-    const { sweep } = (await res.json()) as { sweep: { id: string } };
+    const { serve, url, sweep } = await serveAndSubmit(home, specFile, 2);
     await until('a running trainer', async () => (await trainerPids(home)).length > 0 || undefined);
 
     const cancel = track(cli(['cancel', sweep.id, '--home', home]));
@@ -261,18 +276,7 @@ describe('sweep lifecycle with real processes', () => {
 
   it('kill -9 of foldsweep serve mid-sweep: a restarted serve takes the sweep over and completes it, training no finished trial again', async () => {
     const home = join(ws.dir, 'serve-killed');
-    const first = track(
-      cli(['serve', '--home', home, '--data-root', ws.dir, '--port', '0', '--concurrency', '1']),
-    );
-    const url = await until('the server', async () => first.out().match(/on (http:\S+)/)?.[1]);
-    const spec = JSON.parse(await readFile(longSpecFile, 'utf8'));
-    const res = await fetch(`${url}/sweeps`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(spec),
-    });
-    expect(res.status).toBe(202);
-    const { sweep } = (await res.json()) as { sweep: { id: string } };
+    const { serve: first, sweep } = await serveAndSubmit(home, longSpecFile, 1);
     await until('a finished trial', async () => (await finishedCount(home)) >= 1);
     const objects = new FsObjectStore(join(home, 'objects'));
     const finishedBefore = new Map<number, string>();
