@@ -1,7 +1,13 @@
 import { loadPreparedDataset } from '../shared/data/load.js';
 import { foldSplit } from '../shared/planner/folds.js';
 import type { ObjectStore } from '../shared/ports/object-store.js';
-import { type Plan, trialModelPrefix, trialResultKey } from '../shared/schemas/plan.js';
+import {
+  type Plan,
+  type Refit,
+  trialAt,
+  trialModelPrefix,
+  trialResultKey,
+} from '../shared/schemas/plan.js';
 import type { BackendName, EpochMetrics, TrialResult } from '../shared/schemas/trial-result.js';
 import { saveModelToStore } from './model-io.js';
 import { runnerFor, type StrategyResult } from './strategies/index.js';
@@ -21,7 +27,8 @@ export interface RunTrialDeps {
 /**
  * Runs one trial of a plan: load the data, let the variant's strategy (trainer/strategies/)
  * build and train its model on the fold's train split with early stopping on its validation
- * split, save the model, write the TrialResult.
+ * split, save the model, write the TrialResult. The refit trial (`refit`, index
+ * plan.trials.length) trains on every non-holdout image for `refit.epochs`, without validation.
  * Failures are caught and written as `status: 'failed'` with the reason, then rethrown so the
  * process exits non-zero.
  */
@@ -30,12 +37,14 @@ export async function runTrial(
   plan: Plan,
   trialIndex: number,
   attempt = 1,
+  refit?: Refit,
 ): Promise<TrialResult> {
   const now = deps.clock ?? (() => new Date());
-  const trial = plan.trials[trialIndex];
+  const trial = trialAt(plan, trialIndex, refit);
   if (!trial) {
     throw new Error(`trial index ${trialIndex} is outside the plan (0..${plan.trials.length - 1})`);
   }
+  const isRefit = refit?.trialIndex === trialIndex;
   const variant = plan.variants[trial.variantIndex];
   const { tf, objects } = deps;
   const startedAt = now();
@@ -48,6 +57,7 @@ export async function runTrial(
     attempt,
     startedAt: startedAt.toISOString(),
     epochs: [],
+    ...(isRefit ? { refit: true } : {}),
   };
   const finish = async (result: TrialResult) => {
     await objects.put(trialResultKey(plan.sweepId, trialIndex), JSON.stringify(result, null, 1));
@@ -57,7 +67,7 @@ export async function runTrial(
   try {
     const { pixels, labels } = await loadPreparedDataset(objects, plan.dataset);
     const split = foldSplit(plan.foldOf, trial.fold);
-    const settings = plan.spec.training;
+    const totalEpochs = isRefit && refit ? refit.epochs : plan.spec.training.epochs;
     trained = await runnerFor(variant.strategy).train({
       tf,
       objects,
@@ -67,7 +77,8 @@ export async function runTrial(
       pixels,
       labels,
       split,
-      onEpoch: (m) => deps.onEpoch?.(m, settings.epochs),
+      ...(isRefit ? { epochs: totalEpochs } : {}),
+      onEpoch: (m) => deps.onEpoch?.(m, totalEpochs),
       checkpoints: deps.checkpoints,
     });
     const { outcome } = trained;
@@ -84,7 +95,7 @@ export async function runTrial(
       epochs: outcome.epochs,
       bestEpoch: outcome.bestEpoch,
       stoppedEarly: outcome.stoppedEarly,
-      objective: outcome.objective,
+      objective: isRefit ? null : outcome.objective,
       modelPrefix,
       bottleneckCache: trained.bottleneckCache,
       featuresMs: trained.featuresMs,

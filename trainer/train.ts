@@ -214,6 +214,8 @@ export async function trainWithEarlyStopping(
 
   const higherIsBetter = options.objective === 'val_accuracy';
   const patience = effectivePatience(options, n);
+  // A refit has no validation split: it trains every epoch and keeps the last one's weights.
+  const validated = data.xVal.shape[0] > 0;
   const epochs: EpochMetrics[] = [];
   let best: { epoch: number; value: number; valLoss: number; weights: Tensor[] } | null = null;
   let sinceBest = 0;
@@ -251,7 +253,9 @@ export async function trainWithEarlyStopping(
         hits += step.hits;
         lossSum += step.loss;
       }
-      const val = await evaluateSplit(tf, model, data.xVal, data.yVal, loss);
+      const val = validated
+        ? await evaluateSplit(tf, model, data.xVal, data.yVal, loss)
+        : { loss: null, accuracy: null };
       const metrics: EpochMetrics = {
         epoch,
         loss: lossSum / n,
@@ -261,16 +265,22 @@ export async function trainWithEarlyStopping(
         durationMs: Math.round(performance.now() - started),
         numTensors: 0,
       };
-      const value = higherIsBetter ? metrics.valAccuracy : metrics.valLoss;
+      const value = !validated
+        ? metrics.accuracy
+        : ((higherIsBetter ? metrics.valAccuracy : metrics.valLoss) ?? Number.NaN);
       if (!Number.isFinite(value) || !Number.isFinite(metrics.loss)) {
         throw new Error(
-          `epoch ${epoch}: ${options.objective} is ${value}, loss ${metrics.loss} (training diverged)`,
+          `epoch ${epoch}: ${validated ? options.objective : 'accuracy'} is ${value}, loss ${metrics.loss} (training diverged)`,
         );
       }
-      if (!best || improves(options.objective, metrics, best)) {
+      if (!validated) {
+        // No validation: every epoch is the latest, the model's own weights are the ones kept.
+        if (best) tf.dispose(best.weights);
+        best = { epoch, value, valLoss: Number.POSITIVE_INFINITY, weights: [] };
+      } else if (!best || improves(options.objective, metrics, best)) {
         const weights = model.getWeights().map((w) => w.clone());
         if (best) tf.dispose(best.weights);
-        best = { epoch, value, valLoss: metrics.valLoss, weights };
+        best = { epoch, value, valLoss: metrics.valLoss ?? Number.NaN, weights };
         sinceBest = 0;
       } else {
         sinceBest++;
@@ -289,7 +299,7 @@ export async function trainWithEarlyStopping(
       }
     }
     if (!best) throw new Error('no epoch was trained');
-    model.setWeights(best.weights);
+    if (validated) model.setWeights(best.weights);
     return { epochs, bestEpoch: best.epoch, objective: best.value, stoppedEarly };
   } finally {
     if (best) tf.dispose(best.weights);
@@ -320,11 +330,10 @@ function improves(
   metrics: EpochMetrics,
   best: { value: number; valLoss: number },
 ): boolean {
-  if (objective === 'val_loss') return metrics.valLoss < best.value;
-  return (
-    metrics.valAccuracy > best.value ||
-    (metrics.valAccuracy === best.value && metrics.valLoss < best.valLoss)
-  );
+  const valLoss = metrics.valLoss ?? Number.NaN;
+  const valAccuracy = metrics.valAccuracy ?? Number.NaN;
+  if (objective === 'val_loss') return valLoss < best.value;
+  return valAccuracy > best.value || (valAccuracy === best.value && valLoss < best.valLoss);
 }
 
 /**

@@ -6,9 +6,16 @@
 import { resolve } from 'node:path';
 import pino from 'pino';
 import { FsObjectStore } from '../shared/adapters/local/fs-object-store.js';
+import { readRefit } from '../shared/planner/refit.js';
 import { getJson, type ObjectStore } from '../shared/ports/object-store.js';
 import { mulberry32 } from '../shared/random.js';
-import { type Plan, PlanSchema, trialResultKey } from '../shared/schemas/plan.js';
+import {
+  type Plan,
+  PlanSchema,
+  type Refit,
+  trialAt,
+  trialResultKey,
+} from '../shared/schemas/plan.js';
 import type {
   RunTrialRequest,
   TrainerMessage,
@@ -71,8 +78,9 @@ async function writeFailure(
   trialIndex: number,
   attempt: number,
   reason: string,
+  refit?: Refit,
 ) {
-  const trial = plan.trials[trialIndex];
+  const trial = trialAt(plan, trialIndex, refit);
   if (!trial) return;
   const result = failedTrialResult(
     { sweepId: plan.sweepId, trialIndex, variantId: trial.variantId, fold: trial.fold },
@@ -107,12 +115,20 @@ export async function runTrialFromEnv(
   let env: ReturnType<typeof readTrainerEnv>;
   let plan: Plan;
   let objects: ObjectStore;
+  let refit: Refit | undefined;
   try {
     env = readTrainerEnv(environment);
     objects = await openObjectStore(env.storage);
     plan = PlanSchema.parse(await getJson(objects, env.FOLDSWEEP_PLAN_KEY));
     // Successive halving on Batch: the array index is a position in the rung's trial list.
     env.trialIndex = await resolveTrialIndex(env, (key) => getJson(objects, key));
+    // The refit trial (index plan.trials.length) is described beside the plan.
+    if (env.trialIndex >= plan.trials.length) refit = await readRefit(objects, plan.sweepId);
+    if (!trialAt(plan, env.trialIndex, refit)) {
+      throw new Error(
+        `trial index ${env.trialIndex} is outside the plan (0..${plan.trials.length - 1}) and is not its refit`,
+      );
+    }
   } catch (error) {
     writeError(`foldsweep trainer: ${(error as Error).message}\n`);
     return EXIT.config;
@@ -152,11 +168,15 @@ export async function runTrialFromEnv(
     // A host or image problem, not the trial's: fail loudly, with the reason in the result.
     const reason = (error as Error).message;
     writeError(`foldsweep trainer: ${reason}\n`);
-    await writeFailure(objects, plan, env.trialIndex, env.attempt, reason).catch(() => undefined);
+    await writeFailure(objects, plan, env.trialIndex, env.attempt, reason, refit).catch(
+      () => undefined,
+    );
     return EXIT.config;
   }
   options.onBackend?.(backend.tf);
-  send({ type: 'started', backend: backend.name, totalEpochs: plan.spec.training.epochs });
+  const totalEpochs =
+    refit?.trialIndex === env.trialIndex ? refit.epochs : plan.spec.training.epochs;
+  send({ type: 'started', backend: backend.name, totalEpochs });
   // Per-epoch checkpoints: a retried attempt (Spot reclaim, SIGKILL) resumes from the last one.
   const checkpoints = new Checkpointer({
     tf: backend.tf,
@@ -173,20 +193,30 @@ export async function runTrialFromEnv(
         backend: backend.name,
         objects,
         checkpoints,
-        onEpoch: (m, totalEpochs) => {
-          log.info({ epoch: m.epoch, totalEpochs, valAccuracy: m.valAccuracy }, 'epoch');
+        onEpoch: (m, epochs) => {
+          log.info(
+            {
+              epoch: m.epoch,
+              totalEpochs: epochs,
+              valAccuracy: m.valAccuracy,
+              accuracy: m.accuracy,
+            },
+            'epoch',
+          );
           send({
             type: 'epoch',
             epoch: m.epoch,
-            totalEpochs,
+            totalEpochs: epochs,
             valAccuracy: m.valAccuracy,
             valLoss: m.valLoss,
+            accuracy: m.accuracy,
           });
         },
       },
       plan,
       env.trialIndex,
       env.attempt,
+      refit,
     );
     log.info({ objective: result.objective, bestEpoch: result.bestEpoch }, 'trial succeeded');
     await clearCheckpoints(checkpoints, log);

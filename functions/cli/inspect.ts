@@ -5,12 +5,18 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatLeaderboard } from '../../shared/aggregation/leaderboard.js';
 import { ValidationError } from '../../shared/errors.js';
+import { getJson } from '../../shared/ports/object-store.js';
 import { DEFAULT_PAGE_LIMIT } from '../../shared/ports/paging.js';
+import {
+  type ChampionMetadata,
+  ChampionMetadataSchema,
+  championModelDescription,
+} from '../../shared/schemas/champion.js';
 import { championPrefix } from '../../shared/schemas/plan.js';
-import { SweepStatusSchema } from '../../shared/schemas/state.js';
+import { type ChampionRecord, SweepStatusSchema } from '../../shared/schemas/state.js';
 import { getLeaderboard } from '../../shared/service/aggregate.js';
 import { getSweep, pageSweeps } from '../../shared/service/sweeps.js';
-import { localDeps } from '../deps/local.js';
+import { type LocalDeps, localDeps } from '../deps/local.js';
 import { positiveInt } from './files.js';
 
 /** Runs one of list, show, leaderboard; prints text, or one JSON document with --json. */
@@ -78,6 +84,7 @@ export async function inspectCommand(
     const sweep = await getSweep(deps, id);
     const champion = await deps.state.getChampion(id);
     const championDir = join(deps.home, 'objects', championPrefix(id));
+    const metadata = champion ? await readChampionMetadata(deps, champion) : undefined;
     const doc = {
       ...sweep,
       champion: champion ? { ...champion, modelPath: join(championDir, 'model.json') } : null,
@@ -90,18 +97,40 @@ export async function inspectCommand(
       ];
       if (sweep.error) lines.push(`error: ${sweep.error}`);
       for (const issue of sweep.issues ?? []) lines.push(`  - ${issue.path}: ${issue.message}`);
-      if (champion) {
-        lines.push(`champion: ${join(championDir, 'model.json')}`);
-        lines.push(`  cross-validated objective: ${champion.objectiveMean.toFixed(4)}`);
-        if (champion.holdoutAccuracy !== undefined)
-          lines.push(`  holdout accuracy: ${champion.holdoutAccuracy.toFixed(4)}`);
-        if (champion.testAccuracy !== undefined)
-          lines.push(`  test accuracy: ${champion.testAccuracy.toFixed(4)}`);
-      }
+      if (champion) lines.push(...championLines(champion, championDir, 'objective', metadata));
       return lines.join('\n');
     });
     return 0;
   } finally {
     await deps.close();
   }
+}
+
+/** The champion's metadata.json, or undefined when it is missing or unreadable. */
+export async function readChampionMetadata(
+  deps: Pick<LocalDeps, 'objects'>,
+  champion: Pick<ChampionRecord, 'modelPrefix'>,
+): Promise<ChampionMetadata | undefined> {
+  const json = await getJson(deps.objects, `${champion.modelPrefix}/metadata.json`).catch(
+    () => null,
+  );
+  const parsed = ChampionMetadataSchema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** The champion's lines of `run` and `inspect`: where it is, what model it is, its scores. */
+export function championLines(
+  champion: ChampionRecord,
+  championDir: string,
+  objective: string,
+  metadata: ChampionMetadata | undefined,
+): string[] {
+  const lines = [`champion: ${join(championDir, 'model.json')} (+ metadata.json)`];
+  if (metadata) lines.push(`  model: ${championModelDescription(metadata.lineage)}`);
+  lines.push(`  cross-validated ${objective}: ${champion.objectiveMean.toFixed(4)}`);
+  if (champion.holdoutAccuracy !== undefined)
+    lines.push(`  holdout accuracy: ${champion.holdoutAccuracy.toFixed(4)}`);
+  if (champion.testAccuracy !== undefined)
+    lines.push(`  test accuracy: ${champion.testAccuracy.toFixed(4)}`);
+  return lines;
 }

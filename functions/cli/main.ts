@@ -26,7 +26,7 @@ import { type LocalDeps, localDeps } from '../deps/local.js';
 import { adviseCommand } from './advise.js';
 import { positiveInt, readJsonFile, resolveSpecPaths } from './files.js';
 import { COMMANDS, EXIT, EXIT_CODES, formatHelp, unknownCommand, unknownFlag } from './help.js';
-import { inspectCommand } from './inspect.js';
+import { championLines, inspectCommand, readChampionMetadata } from './inspect.js';
 import { modelsCommand } from './models.js';
 import { SweepProgressView } from './progress.js';
 import { backendsUsed, checkBackend, preprocessingNotes } from './run-notes.js';
@@ -183,14 +183,9 @@ async function printOutcome(
     if (trainedOn) out.write(`${trainedOn}\n`);
     const champion = await deps.state.getChampion(id);
     if (champion) {
-      out.write(
-        `champion: ${join(deps.home, 'objects', championPrefix(id))}/model.json (+ metadata.json)\n`,
-      );
-      out.write(`  cross-validated ${board.objective}: ${champion.objectiveMean.toFixed(4)}\n`);
-      if (champion.holdoutAccuracy !== undefined)
-        out.write(`  holdout accuracy: ${champion.holdoutAccuracy.toFixed(4)}\n`);
-      if (champion.testAccuracy !== undefined)
-        out.write(`  test accuracy: ${champion.testAccuracy.toFixed(4)}\n`);
+      const dir = join(deps.home, 'objects', championPrefix(id));
+      const metadata = await readChampionMetadata(deps, champion);
+      out.write(`${championLines(champion, dir, board.objective, metadata).join('\n')}\n`);
     }
     out.write(`report: ${join(deps.home, 'objects', htmlReportKey(id))}\n`);
     out.write(`        ${join(deps.home, 'objects', reportKey(id))}\n`);

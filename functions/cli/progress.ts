@@ -48,6 +48,8 @@ export class SweepProgressView {
   private label(trialIndex: number) {
     const plan = this.plan as Plan;
     const t = plan.trials[trialIndex];
+    // The refit (trial plan.trials.length) is not among the plan's trials.
+    if (!t) return 'refit on every non-holdout image';
     return `${describeVariant(plan.variants[t.variantIndex])} f${t.fold}`;
   }
 
@@ -61,7 +63,10 @@ export class SweepProgressView {
       if (bar) this.epochBars.set(event.trialIndex, bar);
     } else if (event.type === 'epoch') {
       this.epochBars.get(event.trialIndex)?.update(event.epoch + 1, {
-        extra: `val_acc ${event.valAccuracy.toFixed(3)}`,
+        extra:
+          event.valAccuracy === null
+            ? `train_acc ${event.accuracy?.toFixed(3) ?? '?'}`
+            : `val_acc ${event.valAccuracy.toFixed(3)}`,
       });
     } else if (event.type === 'trial-finished') {
       this.finished++;
@@ -72,7 +77,9 @@ export class SweepProgressView {
       }
       const outcome =
         event.status === 'succeeded'
-          ? `objective ${event.objective?.toFixed(4)}`
+          ? event.objective === null
+            ? 'trained'
+            : `objective ${event.objective.toFixed(4)}`
           : `FAILED: ${event.reason?.split('\n')[0]}`;
       this.trialsBar?.update(this.finished, {
         extra: `last: ${this.label(event.trialIndex)} ${outcome}`,

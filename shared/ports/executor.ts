@@ -1,4 +1,4 @@
-import type { Plan } from '../schemas/plan.js';
+import type { Plan, Refit } from '../schemas/plan.js';
 import type { TrialStatus } from '../schemas/state.js';
 
 /** Progress reported by an executor while trials run (locally: per epoch). */
@@ -10,8 +10,10 @@ export type ExecutorEvent =
       trialIndex: number;
       epoch: number;
       totalEpochs: number;
-      valAccuracy: number;
-      valLoss: number;
+      /** null for a refit (no validation split): `accuracy` is the training accuracy. */
+      valAccuracy: number | null;
+      valLoss: number | null;
+      accuracy?: number;
     }
   | {
       type: 'trial-finished';
@@ -45,6 +47,11 @@ export interface SubmitOptions {
    * rung, each time after the previous rung drained; the drained path runs after each rung.
    */
   rung?: { rung: number; trials: readonly number[] };
+  /**
+   * The refit trial (shared/planner/refit.ts), which is not in `plan.trials`: submitted as a
+   * rung of one trial (`rung.trials` = [refit.trialIndex]) once every fold trial finished.
+   */
+  refit?: Refit;
 }
 
 /**

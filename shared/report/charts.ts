@@ -124,8 +124,9 @@ export interface CurvePoint {
   epoch: number;
   loss: number;
   accuracy: number;
-  valLoss: number;
-  valAccuracy: number;
+  /** null: no validation split (a refit); the validation line is left out. */
+  valLoss: number | null;
+  valAccuracy: number | null;
 }
 
 const TRAIN = PALETTE[0];
@@ -155,18 +156,20 @@ export function learningCurveChart(
     const values =
       kind === 'accuracy'
         ? [0, 1]
-        : [0, ...epochs.flatMap((e) => [e.loss, e.valLoss]).filter(Number.isFinite)];
+        : [0, ...epochs.flatMap((e) => [e.loss, e.valLoss ?? Number.NaN]).filter(Number.isFinite)];
     const top = kind === 'accuracy' ? 1 : Math.max(...values) * 1.05 || 1;
     const y = linearScale([0, top], [height - margin.bottom, margin.top]);
     const [train, val] =
       kind === 'accuracy'
         ? [
             epochs.map((e) => [e.epoch + 1, e.accuracy] as const),
-            epochs.map((e) => [e.epoch + 1, e.valAccuracy] as const),
+            epochs.flatMap((e) =>
+              e.valAccuracy === null ? [] : [[e.epoch + 1, e.valAccuracy] as const],
+            ),
           ]
         : [
             epochs.map((e) => [e.epoch + 1, e.loss] as const),
-            epochs.map((e) => [e.epoch + 1, e.valLoss] as const),
+            epochs.flatMap((e) => (e.valLoss === null ? [] : [[e.epoch + 1, e.valLoss] as const])),
           ];
     let best = '';
     if (options.bestEpoch !== undefined) {

@@ -12,7 +12,11 @@ import {
 } from '../aggregation/leaderboard.js';
 import { describePreprocessing, preprocessingOf } from '../model/preprocessing.js';
 import { describeVariant } from '../planner/variants.js';
-import type { ChampionMetadata, Evaluation } from '../schemas/champion.js';
+import {
+  type ChampionMetadata,
+  championModelDescription,
+  type Evaluation,
+} from '../schemas/champion.js';
 import type { Plan, Variant } from '../schemas/plan.js';
 import type { ChampionRecord, SweepRecord, TrialRecord } from '../schemas/state.js';
 import { APPLIES_TO } from '../schemas/sweep-spec.js';
@@ -400,7 +404,7 @@ export function renderHtmlReport(input: ReportInput): string {
       ['test', metrics?.test],
     ];
     body.push(
-      `<p>Variant <code>${esc(champion.variantId)}</code>, the weights of trial ${champion.trialIndex} (its best fold), promoted ${esc(champion.promotedAt)}. Model: <code>${esc(champion.modelPrefix)}/model.json</code>.</p>`,
+      `<p>Variant <code>${esc(champion.variantId)}</code>: ${esc(input.metadata ? championModelDescription(input.metadata.lineage) : `the weights of trial ${champion.trialIndex}`)}, promoted ${esc(champion.promotedAt)}. Model: <code>${esc(champion.modelPrefix)}/model.json</code>.</p>`,
     );
     const evalRows = evals
       .filter((e): e is [string, Evaluation] => e[1] !== undefined)
@@ -605,7 +609,7 @@ export function renderHtmlReport(input: ReportInput): string {
         'champion variant',
         `${describeVariant(lineage.variant)} (${lineage.variant.id}), learning rate ${lineage.variant.learningRate}`,
       ],
-      ['champion weights', `trial ${lineage.trialIndex}, fold ${lineage.fold}`],
+      ['champion weights', championModelDescription(lineage)],
       [
         'champion outputs',
         `${input.metadata?.outputs} · input ${input.metadata?.inputShape.join('×')} · pixels × ${input.metadata?.preprocessing.scale} + ${input.metadata?.preprocessing.offset}`,

@@ -66,18 +66,27 @@ export const ChampionMetadataSchema = z.object({
     backend: z.string().optional(),
     /** The last base layer kept (absent before cut points existed: just below the softmax head). */
     cutLayer: z.string().optional(),
-    /** The best fold's trial (for an ensemble too: the fold that scored best). */
+    /**
+     * The champion's trial: the refit trial (its fold is `folds`: no validation fold), or the
+     * best fold's trial (for an ensemble too: the fold that scored best).
+     */
     trialIndex: z.number().int().nonnegative(),
     fold: z.number().int().nonnegative(),
     /**
-     * Which model this is: the best fold's, or the ensemble of `trialIndices` (absent in metadata
-     * written before ensembles existed: best-fold), and how many distinct images trained it.
+     * Which model this is: the refit on every non-holdout image (`trialIndices`: the refit
+     * trial), the best fold's, or the ensemble of `trialIndices` (absent in metadata written
+     * before ensembles existed: best-fold), and how many distinct images trained it.
+     * `refitEpochs`: the epochs the refit trained and the rule that chose them. `refitFailed`:
+     * a refit was asked for and failed; the champion is the best fold's model instead.
      */
     champion: z
       .object({
-        kind: z.enum(['best-fold', 'ensemble']),
+        kind: z.enum(['refit', 'best-fold', 'ensemble']),
         trialIndices: z.array(z.number().int().nonnegative()).min(1),
         trainingImages: z.number().int().nonnegative(),
+        refitEpochs: z.number().int().positive().optional(),
+        epochRule: z.string().optional(),
+        refitFailed: z.string().optional(),
       })
       .optional(),
     datasetHash: z.string(),
@@ -96,3 +105,23 @@ export const ChampionMetadataSchema = z.object({
   }),
 });
 export type ChampionMetadata = z.infer<typeof ChampionMetadataSchema>;
+
+/**
+ * What the champion's model is, in words, from its lineage: the refit, the best fold's model or
+ * the fold ensemble, with the images it trained on (and why a refit asked for is not it).
+ * @example
+ * championModelDescription(metadata.lineage);
+ * // 'the refit of the winning variant on all 100 non-holdout images, 23 epochs (trial 15)'
+ */
+export function championModelDescription(lineage: ChampionMetadata['lineage']): string {
+  const c = lineage.champion;
+  if (!c) return `the best fold's model (trial ${lineage.trialIndex}, fold ${lineage.fold})`;
+  const failed = c.refitFailed ? ` (no refit: ${c.refitFailed})` : '';
+  if (c.kind === 'refit') {
+    return `the refit of the winning variant on all ${c.trainingImages} non-holdout images, ${c.refitEpochs ?? '?'} epochs (trial ${lineage.trialIndex})`;
+  }
+  if (c.kind === 'ensemble') {
+    return `the ensemble of the winning variant's ${c.trialIndices.length} fold models (trials ${c.trialIndices.join(', ')}; ${c.trainingImages} images)`;
+  }
+  return `the best fold's model (trial ${lineage.trialIndex}, fold ${lineage.fold}, ${c.trainingImages} training images)${failed}`;
+}

@@ -119,3 +119,53 @@ export const reportKey = (sweepId: string) => `sweeps/${sweepId}/report.md`;
 /** A submitted rung's trial indices (`{ rung, trials }`): Batch array child i runs trials[offset + i]. */
 export const rungKey = (sweepId: string, rung: number) =>
   `sweeps/${sweepId}/rungs/${String(rung).padStart(3, '0')}.json`;
+
+/**
+ * The refit (spec `champion: "refit"`, the default): after the folds are ranked, the winning
+ * variant trains once more on every non-holdout image, with no validation split and no early
+ * stopping, for `epochs` epochs (shared/planner/refit.ts `refitEpochs`), and its model becomes the
+ * champion. Decided when the last fold trial finishes, so it is not in `plan.trials`: it is trial
+ * `plan.trials.length`, described by `sweeps/<id>/refit.json`. Its `fold` is `plan.folds`: the
+ * fold that does not exist, so `foldSplit` gives every non-holdout image to training.
+ */
+export const RefitSchema = z.object({
+  trialIndex: z.number().int().nonnegative(),
+  variantIndex: z.number().int().nonnegative(),
+  variantId: z.string(),
+  fold: z.number().int().nonnegative(),
+  /** Epochs the refit trains, fixed. */
+  epochs: z.number().int().positive(),
+  /** How `epochs` was derived: the winning variant's best epoch (1-based) in each fold. */
+  rule: z.object({
+    foldBestEpochs: z.array(z.number().int().positive()),
+    description: z.string(),
+  }),
+  /** Images the refit trains on: every non-holdout image. */
+  trainingImages: z.number().int().nonnegative(),
+});
+export type Refit = z.infer<typeof RefitSchema>;
+
+export const refitKey = (sweepId: string) => `sweeps/${sweepId}/refit.json`;
+
+/**
+ * Trial `index` of a plan: one of `plan.trials`, or the refit trial when `refit` names it.
+ * Everything that maps a trial index to its variant and fold (trainers, executors, Batch events,
+ * progress) goes through here, so the refit trial is known everywhere a planned one is.
+ */
+export function trialAt(
+  plan: Pick<Plan, 'trials'>,
+  index: number,
+  refit?: Refit,
+): Trial | undefined {
+  const planned = plan.trials[index];
+  if (planned) return planned;
+  if (refit && refit.trialIndex === index) {
+    return {
+      index,
+      variantId: refit.variantId,
+      variantIndex: refit.variantIndex,
+      fold: refit.fold,
+    };
+  }
+  return undefined;
+}

@@ -341,8 +341,8 @@ export type Training = z.infer<typeof TrainingSchema>;
  *   "training": { "learningRate": 0.001, "epochs": 12, "batchSize": 32, "patience": 3 }
  * }
  */
-export const ChampionKindSchema = z.enum(['best-fold', 'ensemble'], {
-  error: 'champion must be "best-fold" or "ensemble"',
+export const ChampionKindSchema = z.enum(['refit', 'best-fold', 'ensemble'], {
+  error: 'champion must be "refit", "best-fold" or "ensemble"',
 });
 export type ChampionKind = z.infer<typeof ChampionKindSchema>;
 
@@ -366,11 +366,13 @@ export const SweepSpecSchema = z
     /** Fraction of every class kept out of all folds, to evaluate the champion. */
     holdoutFraction: z.number().min(0).max(0.5, 'holdoutFraction must be at most 0.5').default(0),
     /**
-     * What becomes the champion of the best variant: `best-fold`, its best fold's model (trained
-     * on (k-1)/k of the non-holdout images); `ensemble`, its k fold models averaged into one
-     * model (probabilities, or scores for bottleneck-linear; k times the size and inference cost).
+     * What becomes the champion of the best variant: `refit` (default), the variant trained once
+     * more on every non-holdout image for the median of its folds' best epochs (one more trial);
+     * `best-fold`, its best fold's model (trained on (k-1)/k of the non-holdout images);
+     * `ensemble`, its k fold models averaged into one model (probabilities, or scores for
+     * bottleneck-linear; k times the size and inference cost).
      */
-    champion: ChampionKindSchema.default('best-fold'),
+    champion: ChampionKindSchema.default('refit'),
     model: ModelSettingsSchema.optional(),
     searchSpace: SearchSpaceSchema.default({
       strategy: ['finetune'],

@@ -8,7 +8,15 @@
 /** Progress messages a trainer sends its parent over IPC (the local pool forks with one). */
 export type TrainerMessage =
   | { type: 'started'; backend: string; totalEpochs: number }
-  | { type: 'epoch'; epoch: number; totalEpochs: number; valAccuracy: number; valLoss: number };
+  | {
+      type: 'epoch';
+      epoch: number;
+      totalEpochs: number;
+      /** null for a refit (no validation split): `accuracy` is then the training accuracy. */
+      valAccuracy: number | null;
+      valLoss: number | null;
+      accuracy?: number;
+    };
 
 /**
  * Worker protocol (FOLDSWEEP_WORKER=1, see serveTrials): the parent waits for `ready`, then sends

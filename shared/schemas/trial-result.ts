@@ -9,13 +9,14 @@ export type BackendName = z.infer<typeof BackendNameSchema>;
 /**
  * One epoch's metrics. Losses are the model's own: categorical cross-entropy for softmax models,
  * the mean one-vs-rest hinge loss (without the L2 term) for bottleneck-linear's SVM.
+ * `valLoss`/`valAccuracy` are null for a refit, which has no validation split.
  */
 export const EpochMetricsSchema = z.object({
   epoch: z.number().int().nonnegative(),
   loss: z.number(),
   accuracy: z.number(),
-  valLoss: z.number(),
-  valAccuracy: z.number(),
+  valLoss: z.number().nullable(),
+  valAccuracy: z.number().nullable(),
   durationMs: z.number().nonnegative(),
   /** tf.memory().numTensors after the epoch: flat across epochs when nothing leaks. */
   numTensors: z.number().int().nonnegative(),
@@ -47,8 +48,13 @@ export const TrialResultSchema = z.object({
   /** Epoch whose weights were kept (best objective). */
   bestEpoch: z.number().int().nonnegative().optional(),
   stoppedEarly: z.boolean().optional(),
-  /** The objective's value at bestEpoch (val_accuracy or val_loss). */
+  /** The objective's value at bestEpoch (val_accuracy or val_loss); null for a refit. */
   objective: z.number().nullable(),
+  /**
+   * The refit trial (spec `champion: "refit"`): trained on every non-holdout image for a fixed
+   * number of epochs, without validation; `fold` is the plan's fold count.
+   */
+  refit: z.boolean().optional(),
   modelPrefix: z.string().optional(),
   /**
    * Trials whose frozen prefix sees un-augmented inputs (bottleneck-linear, fully frozen finetune):

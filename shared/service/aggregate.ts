@@ -7,14 +7,21 @@ import { mapBounded } from '../concurrency.js';
 import { writeEnsemble } from '../model/ensemble.js';
 import { describePreprocessing, preprocessingOf } from '../model/preprocessing.js';
 import { foldSplit } from '../planner/folds.js';
+import { readRefit, refits } from '../planner/refit.js';
 import { copyPrefix, getJson } from '../ports/object-store.js';
-import type { ChampionMetadata } from '../schemas/champion.js';
+import {
+  type ChampionMetadata,
+  ChampionMetadataSchema,
+  championModelDescription,
+} from '../schemas/champion.js';
 import {
   championPrefix,
   leaderboardKey,
   type Plan,
   planCutLayer,
   reportKey,
+  type Trial,
+  trialAt,
   trialModelPrefix,
   trialResultKey,
 } from '../schemas/plan.js';
@@ -48,6 +55,35 @@ export async function readTrialResults(deps: ServiceDeps, sweepId: string): Prom
 export async function getLeaderboard(deps: ServiceDeps, sweepId: string): Promise<Leaderboard> {
   const plan = await loadPlan(deps, sweepId);
   return buildLeaderboard(plan, await readTrialResults(deps, sweepId));
+}
+
+/**
+ * The sweep's refit (shared/service/refit.ts) as aggregation needs it: `model` when the refit of
+ * variant `variantId` succeeded, `failed` with the reason when it was asked for and did not
+ * (failed, never ran, or refitted another variant); undefined when no refit was asked for.
+ */
+async function refitOutcome(
+  deps: ServiceDeps,
+  plan: Plan,
+  variantId: string,
+): Promise<
+  { model?: { trial: Trial; epochs: number; rule: string }; failed?: string } | undefined
+> {
+  if (!refits(plan)) return undefined;
+  const refit = await readRefit(deps.objects, plan.sweepId);
+  if (!refit) return { failed: 'the refit was not run' };
+  if (refit.variantId !== variantId) {
+    return { failed: `the refit trained variant ${refit.variantId}, not the winner ${variantId}` };
+  }
+  const result = TrialResultSchema.safeParse(
+    await getJson(deps.objects, trialResultKey(plan.sweepId, refit.trialIndex)).catch(() => null),
+  );
+  if (!result.success) return { failed: `the refit trial ${refit.trialIndex} left no result` };
+  if (result.data.status !== 'succeeded') {
+    return { failed: `the refit trial failed: ${result.data.reason ?? 'no reason given'}` };
+  }
+  const trial = trialAt(plan, refit.trialIndex, refit) as Trial;
+  return { model: { trial, epochs: refit.epochs, rule: refit.rule.description } };
 }
 
 export type AggregateOutcome =
@@ -87,15 +123,23 @@ export async function promoteBest(
     champion = existing;
   } else {
     const prefix = championPrefix(sweepId);
-    const trial = plan.trials[best.bestTrialIndex];
-    const variant = plan.variants[trial.variantIndex];
+    const bestFold = plan.trials[best.bestTrialIndex];
+    const variant = plan.variants[bestFold.variantIndex];
     // metadata.json last: a folder without it is an unfinished copy.
     await deps.objects.delete(`${prefix}/metadata.json`).catch(() => undefined);
-    const kind = plan.spec.champion;
-    const members =
-      kind === 'ensemble'
-        ? plan.trials.filter((t) => t.variantIndex === variant.index).map((t) => t.index)
-        : [trial.index];
+    const refit = await refitOutcome(deps, plan, variant.id);
+    // A refit that failed (or refitted another variant) leaves the best fold's model, said so.
+    const kind = plan.spec.champion === 'refit' && !refit?.model ? 'best-fold' : plan.spec.champion;
+    const trial = kind === 'refit' && refit?.model ? refit.model.trial : bestFold;
+    const memberTrials =
+      kind === 'ensemble' ? plan.trials.filter((t) => t.variantIndex === variant.index) : [trial];
+    const members = memberTrials.map((t) => t.index);
+    if (refit?.failed) {
+      deps.logger.warn(
+        { sweepId, reason: refit.failed },
+        'the refit failed: the champion is the best fold model',
+      );
+    }
     if (kind === 'ensemble') {
       await writeEnsemble(
         deps.objects,
@@ -106,9 +150,7 @@ export async function promoteBest(
       await copyPrefix(deps.objects, trialModelPrefix(sweepId, trial.index), prefix);
     }
     // The distinct images the champion's model(s) trained on: the union of the members' folds.
-    const trainedOn = new Set(
-      members.flatMap((i) => foldSplit(plan.foldOf, plan.trials[i].fold).train),
-    );
+    const trainedOn = new Set(memberTrials.flatMap((t) => foldSplit(plan.foldOf, t.fold).train));
     const holdoutIdx = foldSplit(plan.foldOf, 0).holdout;
     const holdout = holdoutIdx.length
       ? await deps.evaluator.evaluate(prefix, plan.dataset, holdoutIdx)
@@ -133,7 +175,15 @@ export async function promoteBest(
         cutLayer: planCutLayer(plan),
         trialIndex: trial.index,
         fold: trial.fold,
-        champion: { kind, trialIndices: members, trainingImages: trainedOn.size },
+        champion: {
+          kind,
+          trialIndices: members,
+          trainingImages: trainedOn.size,
+          ...(kind === 'refit' && refit?.model
+            ? { refitEpochs: refit.model.epochs, epochRule: refit.model.rule }
+            : {}),
+          ...(refit?.failed ? { refitFailed: refit.failed } : {}),
+        },
         datasetHash: plan.dataset.hash,
         datasetSource: plan.dataset.source.uri,
         baseModelHash: plan.baseModel.hash,
@@ -168,7 +218,13 @@ export async function promoteBest(
       await deps.objects.put(`${prefix}/metadata.json`, JSON.stringify(metadata, null, 2));
     }
   }
-  await deps.objects.put(reportKey(sweepId), renderReport(plan, leaderboard, champion));
+  const metadata = ChampionMetadataSchema.safeParse(
+    await getJson(deps.objects, `${champion.modelPrefix}/metadata.json`).catch(() => null),
+  );
+  await deps.objects.put(
+    reportKey(sweepId),
+    renderReport(plan, leaderboard, champion, metadata.success ? metadata.data : undefined),
+  );
   return { status: 'completed', leaderboard, champion, promoted };
 }
 
@@ -176,6 +232,7 @@ function renderReport(
   plan: Plan,
   board: Leaderboard,
   champion: ChampionRecord | undefined,
+  metadata?: ChampionMetadata,
 ): string {
   const lines = [
     `# Sweep ${plan.sweepId}${plan.spec.name ? ` (${plan.spec.name})` : ''}`,
@@ -195,6 +252,7 @@ function renderReport(
     lines.push(
       `Champion: variant ${champion.variantId} (trial ${champion.trialIndex}), CV mean ${champion.objectiveMean.toFixed(4)}`,
     );
+    if (metadata) lines.push(`Model: ${championModelDescription(metadata.lineage)}`);
     if (champion.holdoutAccuracy !== undefined) {
       lines.push(`Holdout accuracy: ${champion.holdoutAccuracy.toFixed(4)}`);
     }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { mapBounded } from '../concurrency.js';
 import { FoldsweepError, ObjectNotFoundError } from '../errors.js';
+import { readRefit } from '../planner/refit.js';
 import { getJson } from '../ports/object-store.js';
 import {
   type BatchJobDetail,
@@ -10,7 +11,7 @@ import {
   type SweepJobRef,
   sweepJobRef,
 } from '../schemas/events.js';
-import { rungKey, trialResultKey } from '../schemas/plan.js';
+import { rungKey, type Trial, trialAt, trialResultKey } from '../schemas/plan.js';
 import {
   failedTrialResult,
   type TrialResult,
@@ -151,12 +152,17 @@ export async function handleBatchJobEvent(
   const plan = await loadPlan(deps, ref.sweepId);
   const size = job.arrayProperties?.size ?? 1;
   // A rung's job runs entries of its trial list; any other job a range of the plan's trials.
-  const trials =
-    ref.rung === undefined
-      ? plan.trials
-      : RungListSchema.parse(
-          await getJson(deps.objects, rungKey(ref.sweepId, ref.rung)),
-        ).trials.map((index) => plan.trials[index]);
+  // (The refit trial, after every fold, is a rung of one trial beyond plan.trials.)
+  let trials = plan.trials;
+  if (ref.rung !== undefined) {
+    const listed = RungListSchema.parse(
+      await getJson(deps.objects, rungKey(ref.sweepId, ref.rung)),
+    ).trials;
+    const refit = listed.some((index) => index >= plan.trials.length)
+      ? await readRefit(deps.objects, ref.sweepId)
+      : undefined;
+    trials = listed.map((index) => trialAt(plan, index, refit) as Trial);
+  }
   if (ref.trialOffset + size > trials.length || trials.some((t) => t === undefined)) {
     return ignore(
       `array job of ${size} at trial ${ref.trialOffset} exceeds the ${trials.length} trials it can run`,

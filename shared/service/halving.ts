@@ -6,6 +6,7 @@
  * replayed over the trial records, so every process reaches the same next rung.
  * @module
  */
+import { refits } from '../planner/refit.js';
 import { type HalvingProgress, halvingProgress, plannedTrialCount } from '../planner/rungs.js';
 import { type Plan, rungKey } from '../schemas/plan.js';
 import type { SweepRecord, TrialRecord } from '../schemas/state.js';
@@ -19,9 +20,13 @@ export function isHalving(plan: Plan): plan is HalvingPlan {
   return (plan.rungs?.length ?? 0) > 0;
 }
 
-/** Trials a sweep trains at most: every trial, or the rungs' trials for halving. */
+/**
+ * Trials a sweep trains at most: every trial, or the rungs' trials for halving; plus the refit
+ * trial when the spec asks for one (shared/service/refit.ts).
+ */
 export function trialsToRun(plan: Plan): number {
-  return isHalving(plan) ? plannedTrialCount(plan.rungs) : plan.trials.length;
+  const folds = isHalving(plan) ? plannedTrialCount(plan.rungs) : plan.trials.length;
+  return folds + (refits(plan) ? 1 : 0);
 }
 
 /** Where a halving sweep stands, from its trial records (finished ones count). */

@@ -31,6 +31,7 @@
 import { buildLeaderboard } from '../aggregation/leaderboard.js';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
 import { planSweep } from '../planner/plan-sweep.js';
+import { readRefit, refits } from '../planner/refit.js';
 import type { PathPolicy } from '../ports/path-policy.js';
 import type { UpdateSweepOptions } from '../ports/state-store.js';
 import { writeHtmlReport } from '../report/report-input.js';
@@ -52,6 +53,7 @@ import {
   withRungJobIds,
 } from './halving.js';
 import { discardLeftovers, snapshotArtifacts } from './leftovers.js';
+import { refitJobsPatch, refitStage, submitRefit } from './refit.js';
 import { completeScheduledRun, type RetrainDeps } from './schedules.js';
 import { loadPlan } from './sweeps.js';
 
@@ -386,6 +388,8 @@ export async function settleSweep(
   const log = deps.logger.child({ op: 'settleSweep', sweepId: id });
   const rung = await advanceRung(deps, id, log);
   if (rung) return rung;
+  const refit = await advanceRefit(deps, id, log);
+  if (refit) return refit;
   let sweep: SweepRecord;
   try {
     const current = await requireSweep(deps, id);
@@ -530,6 +534,75 @@ async function advanceRung(
   };
 }
 
+/**
+ * The refit's part of the drained path (shared/service/refit.ts): every fold trial has finished
+ * and the spec asks for a refit that has not run: the sweep moves `running -advance-> aggregating`
+ * (one of two racing settlements wins), the refit trial is submitted, and the sweep goes back
+ * `aggregating -rung-> running` with its job ids. Returns undefined when the sweep is to
+ * aggregate (no refit asked for, none possible, or it has finished).
+ */
+async function advanceRefit(
+  deps: ServiceDeps & Partial<RetrainDeps>,
+  id: string,
+  log: ServiceDeps['logger'],
+): Promise<SettleOutcome | undefined> {
+  const current = await deps.state.getSweep(id);
+  if (!current?.planKey || (current.status !== 'running' && current.status !== 'aggregating')) {
+    return undefined;
+  }
+  const plan = await loadPlan(deps, id);
+  if (!refits(plan)) return undefined;
+  const records = await deps.state.listTrials(id);
+  const stage = await refitStage(deps, plan, current, records);
+  if (stage.status === 'none') return undefined;
+  if (stage.status === 'running') {
+    return {
+      status: 'skipped',
+      reason: `sweep ${id} is running its refit (trial ${stage.refit.trialIndex})`,
+    };
+  }
+  try {
+    await transition(deps, id, current.status === 'running' ? 'advance' : 'aggregate', {
+      status: 'aggregating',
+    });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    return { status: 'skipped', reason: `refit not submitted: ${error.message}` };
+  }
+  const { refit } = stage;
+  let submitted: { rung: number; jobIds: string[] };
+  try {
+    submitted = await submitRefit(deps, plan, refit, records);
+  } catch (error) {
+    const reason = `submitting the refit failed: ${(error as Error).message}`;
+    await transition(deps, id, 'fail', { status: 'failed', error: reason });
+    log.warn({ reason }, 'sweep failed');
+    return withRun({ status: 'failed', reason }, await finishScheduledRun(deps, id));
+  }
+  try {
+    await transition(deps, id, 'rung', {
+      status: 'running',
+      ...refitJobsPatch(current, submitted.rung, submitted.jobIds),
+    });
+  } catch (error) {
+    if (!(error instanceof ConflictError)) throw error;
+    await deps.executor.cancel(id, submitted.jobIds);
+    return { status: 'skipped', reason: `refit stopped: ${error.message}` };
+  }
+  log.info(
+    { variant: refit.variantId, epochs: refit.epochs, images: refit.trainingImages },
+    'folds finished: refit submitted',
+  );
+  return {
+    status: 'advanced',
+    rung: submitted.rung,
+    trials: [refit.trialIndex],
+    promoted: [refit.variantIndex],
+    pruned: 0,
+    refit: { variantId: refit.variantId, epochs: refit.epochs, images: refit.trainingImages },
+  };
+}
+
 /** The HTML report beside the leaderboard; a report problem never fails a sweep. */
 async function writeReportQuietly(deps: ServiceDeps, id: string) {
   await writeHtmlReport(deps, id).catch((error: unknown) =>
@@ -551,6 +624,8 @@ export interface RungOutcome {
   /** Variant indices the finished rung promoted, and how many it pruned. */
   promoted: number[];
   pruned: number;
+  /** The submitted trial is the refit of the winning variant (shared/service/refit.ts). */
+  refit?: { variantId: string; epochs: number; images: number };
 }
 
 function withRun(
@@ -658,9 +733,21 @@ export async function resumeSweep(
     return { status: 'skipped', reason: error.message };
   }
   const plan = await loadPlan(deps, id);
+  const records = await resetUnfinishedTrials(deps, id);
+  const refit = await refitStage(deps, plan, { status: 'running' }, records, { resuming: true });
+  if (refit.status !== 'none' && (await readRefit(deps.objects, id))) {
+    // Stopped during its refit: the refit runs again (its folds are all finished).
+    const submitted = await submitRefit(deps, plan, refit.refit, records);
+    const sweepNow = await requireSweep(deps, id);
+    await deps.state.updateSweep(id, refitJobsPatch(sweepNow, submitted.rung, submitted.jobIds), {
+      expectStatus: ['running'],
+    });
+    deps.logger.info({ sweepId: id }, 'resuming a sweep at its refit');
+    return { status: 'running', plan, unfinished: 1 };
+  }
   if (isHalving(plan)) return resumeRung(deps, id, plan);
   const finished = new Map<number, 'succeeded' | 'failed'>();
-  for (const t of await resetUnfinishedTrials(deps, id)) {
+  for (const t of records) {
     if (t.status === 'succeeded' || t.status === 'failed') finished.set(t.trialIndex, t.status);
   }
   deps.logger.info(

@@ -19,8 +19,10 @@ export interface TrialContext {
   /** The prepared dataset, every sample: uint8 pixels [count, H, W, C] and labels. */
   pixels: Uint8Array;
   labels: Uint8Array;
-  /** Sample indices of this fold's training and validation splits. */
+  /** Sample indices of this fold's training and validation splits (a refit: no validation). */
   split: { train: number[]; validation: number[] };
+  /** A refit's fixed epoch count (default: training.epochs, with early stopping). */
+  epochs?: number;
   onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
   checkpoints?: TrainingCheckpoints;
 }
@@ -66,7 +68,7 @@ export function headOptions(plan: Plan): HeadOptions {
 export function trainOptions(context: TrialContext): TrainOptions {
   const settings = context.plan.spec.training;
   return {
-    epochs: settings.epochs,
+    epochs: context.epochs ?? settings.epochs,
     batchSize: settings.batchSize,
     patience: settings.patience,
     patienceSteps: settings.patienceSteps,

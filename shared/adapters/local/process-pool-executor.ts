@@ -10,7 +10,7 @@ import type {
 import type { Logger } from '../../ports/logger.js';
 import { getJson, type ObjectStore } from '../../ports/object-store.js';
 import type { StateStore } from '../../ports/state-store.js';
-import { type Plan, planKey, trialResultKey } from '../../schemas/plan.js';
+import { type Plan, planKey, type Trial, trialAt, trialResultKey } from '../../schemas/plan.js';
 import type { TrialStatus } from '../../schemas/state.js';
 import type { RunTrialRequest, WorkerMessage } from '../../schemas/trainer-protocol.js';
 import {
@@ -167,23 +167,28 @@ export class ProcessPoolExecutor implements Executor {
     });
     const finished = options.finished ?? new Map();
     const members = options.rung ? new Set(options.rung.trials) : undefined;
+    // The refit trial comes after the plan's (index plan.trials.length).
+    const { refit } = options;
+    const trials = refit
+      ? [...plan.trials, trialAt(plan, refit.trialIndex, refit) as Trial]
+      : plan.trials;
     this.runs.set(plan.sweepId, {
       members,
-      statuses: plan.trials.map((t) => finished.get(t.index) ?? 'pending'),
+      statuses: trials.map((t) => finished.get(t.index) ?? 'pending'),
       children: new Map(),
       cancelled: false,
       drained: false,
       done,
       resolveDone,
     });
-    for (const t of plan.trials) {
+    for (const t of trials) {
       if (finished.has(t.index) || (members && !members.has(t.index))) continue;
       this.queue.push({
         sweepId: plan.sweepId,
         trialIndex: t.index,
         variantId: t.variantId,
         fold: t.fold,
-        totalEpochs: plan.spec.training.epochs,
+        totalEpochs: t.index === refit?.trialIndex ? refit.epochs : plan.spec.training.epochs,
       });
     }
     this.pump();
