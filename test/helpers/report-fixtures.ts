@@ -70,7 +70,7 @@ export function finishedTrial(
   const trialIndex = variant * plan.folds + fold;
   const epochsOf = curve(epochs, score, trialIndex);
   const best = epochsOf.reduce(
-    (b, e) => (e.valAccuracy > epochsOf[b].valAccuracy ? e.epoch : b),
+    (b, e) => ((e.valAccuracy ?? 0) > (epochsOf[b].valAccuracy ?? 0) ? e.epoch : b),
     0,
   );
   return trialResultFor(plan, variant, fold, {

@@ -4,7 +4,7 @@ import { FsModelImporter } from '../../shared/adapters/local/fs-model-importer.j
 import { FsObjectStore } from '../../shared/adapters/local/fs-object-store.js';
 import { SqliteStateStore } from '../../shared/adapters/local/sqlite-state-store.js';
 import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
-import type { Executor, ExecutorDescription } from '../../shared/ports/executor.js';
+import type { Executor, ExecutorDescription, SubmitOptions } from '../../shared/ports/executor.js';
 import type { Plan } from '../../shared/schemas/plan.js';
 import type { SweepSpecInput } from '../../shared/schemas/sweep-spec.js';
 import type { ServiceDeps } from '../../shared/service/deps.js';
@@ -22,6 +22,31 @@ export class RecordingExecutor implements Executor {
     return { jobIds: [] };
   }
   async cancel() {}
+  async describe(sweepId: string): Promise<ExecutorDescription> {
+    return { sweepId, trials: [] };
+  }
+}
+
+/**
+ * An Executor test double that records each submission (the rung, its trials, the finished
+ * trials, the refit trial) and runs nothing.
+ */
+export class RungRecordingExecutor implements Executor {
+  readonly submissions: { rung?: number; trials: number[]; finished: number[]; refit?: number }[] =
+    [];
+  readonly cancelled: string[][] = [];
+  async submit(plan: Plan, options: SubmitOptions = {}) {
+    this.submissions.push({
+      rung: options.rung?.rung,
+      trials: [...(options.rung?.trials ?? plan.trials.map((t) => t.index))],
+      finished: [...(options.finished?.keys() ?? [])],
+      ...(options.refit ? { refit: options.refit.trialIndex } : {}),
+    });
+    return { jobIds: [`job-${this.submissions.length}`] };
+  }
+  async cancel(_sweepId: string, jobIds: readonly string[] = []) {
+    this.cancelled.push([...jobIds]);
+  }
   async describe(sweepId: string): Promise<ExecutorDescription> {
     return { sweepId, trials: [] };
   }

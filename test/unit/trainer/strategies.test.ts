@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { planRefit } from '../../../shared/planner/refit.js';
 import { getJson } from '../../../shared/ports/object-store.js';
 import type { Plan } from '../../../shared/schemas/plan.js';
 import type { SweepSpecInput } from '../../../shared/schemas/sweep-spec.js';
@@ -73,6 +74,52 @@ describe('runTrial() with each strategy', () => {
       expect(model.outputs[0].shape).toEqual([null, 3]);
       const strategy = plan.variants[plan.trials[result.trialIndex].variantIndex].strategy;
       expect(outputKind(model)).toBe(strategy === 'bottleneck-linear' ? 'scores' : 'probabilities');
+      model.dispose();
+    }
+  });
+
+  it('runs the refit trial on every non-holdout image for its fixed epochs, without validation', async () => {
+    // Prepare
+    const fixture = await trialFixture(tf, tinyCnn(tf, 4));
+    const plan = fixture.plan({
+      holdoutFraction: 0.2,
+      searchSpace: {
+        strategy: ['finetune', 'bottleneck-linear'],
+        freezeDepth: [1],
+        lrMultiplier: [1],
+        svmC: [1],
+      },
+    });
+    const nonHoldout = plan.foldOf.filter((f) => f >= 0).length;
+
+    for (const variantIndex of [0, 1]) {
+      const refit = planRefit(plan, variantIndex, [0, 1, 2]);
+      const seen: number[] = [];
+
+      // Act
+      const result = await runTrial(
+        { tf, backend: 'wasm', objects: fixture.objects, onEpoch: (m) => void seen.push(m.epoch) },
+        plan,
+        refit.trialIndex,
+        1,
+        refit,
+      );
+
+      // Assess
+      expect(refit).toMatchObject({ trialIndex: plan.trials.length, epochs: 2 });
+      expect(TrialResultSchema.parse(result)).toMatchObject({
+        status: 'succeeded',
+        refit: true,
+        fold: plan.folds,
+        trainSamples: nonHoldout,
+        valSamples: 0,
+        objective: null,
+        bestEpoch: 1,
+      });
+      expect(seen).toEqual([0, 1]);
+      expect(result.epochs.map((e) => e.valAccuracy)).toEqual([null, null]);
+      const model = await loadStock(fixture, result.modelPrefix ?? '');
+      expect(model.outputs[0].shape).toEqual([null, 3]);
       model.dispose();
     }
   });
@@ -160,7 +207,7 @@ describe('runTrial() with each strategy', () => {
       expect(u.epochs.map((e) => e.valAccuracy)).toEqual(c.epochs.map((e) => e.valAccuracy));
       u.epochs.forEach((e, j) => {
         expect(e.loss).toBeCloseTo(c.epochs[j].loss, 4);
-        expect(e.valLoss).toBeCloseTo(c.epochs[j].valLoss, 4);
+        expect(e.valLoss).toBeCloseTo(c.epochs[j].valLoss as number, 4);
       });
     });
     // The exported models agree too.

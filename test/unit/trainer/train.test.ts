@@ -63,6 +63,48 @@ describe('trainWithEarlyStopping()', () => {
     tf.dispose(Object.values(data));
   });
 
+  it('without a validation split (a refit) trains every epoch and keeps the last weights', async () => {
+    // Prepare: a learning rate of 0 never improves, which would stop a validated run early
+    const data = splits();
+    const noValidation = {
+      xTrain: data.xTrain,
+      yTrain: data.yTrain,
+      xVal: data.xVal.slice(0, 0),
+      yVal: data.yVal.slice(0, 0),
+    };
+    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
+      strategy: 'finetune',
+      numClasses: 3,
+      freezeDepth: 0,
+      learningRate: 0.02,
+    });
+
+    // Act
+    const outcome = await trainWithEarlyStopping(tf, model, noValidation, {
+      epochs: 7,
+      batchSize: 10,
+      patience: 1,
+      objective: 'val_accuracy',
+    });
+
+    // Assess: 7 epochs, no validation metrics, the last epoch kept (not an earlier best)
+    expect(outcome.epochs.map((e) => e.epoch)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(outcome).toMatchObject({ bestEpoch: 6, stoppedEarly: false });
+    expect(outcome.epochs.every((e) => e.valAccuracy === null && e.valLoss === null)).toBe(true);
+    expect(outcome.objective).toBe(outcome.epochs[6].accuracy);
+    const after = model.getWeights().map((w) => Array.from(w.dataSync()));
+    const again = await trainWithEarlyStopping(tf, model, noValidation, {
+      epochs: 1,
+      batchSize: 10,
+      patience: 1,
+      objective: 'val_accuracy',
+    });
+    expect(again.epochs).toHaveLength(1);
+    expect(model.getWeights().map((w) => Array.from(w.dataSync()))).not.toEqual(after);
+    model.dispose();
+    tf.dispose([...Object.values(data), noValidation.xVal, noValidation.yVal]);
+  });
+
   it('stops after `patience` epochs without improvement and restores the best epoch', async () => {
     const data = splits();
     // A learning rate of 0 never improves after epoch 0: training must stop at epoch `patience`.
@@ -82,10 +124,10 @@ describe('trainWithEarlyStopping()', () => {
     expect(outcome.epochs.length).toBeLessThan(20);
     const best = outcome.epochs[outcome.bestEpoch];
     expect(outcome.objective).toBe(best.valLoss);
-    expect(Math.min(...outcome.epochs.map((e) => e.valLoss))).toBe(best.valLoss);
+    expect(Math.min(...outcome.epochs.map((e) => e.valLoss as number))).toBe(best.valLoss);
     // The model now holds the best epoch's weights: evaluating gives its validation loss.
     const [loss] = model.evaluate(data.xVal, data.yVal) as import('@tensorflow/tfjs').Scalar[];
-    expect(loss.dataSync()[0]).toBeCloseTo(best.valLoss, 4);
+    expect(loss.dataSync()[0]).toBeCloseTo(best.valLoss as number, 4);
     model.dispose();
     tf.dispose(Object.values(data));
   });
@@ -142,9 +184,10 @@ describe('early stopping on small folds', () => {
     const best = outcome.epochs[outcome.bestEpoch];
     for (const e of outcome.epochs) {
       // No epoch beats the kept one: higher accuracy, or equal accuracy and lower loss.
+      const [acc, loss] = [e.valAccuracy as number, e.valLoss as number];
       expect(
-        e.valAccuracy > best.valAccuracy ||
-          (e.valAccuracy === best.valAccuracy && e.valLoss < best.valLoss),
+        acc > (best.valAccuracy as number) ||
+          (acc === best.valAccuracy && loss < (best.valLoss as number)),
       ).toBe(false);
     }
     model.dispose();

@@ -1,34 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildLeaderboard, formatLeaderboard } from '../../../../shared/aggregation/leaderboard.js';
-import type {
-  Executor,
-  ExecutorDescription,
-  SubmitOptions,
-} from '../../../../shared/ports/executor.js';
 import { type Plan, rungKey } from '../../../../shared/schemas/plan.js';
 import { cancelSweep, resumeSweep, settleSweep } from '../../../../shared/service/lifecycle.js';
 import { createSweep, getSweep } from '../../../../shared/service/sweeps.js';
-import { makeWorkspace } from '../../../helpers/workspace.js';
-
-/** Records each submission (the rung and its trials) and runs nothing. */
-class RungRecordingExecutor implements Executor {
-  readonly submissions: { rung?: number; trials: number[]; finished: number[] }[] = [];
-  readonly cancelled: string[][] = [];
-  async submit(plan: Plan, options: SubmitOptions = {}) {
-    this.submissions.push({
-      rung: options.rung?.rung,
-      trials: [...(options.rung?.trials ?? plan.trials.map((t) => t.index))],
-      finished: [...(options.finished?.keys() ?? [])],
-    });
-    return { jobIds: [`job-${this.submissions.length}`] };
-  }
-  async cancel(_sweepId: string, jobIds: readonly string[] = []) {
-    this.cancelled.push([...jobIds]);
-  }
-  async describe(sweepId: string): Promise<ExecutorDescription> {
-    return { sweepId, trials: [] };
-  }
-}
+import { makeWorkspace, RungRecordingExecutor } from '../../../helpers/workspace.js';
 
 let ws: Awaited<ReturnType<typeof makeWorkspace>>;
 let executor: RungRecordingExecutor;
