@@ -3,6 +3,7 @@ import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs';
 
@@ -88,7 +89,11 @@ export function issueCnn(shape: [number, number, number], classes: number): tf.S
   return m;
 }
 
-/** The Fashion-MNIST example's base CNN (examples/fashion-mnist/pretrain-base.ts). */
+/**
+ * The Fashion-MNIST example's base CNN as it was when input-size-epoch.ts was measured (conv3 64
+ * filters; examples/fashion-mnist/pretrain-base.ts now gives conv3 128, see
+ * docs/benchmarks/pretrain-base.md).
+ */
 export function fashionCnn(shape: [number, number, number], classes: number): tf.Sequential {
   const m = tf.sequential();
   m.add(conv(16, { inputShape: shape }));
@@ -109,6 +114,18 @@ export function tensors(d: Dataset, n = d.y.length) {
     x: tf.tensor4d(d.x.subarray(0, n * px), [n, ...d.shape]),
     y: tf.oneHot(tf.tensor1d(d.y.subarray(0, n), 'int32'), d.classes).toFloat(),
   }));
+}
+
+/**
+ * One training epoch of `model` (compiled) on x, y with model.fit, shuffled.
+ * @returns wall seconds and process CPU seconds (user + system) it took
+ */
+export async function timedEpoch(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, batch: number) {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await model.fit(x, y, { epochs: 1, batchSize: batch, shuffle: true, verbose: 0 });
+  const c = process.cpuUsage(c0);
+  return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
 }
 
 /** Process CPU time (user + system) in seconds. */

@@ -11,11 +11,19 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../trainer/backend.js';
-import { fashionCnn, fmt, loadAverage, machine, median, randomData, tensors } from './common.js';
+import {
+  fashionCnn,
+  fmt,
+  loadAverage,
+  machine,
+  median,
+  randomData,
+  tensors,
+  timedEpoch,
+} from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,14 +48,6 @@ interface Row {
   cpu: number[];
 }
 
-async function epoch(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor) {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  await model.fit(x, y, { epochs: 1, batchSize: BATCH, shuffle: true, verbose: 0 });
-  const c = process.cpuUsage(c0);
-  return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6 };
-}
-
 async function main() {
   const backend = await selectBackend({ prefer: 'wasm' });
   const rows: Row[] = [];
@@ -56,10 +56,10 @@ async function main() {
     const { x, y } = tensors(randomData(IMAGES, shape, 10, 7));
     const model = fashionCnn(shape, 10);
     model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
-    await epoch(model, x, y); // warm-up
+    await timedEpoch(model, x, y, BATCH); // warm-up
     const row: Row = { shape, params: model.countParams(), wall: [], cpu: [] };
     for (let e = 0; e < EPOCHS; e++) {
-      const t = await epoch(model, x, y);
+      const t = await timedEpoch(model, x, y, BATCH);
       row.wall.push((t.wall * 1000) / IMAGES);
       row.cpu.push((t.cpu * 1000) / IMAGES);
     }
