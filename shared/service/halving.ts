@@ -13,6 +13,17 @@ import type { SweepRecord, TrialRecord } from '../schemas/state.js';
 import { pendingTrialRecord } from '../schemas/trial-result.js';
 import type { ServiceDeps } from './deps.js';
 
+/** The trials that ended, by index, from their records: what a submission does not run again. */
+export function finishedStatuses(
+  records: readonly Pick<TrialRecord, 'trialIndex' | 'status'>[],
+): Map<number, 'succeeded' | 'failed'> {
+  const finished = new Map<number, 'succeeded' | 'failed'>();
+  for (const t of records) {
+    if (t.status === 'succeeded' || t.status === 'failed') finished.set(t.trialIndex, t.status);
+  }
+  return finished;
+}
+
 /** A plan that runs in rungs. */
 export type HalvingPlan = Plan & { rungs: NonNullable<Plan['rungs']> };
 

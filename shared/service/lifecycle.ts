@@ -45,6 +45,7 @@ import { pendingTrialRecord } from '../schemas/trial-result.js';
 import { type AggregateOutcome, promoteBest } from './aggregate.js';
 import type { ServiceDeps } from './deps.js';
 import {
+  finishedStatuses,
   type HalvingPlan,
   halvingOf,
   isHalving,
@@ -477,7 +478,8 @@ async function advanceRung(
   }
   const plan = await loadPlan(deps, id);
   if (!isHalving(plan)) return undefined;
-  const progress = halvingOf(plan, await deps.state.listTrials(id));
+  const records = await deps.state.listTrials(id);
+  const progress = halvingOf(plan, records);
   if (progress.complete) return undefined;
   const submitted = current.rung ?? 0;
   if (progress.current <= submitted && current.status === 'running') {
@@ -499,7 +501,7 @@ async function advanceRung(
   }
   let submittedRung: Awaited<ReturnType<typeof submitRung>>;
   try {
-    submittedRung = await submitRung(deps, plan, progress);
+    submittedRung = await submitRung(deps, plan, progress, finishedStatuses(records));
   } catch (error) {
     const reason = `submitting rung ${progress.current} failed: ${(error as Error).message}`;
     await transition(deps, id, 'fail', { status: 'failed', error: reason });
@@ -746,10 +748,7 @@ export async function resumeSweep(
     return { status: 'running', plan, unfinished: 1 };
   }
   if (isHalving(plan)) return resumeRung(deps, id, plan);
-  const finished = new Map<number, 'succeeded' | 'failed'>();
-  for (const t of records) {
-    if (t.status === 'succeeded' || t.status === 'failed') finished.set(t.trialIndex, t.status);
-  }
+  const finished = finishedStatuses(records);
   deps.logger.info(
     { sweepId: id, finished: finished.size, total: plan.trials.length },
     'resuming a sweep',
@@ -773,10 +772,7 @@ async function resumeRung(
   const records = await resetUnfinishedTrials(deps, id);
   const progress = halvingOf(plan, records);
   if (progress.complete) return { status: 'aggregating', outcome: await settleSweep(deps, id) };
-  const finished = new Map<number, 'succeeded' | 'failed'>();
-  for (const t of records) {
-    if (t.status === 'succeeded' || t.status === 'failed') finished.set(t.trialIndex, t.status);
-  }
+  const finished = finishedStatuses(records);
   const rungTrials = progress.rungs[progress.current].trials;
   const unfinished = rungTrials.filter((t) => !finished.has(t)).length;
   deps.logger.info(

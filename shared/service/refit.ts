@@ -16,7 +16,7 @@ import { type Plan, type Refit, refitKey, rungKey, trialAt } from '../schemas/pl
 import type { SweepRecord, TrialRecord } from '../schemas/state.js';
 import { pendingTrialRecord } from '../schemas/trial-result.js';
 import type { ServiceDeps } from './deps.js';
-import { withRungJobIds } from './halving.js';
+import { finishedStatuses, withRungJobIds } from './halving.js';
 
 /** The rung number the refit is submitted as: after the plan's rungs (0 without halving). */
 export function refitRung(plan: Pick<Plan, 'rungs'>): number {
@@ -105,6 +105,7 @@ export async function submitRefit(
     }
   }
   const { jobIds } = await deps.executor.submit(plan, {
+    finished: finishedStatuses(records.filter((t) => t.trialIndex !== refit.trialIndex)),
     rung: { rung, trials: [refit.trialIndex] },
     refit,
   });

@@ -50,8 +50,13 @@ export interface ExecutorFixture {
   cleanup(): Promise<void>;
 }
 
-/** 2 variants x 2 folds = 4 trials, 2 epochs each. */
+/**
+ * 2 variants x 2 folds = 4 trials, 2 epochs each. The best fold's model is the champion: the
+ * refit (one more trial after the folds, the default) has its own tests
+ * (test/unit/shared/service/refit.test.ts, test/e2e/aws-lifecycle.test.ts).
+ */
 const FOUR: Partial<SweepSpecInput> = {
+  champion: 'best-fold',
   folds: 2,
   searchSpace: { strategy: ['finetune'], freezeDepth: [0, 2], lrMultiplier: [1] },
   training: { learningRate: 0.02, epochs: 2, batchSize: 8, patience: 2, objective: 'val_accuracy' },

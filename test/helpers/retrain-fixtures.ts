@@ -19,12 +19,18 @@ import { SqliteStateStore } from '../../shared/adapters/local/sqlite-state-store
 import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
 import { assignFolds } from '../../shared/planner/folds.js';
 import type { Clock } from '../../shared/ports/clock.js';
-import type { Executor, ExecutorDescription } from '../../shared/ports/executor.js';
+import type { Executor, ExecutorDescription, SubmitOptions } from '../../shared/ports/executor.js';
 import { getJson, type ObjectStore } from '../../shared/ports/object-store.js';
 import type { Scheduler } from '../../shared/ports/scheduler.js';
 import type { StateStore } from '../../shared/ports/state-store.js';
 import { mulberry32 } from '../../shared/random.js';
-import { type Plan, trialResultKey } from '../../shared/schemas/plan.js';
+import {
+  type Plan,
+  type Refit,
+  type Trial,
+  trialAt,
+  trialResultKey,
+} from '../../shared/schemas/plan.js';
 import type { NewModelVersion } from '../../shared/schemas/registry.js';
 import type {
   FrozenHoldout,
@@ -94,13 +100,20 @@ export class InProcessExecutor implements Executor {
     this.gate = undefined;
   }
 
-  async submit(plan: Plan): Promise<{ jobIds: string[] }> {
+  async submit(plan: Plan, options: SubmitOptions = {}): Promise<{ jobIds: string[] }> {
     this.submitted.push(plan);
+    // A halving rung or the refit runs only its trials (the refit is not in plan.trials).
+    const { refit, rung, finished } = options;
+    const all = refit
+      ? [...plan.trials, trialAt(plan, refit.trialIndex, refit) as Trial]
+      : plan.trials;
+    const members = rung ? new Set(rung.trials) : undefined;
     this.statuses.set(
       plan.sweepId,
-      plan.trials.map(() => 'pending'),
+      all.map((t) => finished?.get(t.index) ?? 'pending'),
     );
-    const run = this.run(plan, this.gate);
+    const trials = all.filter((t) => !finished?.has(t.index) && (!members || members.has(t.index)));
+    const run = this.run(plan, trials, refit, this.gate);
     run.catch(() => {}); // surfaced by waitFor
     this.runs.set(plan.sweepId, run);
     return { jobIds: [] };
@@ -109,7 +122,8 @@ export class InProcessExecutor implements Executor {
   /** Releases held sweeps and waits for every submitted one to end (before closing stores). */
   async drain(): Promise<void> {
     this.release();
-    await Promise.allSettled(this.runs.values());
+    // waitFor follows a sweep submitted again from onDrained (its refit).
+    await Promise.allSettled([...this.runs.keys()].map((id) => this.waitFor(id)));
   }
 
   async cancel(): Promise<void> {}
@@ -121,17 +135,27 @@ export class InProcessExecutor implements Executor {
 
   /** Resolves when the sweep's trials ran and onDrained returned (rejects if that threw). */
   async waitFor(sweepId: string): Promise<void> {
-    const run = this.runs.get(sweepId);
+    let run = this.runs.get(sweepId);
     if (!run) throw new Error(`sweep ${sweepId} was not submitted`);
-    await run;
+    // onDrained may submit the sweep again (the refit, a halving rung): follow it.
+    while (run) {
+      await run;
+      const next = this.runs.get(sweepId);
+      run = next !== run ? next : undefined;
+    }
   }
 
-  private async run(plan: Plan, gate: Promise<void> | undefined): Promise<void> {
+  private async run(
+    plan: Plan,
+    trials: readonly Trial[],
+    refit: Refit | undefined,
+    gate: Promise<void> | undefined,
+  ): Promise<void> {
     await Promise.resolve(); // submit returns before any trial starts, like the real pools
     if (gate) await gate;
     const { tf, name } = await selectBackend({ prefer: 'wasm' });
     const statuses = this.statuses.get(plan.sweepId) as TrialStatus[];
-    for (const trial of plan.trials) {
+    for (const trial of trials) {
       const record = (status: TrialStatus, result?: TrialResult) =>
         this.state.putTrial({
           sweepId: plan.sweepId,
@@ -143,6 +167,7 @@ export class InProcessExecutor implements Executor {
           objective: result?.objective ?? null,
           reason: result?.reason,
           backend: result?.backend,
+          ...(result?.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch } : {}),
           updatedAt: new Date().toISOString(),
         });
       statuses[trial.index] = 'running';
@@ -167,7 +192,13 @@ export class InProcessExecutor implements Executor {
         await this.objects.put(trialResultKey(plan.sweepId, trial.index), JSON.stringify(result));
       } else {
         try {
-          result = await runTrial({ tf, backend: name, objects: this.objects }, plan, trial.index);
+          result = await runTrial(
+            { tf, backend: name, objects: this.objects },
+            plan,
+            trial.index,
+            1,
+            refit,
+          );
         } catch {
           result = TrialResultSchema.parse(
             await getJson(this.objects, trialResultKey(plan.sweepId, trial.index)),

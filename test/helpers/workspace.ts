@@ -97,6 +97,8 @@ export async function makeWorkspace(options: { samples?: number; executor?: Exec
   };
   const spec = (overrides: Partial<SweepSpecInput> = {}): SweepSpecInput => ({
     name: 'tiny',
+    // The best fold's model: tests of the refit (the default) ask for it.
+    champion: 'best-fold',
     baseModel: modelPath,
     dataset: { uri: idx.imagesFile, format: 'idx', classNames: ['top', 'middle', 'bottom'] },
     folds: 3,

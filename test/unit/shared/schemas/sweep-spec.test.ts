@@ -38,7 +38,7 @@ describe('SweepSpecSchema', () => {
       folds: 3,
       seed: 0,
       holdoutFraction: 0,
-      champion: 'best-fold',
+      champion: 'refit',
       searchSpace: { strategy: ['finetune'], freezeDepth: [0], lrMultiplier: [0.1] },
       training: {
         learningRate: 0.001,
@@ -171,7 +171,7 @@ describe('SweepSpecSchema', () => {
     {
       patch: { champion: 'refit-later' },
       path: 'champion',
-      message: /champion must be "best-fold" or "ensemble"/,
+      message: /champion must be "refit", "best-fold" or "ensemble"/
     },
     {
       patch: { holdoutFraction: 0.6 },
@@ -329,7 +329,7 @@ describe('SweepSpecSchema: strategies, cut, head, augmentation', () => {
       folds: 3,
       seed: 0,
       holdoutFraction: 0,
-      champion: 'best-fold',
+      champion: 'refit',
     });
   });
 

@@ -77,10 +77,18 @@ describe('successive halving in the lifecycle', () => {
     expect(early.status).toBe('skipped');
     // rung 0 keeps variants 3, 1, 4 (ceil(5 / 2) = 3): fold 1 of each
     expect(rung1).toMatchObject({ status: 'advanced', rung: 1, promoted: [1, 3, 4], pruned: 2 });
-    expect(executor.submissions[1]).toEqual({ rung: 1, trials: [4, 10, 13], finished: [] });
+    expect(executor.submissions[1]).toEqual({
+      rung: 1,
+      trials: [4, 10, 13],
+      finished: [0, 3, 6, 9, 12],
+    });
     expect(duplicate.status).toBe('skipped');
     expect(rung2).toMatchObject({ status: 'advanced', rung: 2, promoted: [1, 3] });
-    expect(executor.submissions[2]).toEqual({ rung: 2, trials: [5, 11], finished: [] });
+    expect(executor.submissions[2]).toEqual({
+      rung: 2,
+      trials: [5, 11],
+      finished: [0, 3, 4, 6, 9, 10, 12, 13],
+    });
     expect(executor.submissions).toHaveLength(3);
     const stored = await ws.state.getSweep(sweep.id);
     expect(stored).toMatchObject({

@@ -49,6 +49,7 @@ const twoVariants = (extra: Record<string, unknown> = {}) =>
   ws.spec({
     searchSpace: { strategy: ['finetune'], freezeDepth: [0, 2], lrMultiplier: [1] },
     holdoutFraction: 0.2,
+    champion: 'refit',
     training: { learningRate: 0.02, epochs: 10, batchSize: 8, patience: 2 },
     ...extra,
   });
@@ -169,7 +170,7 @@ describe('the refit in the lifecycle', () => {
     expect(duplicate).toMatchObject({ status: 'skipped' });
     expect(duplicate.status === 'skipped' && duplicate.reason).toMatch(/running its refit/);
     expect(executor.submissions.slice(1)).toEqual([
-      { rung: 0, trials: [6], finished: [], refit: 6 },
+      { rung: 0, trials: [6], finished: [0, 1, 2, 3, 4, 5], refit: 6 },
     ]);
     expect(await ws.state.getSweep(sweep.id)).toMatchObject({
       status: 'running',
@@ -236,7 +237,7 @@ describe('the refit in the lifecycle', () => {
     expect(executor.cancelled).toEqual([['job-2']]);
     expect(resumed).toMatchObject({ status: 'running', unfinished: 1 });
     expect(executor.submissions.slice(2)).toEqual([
-      { rung: 0, trials: [6], finished: [], refit: 6 },
+      { rung: 0, trials: [6], finished: [0, 1, 2, 3, 4, 5], refit: 6 },
     ]);
     expect(await ws.state.getSweep(sweep.id)).toMatchObject({
       status: 'running',

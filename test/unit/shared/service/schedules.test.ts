@@ -104,7 +104,8 @@ describe('scheduled retraining with champion/challenger', () => {
     const night2 = await fireNightly();
     expect(night2.status).toBe('skipped');
     expect(night2.reason).toMatch(/dataset unchanged: content hash [0-9a-f]{12} .* trained on/);
-    expect(ws.executor.submitted).toHaveLength(1);
+    // One sweep so far (submitted twice: its folds, then its refit).
+    expect(new Set(ws.executor.submitted.map((p) => p.sweepId))).toEqual(new Set(['sweep-0001']));
 
     // Night 3: 240 new, well-labelled images: the challenger beats the serving v1 on the same
     // frozen holdout by more than the margin and is promoted.
@@ -253,11 +254,12 @@ describe('scheduled retraining with champion/challenger', () => {
     const first = await fireNightly();
     await ws.executor.waitFor(first.sweepId ?? '');
     const { settleSweep } = await import('../../../../shared/service/lifecycle.js');
-    // Settled by a process without the schedule store: the run's completion is lost.
-    await settleSweep(
-      { ...ws.deps, schedules: undefined, registry: undefined },
-      first.sweepId ?? '',
-    );
+    // Settled by a process without the schedule store: the run's completion is lost. (The
+    // first settlement submits the refit; the one after it finished aggregates.)
+    const withoutSchedules = { ...ws.deps, schedules: undefined, registry: undefined };
+    while ((await settleSweep(withoutSchedules, first.sweepId ?? '')).status === 'advanced') {
+      await ws.executor.waitFor(first.sweepId ?? '');
+    }
     expect((await ws.deps.schedules.getRun('nightly', first.firedAt))?.status).toBe('running');
     const next = await fireNightly();
     expect((await ws.deps.schedules.getRun('nightly', first.firedAt))?.status).toBe('promoted');
