@@ -584,7 +584,7 @@ async function advanceRefit(
   try {
     await transition(deps, id, 'rung', {
       status: 'running',
-      ...refitJobsPatch(current, submitted.rung, submitted.jobIds),
+      ...refitJobsPatch(plan, current, submitted.rung, submitted.jobIds),
     });
   } catch (error) {
     if (!(error instanceof ConflictError)) throw error;
@@ -741,9 +741,13 @@ export async function resumeSweep(
     // Stopped during its refit: the refit runs again (its folds are all finished).
     const submitted = await submitRefit(deps, plan, refit.refit, records);
     const sweepNow = await requireSweep(deps, id);
-    await deps.state.updateSweep(id, refitJobsPatch(sweepNow, submitted.rung, submitted.jobIds), {
-      expectStatus: ['running'],
-    });
+    await deps.state.updateSweep(
+      id,
+      refitJobsPatch(plan, sweepNow, submitted.rung, submitted.jobIds),
+      {
+        expectStatus: ['running'],
+      },
+    );
     deps.logger.info({ sweepId: id }, 'resuming a sweep at its refit');
     return { status: 'running', plan, unfinished: 1 };
   }

@@ -16,7 +16,7 @@ import { type Plan, type Refit, refitKey, rungKey, trialAt } from '../schemas/pl
 import type { SweepRecord, TrialRecord } from '../schemas/state.js';
 import { pendingTrialRecord } from '../schemas/trial-result.js';
 import type { ServiceDeps } from './deps.js';
-import { finishedStatuses, withRungJobIds } from './halving.js';
+import { finishedStatuses, isHalving, withRungJobIds } from './halving.js';
 
 /** The rung number the refit is submitted as: after the plan's rungs (0 without halving). */
 export function refitRung(plan: Pick<Plan, 'rungs'>): number {
@@ -121,11 +121,18 @@ export async function submitRefit(
   return { rung, jobIds };
 }
 
-/** The sweep patch recording a submitted refit's jobs. */
+/**
+ * The sweep patch recording a submitted refit's jobs: under `rungJobIds[rung]` (what its Batch
+ * event is matched against) and in `jobIds` (what cancel stops and progress counts). Without
+ * halving the folds' job ids stay first in `jobIds`, so a late event of the folds' job is still
+ * recognised as the sweep's own; with halving `jobIds` holds the current rung's, as for a rung.
+ */
 export function refitJobsPatch(
-  sweep: Pick<SweepRecord, 'rungJobIds'>,
+  plan: Pick<Plan, 'rungs'>,
+  sweep: Pick<SweepRecord, 'jobIds' | 'rungJobIds'>,
   rung: number,
   jobIds: string[],
 ): Pick<SweepRecord, 'jobIds' | 'rung' | 'rungJobIds'> {
-  return { jobIds, rung, rungJobIds: withRungJobIds(sweep, rung, jobIds) };
+  const all = isHalving(plan as Plan) ? jobIds : [...new Set([...(sweep.jobIds ?? []), ...jobIds])];
+  return { jobIds: all, rung, rungJobIds: withRungJobIds(sweep, rung, jobIds) };
 }

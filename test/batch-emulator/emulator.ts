@@ -359,11 +359,16 @@ export class BatchEmulator {
 
   /** Resolves when every job is terminal and every event has been delivered. */
   async idle(timeoutMs = 60_000): Promise<void> {
-    await this.waitFor(
-      () => [...this.jobs.values()].every((j) => TERMINAL.includes(j.status)),
-      timeoutMs,
-    );
-    while (this.pending.size) await Promise.allSettled([...this.pending]);
+    const end = Date.now() + timeoutMs;
+    // A delivery may submit another job (the next rung, a refit): idle once none is left.
+    for (;;) {
+      await this.waitFor(
+        () => [...this.jobs.values()].every((j) => TERMINAL.includes(j.status)),
+        Math.max(1, end - Date.now()),
+      );
+      if (!this.pending.size) return;
+      await Promise.allSettled([...this.pending]);
+    }
   }
 
   /** Stops every container (for afterAll). */

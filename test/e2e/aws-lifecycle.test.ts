@@ -10,10 +10,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoStateStore } from '../../shared/adapters/aws/dynamo-state-store.js';
-import { trialModelPrefix } from '../../shared/schemas/plan.js';
+import { trialModelPrefix, trialResultKey } from '../../shared/schemas/plan.js';
 import type { BatchEventOutcome } from '../../shared/service/batch-events.js';
 import type { SweepView } from '../../shared/service/sweeps.js';
 import { batchStateChangeEventFactory } from '../batch-emulator/events.js';
@@ -188,7 +188,9 @@ describe('the sweep lifecycle on the AWS path', () => {
     const fractions = seen.map((s) => s.fraction);
     expect(fractions).toEqual([...fractions].sort((a, b) => a - b));
     const sweep = await state.getSweep(id);
-    expect(sweep?.jobIds).toHaveLength(1);
+    // The folds' array job, then the refit's job.
+    expect(sweep?.jobIds).toHaveLength(2);
+    expect(sweep?.rungJobIds).toEqual([[sweep?.jobIds?.[1]]]);
     const promoted = outcomes.filter(
       (o) => o.sweepId === id && o.outcome?.handled && o.outcome.aggregate?.status === 'completed',
     );
@@ -237,19 +239,33 @@ describe('the sweep lifecycle on the AWS path', () => {
     ).toEqual([
       ['foldsweep-<id>-rung0', 4, '0'],
       ['foldsweep-<id>-rung1', 2, '1'],
+      // The refit of the winner on every image: one more Batch job (plain: no array size)
+      // after the last rung.
+      ['foldsweep-<id>-rung2', undefined, '2'],
     ]);
     expect(parents[1].environment.FOLDSWEEP_TRIAL_LIST_KEY).toBe(`sweeps/${id}/rungs/001.json`);
+    expect(parents[2].environment.FOLDSWEEP_TRIAL_INDEX).toBe('8');
     const sweep = await state.getSweep(id);
     expect(sweep?.rungJobIds).toEqual(parents.map((j) => [j.jobId]));
-    expect(sweep?.trialsTotal).toBe(6);
+    expect(sweep?.trialsTotal).toBe(6 + 1);
     const trials = await state.listTrials(id);
-    expect(trials.map((t) => t.trialIndex)).toHaveLength(6);
+    expect(trials.map((t) => t.trialIndex)).toHaveLength(7);
     expect(trials.every((t) => t.status === 'succeeded')).toBe(true);
     const handled = outcomes.filter((o) => o.sweepId === id && o.outcome?.handled);
     expect(handled.map((o) => o.outcome?.handled && o.outcome.aggregate?.status)).toEqual([
       'advanced',
+      'advanced',
       'completed',
     ]);
+    const champion = await state.getChampion(id);
+    expect(champion?.trialIndex).toBe(8);
+    const stored = await stack.s3.client.send(
+      new GetObjectCommand({ Bucket: stack.bucket, Key: trialResultKey(id, 8) }),
+    );
+    const refitResult = JSON.parse((await stored.Body?.transformToString()) ?? '{}') as {
+      refit?: boolean;
+    };
+    expect(refitResult).toMatchObject({ refit: true, fold: 2, trainSamples: 40, valSamples: 0 });
     const board = (
       await call<{ rows: { complete: boolean; pruned?: { rung: number } }[] }>(
         'GET',
@@ -261,7 +277,8 @@ describe('the sweep lifecycle on the AWS path', () => {
   }, 300_000);
 
   it('fails a poisoned aggregation with its reason after the bounded attempts', async () => {
-    const created = await submit(spec({ holdoutFraction: 0.25 }));
+    // The best fold's model as the champion: no refit trial trains after the hook has run.
+    const created = await submit(spec({ holdoutFraction: 0.25, champion: 'best-fold' }));
     const id = created.body.sweep.id;
     // Corrupt every trial model: evaluating the champion fails on every attempt.
     beforeAggregation.set(id, async () => {

@@ -115,9 +115,10 @@ describe('the AWS path (api -> Batch array job -> aggregator)', () => {
 
     const { id, plan } = await runOnAws(spec());
 
-    // One SDK call to Batch for the whole sweep: one SubmitJob of an array of 6.
-    expect((batch.calls.SubmitJob ?? 0) - (callsBefore.SubmitJob ?? 0)).toBe(1);
-    expect(batch.totalCalls() - Object.values(callsBefore).reduce((a, b) => a + b, 0)).toBe(1);
+    // Two SDK calls to Batch for the whole sweep: one SubmitJob of an array of 6, then, when it
+    // settled, one SubmitJob of the winner's refit on every image.
+    expect((batch.calls.SubmitJob ?? 0) - (callsBefore.SubmitJob ?? 0)).toBe(2);
+    expect(batch.totalCalls() - Object.values(callsBefore).reduce((a, b) => a + b, 0)).toBe(2);
     const parent = [...batch.emulator.jobs.values()].find(
       (j) => j.tags['foldsweep:sweep-id'] === id,
     );
@@ -127,7 +128,7 @@ describe('the AWS path (api -> Batch array job -> aggregator)', () => {
     const view = await call<SweepView>('GET', `/sweeps/${id}`);
     expect(view.body).toMatchObject({
       status: 'completed',
-      progress: { trialsTotal: 6, succeeded: 6, failed: 0, fraction: 1 },
+      progress: { trialsTotal: 7, succeeded: 7, failed: 0, fraction: 1 },
     });
     // The champion is in S3, loadable, with its lineage.
     const champion = await state.getChampion(id);
@@ -139,6 +140,12 @@ describe('the AWS path (api -> Batch array job -> aggregator)', () => {
       await getJson(objects, `${champion?.modelPrefix}/metadata.json`),
     );
     expect(metadata.lineage).toMatchObject({ sweepId: id, datasetHash: plan.dataset.hash });
+    expect(champion?.trialIndex).toBe(plan.trials.length);
+    expect(metadata.lineage.champion).toMatchObject({
+      kind: 'refit',
+      trialIndices: [plan.trials.length],
+      trainingImages: plan.foldOf.filter((f) => f >= 0).length,
+    });
     const awsBoard = (await call<Leaderboard>('GET', `/sweeps/${id}/leaderboard`)).body;
 
     // The same spec and seed on the local executor: same folds, same variants, same ranking.

@@ -138,12 +138,15 @@ describe('the champion and the report of a real sweep over HTTP', () => {
 
   it('GET /sweeps/:id/report renders in chromium with no errors, offline, with the charts its data calls for', async () => {
     const plan = PlanSchema.parse(await getJson(server.deps.objects, planKey(id)));
-    const results = await Promise.all(
+    const stored = await Promise.all(
       (await server.deps.objects.list(`sweeps/${id}/trials/`))
         .filter((k) => k.endsWith('/result.json'))
         .map(async (k) => TrialResultSchema.parse(await getJson(server.deps.objects, k))),
     );
+    // The fold trials, and the refit (the champion by default), which the folds' charts leave out.
+    const results = stored.filter((r) => !r.refit);
     expect(results).toHaveLength(plan.trials.length);
+    expect(stored.filter((r) => r.refit).map((r) => r.trialIndex)).toEqual([plan.trials.length]);
     // The spec sweeps strategy (finetune, bottleneck-linear) and svmC (0.1, 1): 2 dimensions.
     const expected = {
       'fold-scores': 1,

@@ -95,7 +95,8 @@ async function fireNight(request: CreateScheduleCommandInput) {
   return { event, outcome, run };
 }
 
-const submits = () => batch.calls.SubmitJob ?? 0;
+/** Sweeps submitted to Batch: each is two SubmitJobs, its folds' array job and its refit's job. */
+const submits = () => (batch.calls.SubmitJob ?? 0) / 2;
 
 beforeAll(async () => {
   tmp = await makeTempDir('foldsweep-retrain-aws-');

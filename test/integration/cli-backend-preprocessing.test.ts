@@ -101,7 +101,8 @@ describe('foldsweep run --backend', () => {
     expect(result.stderr).toMatch(
       /^note: colour dropped: the base model takes 1 channel \(greyscale\) but 24 of 24 images are in colour/m,
     );
-    expect(result.stdout).toMatch(/^trained on: wasm \(2 trials\)$/m);
+    // 2 fold trials and the refit.
+    expect(result.stdout).toMatch(/^trained on: wasm \(3 trials\)$/m);
 
     const modelPath = result.stdout.match(/champion: (\S+)\/model\.json/)?.[1] ?? '';
     const metadata = ChampionMetadataSchema.parse(

@@ -37,7 +37,9 @@ afterAll(() => ws.cleanup());
 
 describe('list, show, leaderboard --json', () => {
   it('run (not a terminal) prints elapsed time and an ETA on each trial line', () => {
-    expect(runStderr).toMatch(/\[\d+s elapsed, ETA \d+s\] trial 1\/2 /);
+    // 2 fold trials and the refit on every image.
+    expect(runStderr).toMatch(/\[\d+s elapsed, ETA \d+s\] trial 1\/3 /);
+    expect(runStderr).toMatch(/trial 3\/3 refit on every non-holdout image: trained/);
     expect(runStderr).toMatch(/\[\d+s elapsed\] trial 2\/2 /);
   });
 

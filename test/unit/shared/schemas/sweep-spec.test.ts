@@ -171,7 +171,7 @@ describe('SweepSpecSchema', () => {
     {
       patch: { champion: 'refit-later' },
       path: 'champion',
-      message: /champion must be "refit", "best-fold" or "ensemble"/
+      message: /champion must be "refit", "best-fold" or "ensemble"/,
     },
     {
       patch: { holdoutFraction: 0.6 },

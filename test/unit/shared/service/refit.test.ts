@@ -174,7 +174,7 @@ describe('the refit in the lifecycle', () => {
     ]);
     expect(await ws.state.getSweep(sweep.id)).toMatchObject({
       status: 'running',
-      jobIds: ['job-2'],
+      jobIds: ['job-1', 'job-2'],
       rung: 0,
       rungJobIds: [['job-2']],
     });
@@ -234,14 +234,14 @@ describe('the refit in the lifecycle', () => {
     const resumed = await resumeSweep(ws.deps, sweep.id);
 
     // Assess
-    expect(executor.cancelled).toEqual([['job-2']]);
+    expect(executor.cancelled).toEqual([['job-1', 'job-2']]);
     expect(resumed).toMatchObject({ status: 'running', unfinished: 1 });
     expect(executor.submissions.slice(2)).toEqual([
       { rung: 0, trials: [6], finished: [0, 1, 2, 3, 4, 5], refit: 6 },
     ]);
     expect(await ws.state.getSweep(sweep.id)).toMatchObject({
       status: 'running',
-      jobIds: ['job-3'],
+      jobIds: ['job-1', 'job-2', 'job-3'],
     });
   });
 
