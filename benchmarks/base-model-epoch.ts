@@ -4,7 +4,7 @@
  * (examples/fashion-mnist/base-model), side by side in one process on the wasm backend.
  *
  *   npx tsx benchmarks/base-model-epoch.ts [--images 1000] [--epochs 3] [--batch 16]
- *       [--old-ref main] [--out docs/benchmarks/pretrain-base.md]
+ *       [--old-ref df10467] [--out docs/benchmarks/pretrain-base.md]
  *
  * Each base gets the trainer's fine-tuning surgery (trainer/model.ts buildFineTuneModel: the old
  * softmax head replaced by a 5-class one, freezeDepth 0 so every layer trains, Adam at the demo's
@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
     images: { type: 'string', default: '1000' },
     epochs: { type: 'string', default: '3' },
     batch: { type: 'string', default: '16' },
-    'old-ref': { type: 'string', default: 'main' },
+    'old-ref': { type: 'string', default: 'df10467' },
     out: { type: 'string' },
   },
 });

@@ -16,6 +16,7 @@
  * interrupted resumes. The page's verdicts ("where the practice held") are computed from the
  * numbers, not written by hand.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -101,6 +102,8 @@ interface VariantOutcome {
 }
 
 interface RunRecord {
+  /** sha256 of the base model's weights.bin when the run was made (absent in older runs). */
+  baseWeightsSha256?: string;
   n: number;
   seed: number;
   settings: string;
@@ -120,6 +123,12 @@ interface RunRecord {
 }
 
 const settingsKey = JSON.stringify(SETTINGS);
+
+/** Which base model a run used: the weights file's hash (the base is retrained by `npm run pretrain`). */
+const BASE_WEIGHTS_SHA256 = createHash('sha256')
+  .update(readFileSync(join(repo, SETTINGS.baseModel.replace(/model\.json$/, 'weights.bin'))))
+  .digest('hex');
+const CHAMPION_KINDS = join(repo, 'docs/benchmarks/champion-kinds.md');
 
 function loadRecords(): RunRecord[] {
   if (values.fresh || !existsSync(dataPath)) return [];
@@ -197,6 +206,7 @@ async function runOne(
   const championRow = board.rows.find((r) => r.variantId === board.bestVariantId);
   const ensembleTestAccuracy = await pickEnsembleAccuracy(deps, sweep.id);
   return {
+    baseWeightsSha256: BASE_WEIGHTS_SHA256,
     n,
     seed,
     settings: settingsKey,
@@ -404,6 +414,11 @@ function render(records: RunRecord[]): string {
     '  Augmentation: horizontal flip, rotation ±10°, translation ±10%, training batches only.',
     '  bottleneck-linear trains a one-vs-rest squared-hinge linear SVM on the frozen `fc1` features',
     '  (cached once per dataset).',
+    ...(current.some((r) => r.baseWeightsSha256 !== BASE_WEIGHTS_SHA256)
+      ? [
+          `- **Note:** ${current.filter((r) => r.baseWeightsSha256 !== BASE_WEIGHTS_SHA256).length} of the ${current.length} runs below were made with an earlier example base model than the one committed now (\`npm run pretrain\` has been strengthened since: see docs/benchmarks/pretrain-base.md), and with the early-stopping and champion defaults of their time (patience ${SETTINGS.training.patience} epochs without \`patienceSteps\`; the best fold's model as the champion). The current defaults are measured on the current base in "Which model becomes the champion" below; regenerate this page with \`npm run results -- --fresh\` (about 3 hours on 2 cores).`,
+        ]
+      : []),
     "- **CV**: the variant's fold-averaged validation accuracy in the sweep (the number the sweep",
     "  ranks by). **Test**: the mean accuracy of the variant's 3 fold models on the official test",
     '  split of classes 5-9 (5,000 images, never seen by any sweep). Each cell: mean ± standard',
@@ -465,6 +480,20 @@ function render(records: RunRecord[]): string {
     });
     lines.push(
       `| ${claim.claim} | ${claim.favouredLabel} vs ${claim.otherLabel} | ${cells.join(' | ')} |`,
+    );
+  }
+  if (existsSync(CHAMPION_KINDS)) {
+    // The champion comparison (benchmarks/champion-kinds.ts) on the current base and defaults.
+    const body = readFileSync(CHAMPION_KINDS, 'utf8')
+      .replace(/^# .*\n/, '')
+      .replace(/^## /gm, '### ')
+      .replace(/\]\((?!https?:)([^)]+)\)/g, (_, link: string) => `](${join('benchmarks', link)})`);
+    lines.push(
+      '',
+      '## Which model becomes the champion: best fold, refit, fold ensemble',
+      '',
+      `From [benchmarks/champion-kinds.md](benchmarks/champion-kinds.md), included here:`,
+      body.trimEnd(),
     );
   }
   const finished = current.map((r) => r.finishedAt).sort();

@@ -10,6 +10,15 @@ export function resolveFreezeDepth(entry: number | string, bodyLayers: readonly 
   return at < 0 ? -1 : at + 1;
 }
 
+/** The number of layers up to the cut, when the planner knows them (it does for a plan). */
+function knownBodyLayers(grid: { bodyLayers(why: string): readonly string[] }): number | undefined {
+  try {
+    return grid.bodyLayers('to tell a fully frozen body').length;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * finetune: new softmax head on the base cut at `model.cutLayer`, the first `freezeDepth` layers
  * frozen, the rest trained at learningRate x lrMultiplier, the head at that x headLrMultiplier.
@@ -36,7 +45,13 @@ export const finetune: StrategyDescriptor<'finetune'> = {
           : resolveFreezeDepth(entry, grid.bodyLayers(`to resolve freezeDepth '${entry}'`));
       if (freezeDepth < 0) throw new Error(`freezeDepth '${entry}' names no layer up to the cut`);
       const freezeAt = typeof entry === 'string' ? { freezeAt: entry } : {};
-      for (const lrMultiplier of grid.values('lrMultiplier')) {
+      // Everything up to the cut frozen: only the new head trains (a linear probe, or a small MLP
+      // with head.hiddenUnits), and a multiplier of the pretrained layers' rate has nothing to
+      // apply to. The head trains at the from-scratch rate (x headLrMultiplier), and the
+      // lrMultiplier values collapse into one variant (lrMultiplier 1).
+      const headOnly = freezeDepth >= (knownBodyLayers(grid) ?? Number.POSITIVE_INFINITY);
+      const multipliers = headOnly ? [1] : grid.values('lrMultiplier');
+      for (const lrMultiplier of multipliers) {
         for (const headLrMultiplier of grid.values('headLrMultiplier')) {
           for (const augment of grid.values('augment')) {
             yield {

@@ -54,6 +54,29 @@ describe('a freezeDepth given as a layer name', () => {
     expect(a[0].id).toBe(b[0].id);
   });
 
+  it('freezing everything up to the cut trains the head alone at the from-scratch rate, whatever lrMultiplier', () => {
+    // Prepare: lrMultiplier 0.1 would slow a fresh head that nothing else trains with
+    const spec = sweepSpecFactory({
+      searchSpace: { freezeDepth: [3, 'fc1'], lrMultiplier: [1, 0.1], headLrMultiplier: [1, 10] },
+      training: { learningRate: 0.003 },
+    });
+
+    // Act
+    const variants = expandVariants(spec, BODY);
+
+    // Assess: freeze=3 keeps every multiplier; freeze=fc1 one per head multiplier
+    expect(variants.map(describeVariant)).toEqual([
+      'finetune freeze=3 lr×1',
+      'finetune freeze=3 lr×1 head×10',
+      'finetune freeze=3 lr×0.1',
+      'finetune freeze=3 lr×0.1 head×10',
+      'finetune freeze=fc1 lr×1',
+      'finetune freeze=fc1 lr×1 head×10',
+    ]);
+    const probe = variants.filter((v) => v.freezeAt === 'fc1');
+    expect(probe.map((v) => v.headLearningRate)).toEqual([0.003, 0.03]);
+  });
+
   it('shows in the leaderboard, and plans without freezeAt still parse', () => {
     // Prepare: the factory base model's layers are conv1, pool1, flatten, dense1.
     const plan = planFactory({
