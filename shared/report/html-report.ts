@@ -510,7 +510,11 @@ export function renderHtmlReport(input: ReportInput): string {
     const wall =
       starts.length && ends.length ? Math.max(...ends) - Math.min(...starts) : Number.NaN;
     const featuresMs = results.reduce((s, r) => s + (r.featuresMs ?? 0), 0);
-    const championResult = champion ? byTrial.get(champion.trialIndex) : undefined;
+    // The refit (the default champion) is not one of the plan's trials: its result is apart.
+    const championResult = champion
+      ? (byTrial.get(champion.trialIndex) ??
+        input.trials.find((t) => t.trialIndex === champion.trialIndex))
+      : undefined;
     const rows: [string, string][] = [
       ['backend (trials)', [...backends].map(([b, n]) => `${b}: ${n}`).join(', ')],
       ...(championResult?.backend

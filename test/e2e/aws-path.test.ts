@@ -96,7 +96,8 @@ const TRAINING = {
 } as const;
 
 /** 3 variants x 2 folds = 6 trials, 4 epochs each. */
-const spec = (): SweepSpecInput => ws.spec({ folds: 2, training: TRAINING });
+/** The default champion, the refit: one more Batch job after the folds. */
+const spec = (): SweepSpecInput => ws.spec({ folds: 2, champion: 'refit', training: TRAINING });
 
 async function runOnAws(body: SweepSpecInput): Promise<{ id: string; plan: Plan }> {
   const created = await call<{ sweep: { id: string } }>('POST', '/sweeps', body);
