@@ -25,7 +25,16 @@ import { selectBackend } from '../trainer/backend.js';
 import { toTensors } from '../trainer/data.js';
 import { buildFineTuneModel } from '../trainer/model.js';
 import { loadModelFromStore } from '../trainer/model-io.js';
-import { FASHION_DIR, fmt, loadAverage, machine, median, timedEpoch } from './common.js';
+import {
+  FASHION_DIR,
+  fmt,
+  loadAverage,
+  machine,
+  median,
+  timedEpoch,
+  WASM_WALL_NOTE,
+  writeReport,
+} from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -160,16 +169,10 @@ async function main() {
           `| ${r.label} | ${r.info.trainImages} | ${r.info.epochs} | ${r.info.seconds} | ${(r.info.testAccuracyOnClasses0to4 * 100).toFixed(2)}% | \`${r.info.command}\` |`,
       ),
       '',
-      'wasm trains on one thread: on a quiet machine an epoch takes about its CPU time; wall time',
-      'above that is other load on the machine (see the load average).',
+      ...WASM_WALL_NOTE,
       '',
     ];
-    const text = lines.join('\n');
-    process.stdout.write(`${text}\n`);
-    if (args.out) {
-      mkdirSync(path.dirname(args.out), { recursive: true });
-      writeFileSync(args.out, text);
-    }
+    writeReport(lines.join('\n'), args.out);
   } finally {
     rmSync(oldRoot, { recursive: true, force: true });
   }

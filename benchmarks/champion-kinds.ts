@@ -21,6 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { FASHION_MNIST_CLASSES } from '../examples/fashion-mnist/classes.js';
 import { localDeps } from '../functions/deps/local.js';
 import { writeEnsemble } from '../shared/model/ensemble.js';
 import { planRefit } from '../shared/planner/refit.js';
@@ -32,7 +33,6 @@ import { createSweep, loadPlan } from '../shared/service/sweeps.js';
 import { selectBackend } from '../trainer/backend.js';
 import { TfModelEvaluator } from '../trainer/evaluate.js';
 import { runTrial } from '../trainer/run-trial.js';
-import { FASHION_MNIST_CLASSES } from '../examples/fashion-mnist/classes.js';
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const DATA_DIR = '/usr/share/datasets/fashion-mnist';
@@ -153,7 +153,7 @@ async function runOne(
     pick: best.description,
     cvMean: best.mean,
     refitEpochs: refitted
-      ? ((records.find((t) => t.trialIndex === champion.trialIndex)?.bestEpoch ?? -1) + 1)
+      ? (records.find((t) => t.trialIndex === champion.trialIndex)?.bestEpoch ?? -1) + 1
       : null,
     foldBestEpochs: folds.map(
       (t) => (records.find((r) => r.trialIndex === t.index)?.bestEpoch ?? -1) + 1,
@@ -200,8 +200,7 @@ const sd = (xs: readonly number[]) => {
   const m = mean(xs);
   return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
 };
-const meanSd = (xs: readonly number[]) =>
-  xs.length ? `${pct(mean(xs))} ± ${pct(sd(xs))}` : 'n/a';
+const meanSd = (xs: readonly number[]) => (xs.length ? `${pct(mean(xs))} ± ${pct(sd(xs))}` : 'n/a');
 
 function render(runs: Run[]): string {
   const after = runs.filter((r) => r.patienceSteps === PATIENCE_STEPS_DEFAULT);
@@ -218,11 +217,16 @@ function render(runs: Run[]): string {
     `[${relative(resolve(outPath, '..'), dataPath)}](${relative(resolve(outPath, '..'), dataPath)})); do not edit by hand.`,
     '',
     `- machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; backend wasm, 2 trainer processes`,
-    `- dates: ${runs.map((r) => r.finishedAt.slice(0, 16)).sort()[0] ?? ''} to ${runs.map((r) => r.finishedAt.slice(0, 16)).sort().at(-1) ?? ''} UTC; 1-minute load average when runs finished: ${loads.length ? `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}` : 'n/a'}`,
+    `- dates: ${runs.map((r) => r.finishedAt.slice(0, 16)).sort()[0] ?? ''} to ${
+      runs
+        .map((r) => r.finishedAt.slice(0, 16))
+        .sort()
+        .at(-1) ?? ''
+    } UTC; 1-minute load average when runs finished: ${loads.length ? `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}` : 'n/a'}`,
     `- task: \`${BASE_MODEL}\` (pretrained on Fashion-MNIST classes 0-4, ${pct(info.testAccuracyOnClasses0to4)}% on their test images), n labelled images of classes 5-9 (n/5 per class, drawn with the seed), 3 folds, no holdout; the grid: ${SEARCH_SPACE.strategy.join(', ')}, freezeDepth ${SEARCH_SPACE.freezeDepth.join('/')}, lr×1, C=1 (4 variants); Adam ${TRAINING.learningRate}, batch ${TRAINING.batchSize}, up to ${TRAINING.epochs} epochs, patience ${TRAINING.patience}, patienceSteps ${PATIENCE_STEPS_DEFAULT} (the default)`,
     '- test accuracy: on the 5,000 official test images of classes 5-9, never seen by a sweep; mean ± sd over the seeds',
     "- **best fold**: the winning variant's best fold model (trained on 2/3 of the images); **refit** (the default champion): the winning variant trained again on all n images for the median of its folds' best epochs; **ensemble**: its 3 fold models averaged",
-    "- **by hand**: every variant of the grid trained on all n images for the full 40 epochs without a sweep (no folds, no early stopping), as one would by hand; **the pick**: the variant the sweep picked, so trained (the same model as the refit, trained by the hand rule); **best**: the best of them on the test set (hindsight: what no sweep can know); **mean**: their mean",
+    '- **by hand**: every variant of the grid trained on all n images for the full 40 epochs without a sweep (no folds, no early stopping), as one would by hand; **the pick**: the variant the sweep picked, so trained (the same model as the refit, trained by the hand rule); **best**: the best of them on the test set (hindsight: what no sweep can know); **mean**: their mean',
     '',
     '| n | seeds | the sweep picked | best fold % | refit % | ensemble % | by hand, the pick % | by hand, best % | by hand, mean % | refit epochs (fold best epochs) |',
     '|---:|---|---|---:|---:|---:|---:|---:|---:|---|',

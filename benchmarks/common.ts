@@ -1,6 +1,6 @@
 /** Data, models and formatting shared by the epoch benchmarks in this folder. */
 import { execSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -160,4 +160,20 @@ export function machine(): string {
     // keep os value
   }
   return `${cpu}, nproc ${nproc}, ${Math.round(os.totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+/**
+ * The note every epoch benchmark ends with, and the report written: to stdout, and to `out`
+ * (its folder created) when given.
+ */
+export const WASM_WALL_NOTE = [
+  'wasm trains on one thread: on a quiet machine an epoch takes about its CPU time; wall time',
+  'above that is other load on the machine (see the load average).',
+];
+export function writeReport(text: string, out: string | undefined): void {
+  process.stdout.write(`${text}\n`);
+  if (out) {
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, text);
+  }
 }

@@ -9,8 +9,6 @@
  * warm-up epoch per size, then `--epochs` measured epochs; wall and process CPU time (user +
  * system) per epoch, the median reported per 1,000 images.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../trainer/backend.js';
@@ -23,6 +21,8 @@ import {
   randomData,
   tensors,
   timedEpoch,
+  WASM_WALL_NOTE,
+  writeReport,
 } from './common.js';
 
 const { values: args } = parseArgs({
@@ -90,16 +90,10 @@ async function main() {
         `| ${r.shape.join('x')} | ${r.shape[0] * r.shape[1] * r.shape[2]} | ${r.params} | ${fmt(median(r.wall))} s | ${fmt(median(r.cpu))} s | ${fmt(median(r.cpu) / base)}x |`,
     ),
     '',
-    'wasm trains on one thread: on a quiet machine an epoch takes about its CPU time; wall time',
-    'above that is other load on the machine (see the load average).',
+    ...WASM_WALL_NOTE,
     '',
   ];
-  const text = lines.join('\n');
-  process.stdout.write(`${text}\n`);
-  if (args.out) {
-    mkdirSync(path.dirname(args.out), { recursive: true });
-    writeFileSync(args.out, text);
-  }
+  writeReport(lines.join('\n'), args.out);
 }
 
 await main();

@@ -18,7 +18,6 @@ import { SqliteModelRegistry } from '../../shared/adapters/local/sqlite-model-re
 import { SqliteScheduleStore } from '../../shared/adapters/local/sqlite-schedule-store.js';
 import { SqliteStateStore } from '../../shared/adapters/local/sqlite-state-store.js';
 import { LocalDatasetPreparer } from '../../shared/data/prepare.js';
-import { ValidationError } from '../../shared/errors.js';
 import type { FeatureProber } from '../../shared/ports/artifacts.js';
 import { systemClock } from '../../shared/ports/clock.js';
 import type { ExecutorEvent } from '../../shared/ports/executor.js';
