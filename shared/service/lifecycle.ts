@@ -31,7 +31,7 @@
 import { buildLeaderboard } from '../aggregation/leaderboard.js';
 import { ConflictError, type FieldIssue, NotFoundError, ValidationError } from '../errors.js';
 import { planSweep } from '../planner/plan-sweep.js';
-import { readRefit, refits } from '../planner/refit.js';
+import { refits } from '../planner/refit.js';
 import type { PathPolicy } from '../ports/path-policy.js';
 import type { UpdateSweepOptions } from '../ports/state-store.js';
 import { writeHtmlReport } from '../report/report-input.js';
@@ -737,7 +737,7 @@ export async function resumeSweep(
   const plan = await loadPlan(deps, id);
   const records = await resetUnfinishedTrials(deps, id);
   const refit = await refitStage(deps, plan, { status: 'running' }, records, { resuming: true });
-  if (refit.status !== 'none' && (await readRefit(deps.objects, id))) {
+  if (refit.status === 'submit' && refit.decided) {
     // Stopped during its refit: the refit runs again (its folds are all finished).
     const submitted = await submitRefit(deps, plan, refit.refit, records);
     const sweepNow = await requireSweep(deps, id);

@@ -32,8 +32,11 @@ export type RefitStage =
   | { status: 'none' }
   /** The refit trial is submitted and has not finished. */
   | { status: 'running'; refit: Refit }
-  /** The refit must be submitted now (or again, after a crash while submitting it). */
-  | { status: 'submit'; refit: Refit };
+  /**
+   * The refit must be submitted now; `decided`: it was decided before (refit.json exists) and is
+   * submitted again (after a crash while submitting it, or a resume).
+   */
+  | { status: 'submit'; refit: Refit; decided: boolean };
 
 /**
  * Where a sweep's refit stands, from its trial records: `none` when it is not asked for, has
@@ -56,7 +59,7 @@ export async function refitStage(
   if (own && stored && sweep.status === 'running' && !options.resuming) {
     return { status: 'running', refit: stored };
   }
-  if (stored) return { status: 'submit', refit: stored };
+  if (stored) return { status: 'submit', refit: stored, decided: true };
   const finished = records.flatMap((t) =>
     t.trialIndex < index && finishedStatus(t)
       ? [{ ...t, status: t.status as 'succeeded' | 'failed', attempt: Math.max(1, t.attempt) }]
@@ -70,7 +73,7 @@ export async function refitStage(
   const bestEpochs = plan.trials
     .filter((t) => t.variantIndex === variant.index)
     .map((t) => byIndex.get(t.index)?.bestEpoch);
-  return { status: 'submit', refit: planRefit(plan, variant.index, bestEpochs) };
+  return { status: 'submit', refit: planRefit(plan, variant.index, bestEpochs), decided: false };
 }
 
 /**
