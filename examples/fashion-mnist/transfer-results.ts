@@ -392,7 +392,10 @@ function verdict(diffs: number[], applies: boolean): string {
 }
 
 function render(records: RunRecord[]): string {
-  const current = records.filter((r) => r.settings === settingsKey);
+  // The runs made with today's settings; when there are none yet (the settings changed since),
+  // the saved runs as they are, with the note below saying what they were made with.
+  const matching = records.filter((r) => r.settings === settingsKey);
+  const current = matching.length > 0 ? matching : records;
   const sizesDone = [...new Set(current.map((r) => r.n))].sort((a, b) => a - b);
   const lines: string[] = [];
   const seedsOf = (n: number) => current.filter((r) => r.n === n).map((r) => r.seed);
@@ -455,7 +458,9 @@ function render(records: RunRecord[]): string {
     );
     lines.push(
       '',
-      `The sweep's own pick (best CV mean; test accuracy in brackets of its champion, the best fold's model, and of the ensemble of its fold models, \`"champion": "ensemble"\`): ${picks.join('; ')}.`,
+      runs.some((r) => typeof r.ensembleTestAccuracy === 'number')
+        ? `The sweep's own pick (best CV mean; test accuracy in brackets of its champion, the best fold's model, and of the ensemble of its fold models, \`"champion": "ensemble"\`): ${picks.join('; ')}.`
+        : `The sweep's own pick (best CV mean; its champion is the best fold's model, test accuracy in brackets): ${picks.join('; ')}.`,
       `Sweep wall time: ${runs.map((r) => `${(r.wallSeconds / 60).toFixed(1)} min`).join(', ')}.`,
       '',
     );
