@@ -1,5 +1,5 @@
 /** Data, models and formatting shared by the epoch benchmarks in this folder. */
-import { execSync } from 'node:child_process';
+import { execSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -176,4 +176,28 @@ export function writeReport(text: string, out: string | undefined): void {
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, text);
   }
+}
+
+/**
+ * A Python that imports `modules` (`$FOLDSWEEP_PYTHON`, /usr/bin/python3, python3 are tried: Debian's
+ * python3-torch and python3-sklearn install for /usr/bin/python3), with the first module's
+ * version; or what each candidate said.
+ */
+export function findPython(
+  modules: readonly string[],
+): { python: string; version: string } | { missing: string } {
+  const candidates = [process.env.FOLDSWEEP_PYTHON, '/usr/bin/python3', 'python3'].filter(
+    (p): p is string => !!p,
+  );
+  const tried: string[] = [];
+  for (const python of candidates) {
+    const r = spawnSync(
+      python,
+      ['-c', `import ${modules.join(', ')}; print(${modules[0]}.__version__)`],
+      { encoding: 'utf8' },
+    );
+    if (r.status === 0) return { python, version: r.stdout.trim() };
+    tried.push(`${python}: ${(r.stderr || String(r.error ?? '')).trim().split('\n').pop()}`);
+  }
+  return { missing: tried.join('; ') };
 }

@@ -47,6 +47,7 @@ import {
   type Dataset,
   fashionCnn,
   fashionMnist,
+  findPython,
   fmt,
   issueCnn,
   loadAverage,
@@ -215,21 +216,6 @@ interface Torch {
   version: string;
   send(cmd: object): Promise<Record<string, unknown>>;
   close(): void;
-}
-
-function findPython(): { python: string; version: string } | { missing: string } {
-  const candidates = [process.env.FOLDSWEEP_PYTHON, '/usr/bin/python3', 'python3'].filter(
-    (p): p is string => !!p,
-  );
-  const tried: string[] = [];
-  for (const python of candidates) {
-    const r = spawnSync(python, ['-c', 'import torch, numpy; print(torch.__version__)'], {
-      encoding: 'utf8',
-    });
-    if (r.status === 0) return { python, version: r.stdout.trim() };
-    tried.push(`${python}: ${(r.stderr || String(r.error ?? '')).trim().split('\n').pop()}`);
-  }
-  return { missing: tried.join('; ') };
 }
 
 function startTorch(python: string, version: string): Torch {
@@ -403,7 +389,7 @@ async function main(): Promise<void> {
   }
   const tfjsVariants: (BenchSet | undefined)[] = onWasm ? sets : [undefined];
 
-  const found = args['no-torch'] ? { missing: '--no-torch given' } : findPython();
+  const found = args['no-torch'] ? { missing: '--no-torch given' } : findPython(['torch', 'numpy']);
   const torch = 'python' in found ? startTorch(found.python, found.version) : undefined;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'bench-cpu-'));
 
