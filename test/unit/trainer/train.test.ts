@@ -21,6 +21,15 @@ beforeAll(async () => {
 
 const splits = (n = 90) => bandSplits(tf, n);
 
+/** The tiny CNN with a new 3-class head, every layer trained at `learningRate`. */
+const tinyFineTune = (learningRate: number) =>
+  buildFineTuneModel(tf, tinyCnn(tf, 5), {
+    strategy: 'finetune',
+    numClasses: 3,
+    freezeDepth: 0,
+    learningRate,
+  });
+
 describe('toTensors()', () => {
   it('scales pixels to [0, 1] and one-hot encodes labels', () => {
     const pixels = new Uint8Array([0, 255, 51, 102]);
@@ -39,12 +48,7 @@ describe('toTensors()', () => {
 describe('trainWithEarlyStopping()', () => {
   it('learns, reports every epoch and keeps the tensor count flat across epochs', async () => {
     const data = splits();
-    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
-      strategy: 'finetune',
-      numClasses: 3,
-      freezeDepth: 0,
-      learningRate: 0.02,
-    });
+    const model = tinyFineTune(0.02);
     const seen: number[] = [];
     const outcome = await trainWithEarlyStopping(tf, model, data, {
       epochs: 6,
@@ -72,12 +76,7 @@ describe('trainWithEarlyStopping()', () => {
       xVal: data.xVal.slice(0, 0),
       yVal: data.yVal.slice(0, 0),
     };
-    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
-      strategy: 'finetune',
-      numClasses: 3,
-      freezeDepth: 0,
-      learningRate: 0.02,
-    });
+    const model = tinyFineTune(0.02);
 
     // Act
     const outcome = await trainWithEarlyStopping(tf, model, noValidation, {
@@ -108,12 +107,7 @@ describe('trainWithEarlyStopping()', () => {
   it('stops after `patience` epochs without improvement and restores the best epoch', async () => {
     const data = splits();
     // A learning rate of 0 never improves after epoch 0: training must stop at epoch `patience`.
-    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
-      strategy: 'finetune',
-      numClasses: 3,
-      freezeDepth: 0,
-      learningRate: 1e-12,
-    });
+    const model = tinyFineTune(1e-12);
     const outcome = await trainWithEarlyStopping(tf, model, data, {
       epochs: 20,
       batchSize: 30,
@@ -145,12 +139,7 @@ describe('early stopping on small folds', () => {
 
   it('does not stop a fold of a few steps an epoch before patienceSteps steps', async () => {
     const data = splits();
-    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
-      strategy: 'finetune',
-      numClasses: 3,
-      freezeDepth: 0,
-      learningRate: 1e-12,
-    });
+    const model = tinyFineTune(1e-12);
     // 60 training images at batch 30: 2 steps an epoch. The same run stops after 2 idle epochs
     // with patience alone (the test above); 18 steps of patience keep it going for 9 idle epochs.
     expect(data.xTrain.shape[0]).toBe(60);
@@ -169,12 +158,7 @@ describe('early stopping on small folds', () => {
 
   it('on validation accuracy, keeps the later epoch of a tie when its loss is lower', async () => {
     const data = splits();
-    const model = buildFineTuneModel(tf, tinyCnn(tf, 5), {
-      strategy: 'finetune',
-      numClasses: 3,
-      freezeDepth: 0,
-      learningRate: 0.02,
-    });
+    const model = tinyFineTune(0.02);
     const outcome = await trainWithEarlyStopping(tf, model, data, {
       epochs: 8,
       batchSize: 10,
@@ -197,13 +181,7 @@ describe('early stopping on small folds', () => {
 
 /** Two models with identical weights (a fine-tuned tiny CNN, compiled at `learningRate`). */
 function twins(learningRate = 0.02) {
-  const make = () =>
-    buildFineTuneModel(tf, tinyCnn(tf, 5), {
-      strategy: 'finetune',
-      numClasses: 3,
-      freezeDepth: 0,
-      learningRate,
-    });
+  const make = () => tinyFineTune(learningRate);
   const a = make();
   const b = make();
   b.setWeights(a.getWeights());
