@@ -19,12 +19,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { FASHION_MNIST_CLASSES } from '../examples/fashion-mnist/classes.js';
 import { localDeps } from '../functions/deps/local.js';
 import { writeEnsemble } from '../shared/model/ensemble.js';
-import { planRefit } from '../shared/planner/refit.js';
 import { describeVariant } from '../shared/planner/variants.js';
 import { trialModelPrefix } from '../shared/schemas/plan.js';
 import { PATIENCE_STEPS_DEFAULT } from '../shared/schemas/sweep-spec.js';
@@ -32,10 +29,17 @@ import { getLeaderboard } from '../shared/service/aggregate.js';
 import { createSweep, loadPlan } from '../shared/service/sweeps.js';
 import { selectBackend } from '../trainer/backend.js';
 import { TfModelEvaluator } from '../trainer/evaluate.js';
-import { runTrial } from '../trainer/run-trial.js';
-
-const repo = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const DATA_DIR = '/usr/share/datasets/fashion-mnist';
+import {
+  BASE_MODEL,
+  mean,
+  meanSd,
+  pct,
+  repo,
+  SEARCH_SPACE,
+  TRAINING,
+  taskSpec,
+  trainOnAllImages,
+} from './transfer-task.js';
 
 const { values } = parseArgs({
   options: {
@@ -65,15 +69,6 @@ const beforeSizes = new Set(list(values['before-sizes']));
 const outPath = resolve(values.out);
 const dataPath = outPath.replace(/\.md$/, '.json');
 
-const BASE_MODEL = 'examples/fashion-mnist/base-model/model.json';
-const SEARCH_SPACE = {
-  strategy: ['scratch', 'finetune', 'bottleneck-linear'],
-  freezeDepth: [0, 3],
-  lrMultiplier: [1],
-  svmC: [1],
-};
-const TRAINING = { learningRate: 0.003, epochs: 40, batchSize: 16, patience: 6 };
-
 interface Run {
   n: number;
   seed: number;
@@ -91,27 +86,12 @@ interface Run {
   finishedAt: string;
 }
 
-function specFor(n: number, seed: number, patienceSteps: number) {
-  const dataset = (file: string) => ({
-    uri: join(DATA_DIR, file),
-    format: 'idx' as const,
-    classNames: [...FASHION_MNIST_CLASSES],
-  });
-  return {
-    name: `champion-kinds-n${n}-seed${seed}-ps${patienceSteps}`,
-    baseModel: join(repo, BASE_MODEL),
-    dataset: {
-      ...dataset('train-images-idx3-ubyte.gz'),
-      subset: { classes: [5, 6, 7, 8, 9], perClass: n / 5, seed },
-    },
-    testSet: { ...dataset('t10k-images-idx3-ubyte.gz'), subset: { classes: [5, 6, 7, 8, 9] } },
-    folds: 3,
-    seed,
+const specFor = (n: number, seed: number, patienceSteps: number) =>
+  taskSpec(`champion-kinds-n${n}-seed${seed}-ps${patienceSteps}`, n, seed, {
     champion: 'refit',
-    searchSpace: SEARCH_SPACE,
-    training: { ...TRAINING, patienceSteps },
-  };
-}
+    selection: 'best-mean',
+    training: { patienceSteps },
+  });
 
 async function runOne(
   deps: ReturnType<typeof localDeps>,
@@ -171,36 +151,20 @@ async function runOne(
     const { tf } = await selectBackend({ prefer: 'wasm' });
     run.allImages = [];
     for (const variant of plan.variants) {
-      const byHand = {
-        ...planRefit(plan, variant.index, []),
-        trialIndex: plan.trials.length + 1 + variant.index,
-      };
-      await runTrial(
-        { tf, backend: 'wasm', objects: deps.objects },
-        plan,
-        byHand.trialIndex,
-        1,
-        byHand,
-      );
       run.allImages.push({
         variant: describeVariant(variant),
-        test: await score(trialModelPrefix(sweep.id, byHand.trialIndex)),
+        test: await trainOnAllImages(
+          { deps, tf, evaluator },
+          plan,
+          variant.index,
+          [],
+          plan.trials.length + 1 + variant.index,
+        ),
       });
     }
   }
   return run;
 }
-
-const pct = (x: number | null | undefined) =>
-  x === null || x === undefined || Number.isNaN(x) ? 'n/a' : (100 * x).toFixed(1);
-const mean = (xs: readonly number[]) =>
-  xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN;
-const sd = (xs: readonly number[]) => {
-  if (xs.length < 2) return 0;
-  const m = mean(xs);
-  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
-};
-const meanSd = (xs: readonly number[]) => (xs.length ? `${pct(mean(xs))} ± ${pct(sd(xs))}` : 'n/a');
 
 function render(runs: Run[]): string {
   const after = runs.filter((r) => r.patienceSteps === PATIENCE_STEPS_DEFAULT);
@@ -225,6 +189,7 @@ function render(runs: Run[]): string {
     } UTC; 1-minute load average when runs finished: ${loads.length ? `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}` : 'n/a'}`,
     `- task: \`${BASE_MODEL}\` (pretrained on Fashion-MNIST classes 0-4, ${pct(info.testAccuracyOnClasses0to4)}% on their test images), n labelled images of classes 5-9 (n/5 per class, drawn with the seed), 3 folds, no holdout; the grid: ${SEARCH_SPACE.strategy.join(', ')}, freezeDepth ${SEARCH_SPACE.freezeDepth.join('/')}, lr×1, C=1 (4 variants); Adam ${TRAINING.learningRate}, batch ${TRAINING.batchSize}, up to ${TRAINING.epochs} epochs, patience ${TRAINING.patience}, patienceSteps ${PATIENCE_STEPS_DEFAULT} (the default)`,
     '- test accuracy: on the 5,000 official test images of classes 5-9, never seen by a sweep; mean ± sd over the seeds',
+    '- the pick: the best fold mean (`selection: "best-mean"`, the rule before the one-standard-error default; how the default picks, and its champions, are in [selection-rule.md](selection-rule.md))',
     "- **best fold**: the winning variant's best fold model (trained on 2/3 of the images); **refit** (the default champion): the winning variant trained again on all n images for the median of its folds' best epochs; **ensemble**: its 3 fold models averaged",
     '- **by hand**: every variant of the grid trained on all n images for the full 40 epochs without a sweep (no folds, no early stopping), as one would by hand; **the pick**: the variant the sweep picked, so trained (the same model as the refit, trained by the hand rule); **best**: the best of them on the test set (hindsight: what no sweep can know); **mean**: their mean',
     '',

@@ -2,7 +2,7 @@ import { type FieldIssue, ValidationError } from '../errors.js';
 import { findLayer } from '../model/layers-json.js';
 import type { PreparedDataset } from '../schemas/dataset.js';
 import type { BaseModelRef, Plan, Trial } from '../schemas/plan.js';
-import { APPLIES_TO, isRange, type SweepSpec } from '../schemas/sweep-spec.js';
+import { APPLIES_TO, isRange, SELECTION_DEFAULT, type SweepSpec } from '../schemas/sweep-spec.js';
 import { assignFolds } from './folds.js';
 import { planRungs } from './rungs.js';
 import { expandVariants, resolveFreezeDepth } from './variants.js';
@@ -191,6 +191,7 @@ export function planSweep(input: PlanInput): Plan {
     folds: spec.folds,
     foldOf,
     cutLayer: cut.name,
+    selection: spec.selection ?? SELECTION_DEFAULT,
     variants,
     trials,
     ...(spec.search?.scheduler

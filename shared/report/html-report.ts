@@ -366,6 +366,9 @@ export function renderHtmlReport(input: ReportInput): string {
     board.verdict
       ? `<p class="verdict${board.verdict.scratchWon ? ' scratch-won' : ''}" id="verdict">${esc(board.verdict.text)}</p>`
       : '',
+    board.selection?.text
+      ? `<p class="verdict" id="selection">${esc(board.selection.text)}</p>`
+      : '',
     `<table><thead><tr><th>#</th><th>variant</th><th>id</th><th>${esc(objective)} mean</th><th>± std</th><th>min</th><th>max</th><th>folds</th><th>fold scores</th><th>status</th></tr></thead><tbody>${rowsHtml.join('')}</tbody></table>`,
     `<h3>Fold scores</h3><figure>${foldScoresChart(foldRows, objective)}</figure></section>`,
   );

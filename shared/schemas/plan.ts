@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { ImageShapeSchema, PreparedDatasetSchema } from './dataset.js';
-import { StrategySchema, SvmLossSchema, SweepSpecSchema } from './sweep-spec.js';
+import {
+  type Selection,
+  SelectionSchema,
+  StrategySchema,
+  SvmLossSchema,
+  SweepSpecSchema,
+} from './sweep-spec.js';
 
 /**
  * One point of the search space. `id` is a short stable hash of its parameters (the parameters
@@ -84,6 +90,12 @@ export const PlanSchema = z.object({
    * written before cut points existed, which cut just below the softmax head.
    */
   cutLayer: z.string().optional(),
+  /**
+   * How the winning variant is chosen (spec.selection, default `one-se` since it existed).
+   * Absent in plans written before it existed, which picked the best mean: read it with
+   * planSelection, so an old sweep's leaderboard keeps the champion it promoted.
+   */
+  selection: SelectionSchema.optional(),
   variants: z.array(VariantSchema).min(1),
   trials: z.array(TrialSchema).min(1),
   /**
@@ -101,6 +113,11 @@ export type Plan = z.infer<typeof PlanSchema>;
 export function planCutLayer(plan: Pick<Plan, 'cutLayer' | 'baseModel'>): string {
   const layers = plan.baseModel.layers;
   return plan.cutLayer ?? layers[layers.length - 1]?.name ?? '';
+}
+
+/** The rule that picks this plan's winning variant (`best-mean` for plans older than the rule). */
+export function planSelection(plan: Pick<Plan, 'selection'>): Selection {
+  return plan.selection ?? 'best-mean';
 }
 
 export const planKey = (sweepId: string) => `sweeps/${sweepId}/plan.json`;

@@ -346,6 +346,18 @@ export const ChampionKindSchema = z.enum(['refit', 'best-fold', 'ensemble'], {
 });
 export type ChampionKind = z.infer<typeof ChampionKindSchema>;
 
+/**
+ * How the winning variant is chosen from the leaderboard (shared/aggregation/leaderboard.ts):
+ * `one-se` (the default for new sweeps), the simplest variant whose fold mean is within one
+ * standard error of the best mean; `best-mean`, the best fold mean.
+ */
+export const SelectionSchema = z.enum(['one-se', 'best-mean'], {
+  error: 'selection must be "one-se" or "best-mean"',
+});
+export type Selection = z.infer<typeof SelectionSchema>;
+/** The selection rule of a spec that names none (recorded in the plan). */
+export const SELECTION_DEFAULT: Selection = 'one-se';
+
 export const SweepSpecSchema = z
   .object({
     /** The JSON Schema an editor validates the file with (`foldsweep schema sweep`); ignored. */
@@ -373,6 +385,14 @@ export const SweepSpecSchema = z
      * bottleneck-linear; k times the size and inference cost).
      */
     champion: ChampionKindSchema.default('refit'),
+    /**
+     * How the winning variant is chosen: `one-se` (default), the one-standard-error rule: among
+     * the variants whose fold mean is within one standard error (fold std / sqrt(folds)) of the
+     * best mean, the simplest (bottleneck-linear before finetune before scratch; the deeper
+     * freeze, then the smaller lrMultiplier or svmC); `best-mean`, the best fold mean.
+     * Not defaulted here: the plan records the rule a sweep was planned with (plan.selection).
+     */
+    selection: SelectionSchema.optional(),
     model: ModelSettingsSchema.optional(),
     searchSpace: SearchSpaceSchema.default({
       strategy: ['finetune'],

@@ -1,4 +1,4 @@
-import type { StrategyDescriptor } from './descriptor.js';
+import { SIMPLICITY_TIER, type StrategyDescriptor } from './descriptor.js';
 
 /**
  * bottleneck-linear trains its SVM (Adam, weights from 0) at training.learningRate x this: a
@@ -36,4 +36,6 @@ export const bottleneckLinear: StrategyDescriptor<'bottleneck-linear'> = {
   },
   describe: (v) => `bottleneck-linear C=${v.svmC ?? 1}${v.svmLoss === 'hinge' ? ' hinge' : ''}`,
   servedByBottleneckCache: () => true,
+  // A smaller C regularises more: the simpler of two SVMs on the same features.
+  simplicity: (v) => [SIMPLICITY_TIER.linearProbe, v.svmC ?? 1],
 };

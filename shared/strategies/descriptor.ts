@@ -77,7 +77,21 @@ export interface StrategyDescriptor<N extends string = string> {
     variant: Pick<Variant, 'freezeDepth' | 'augment'>,
     layersUpToCut: number,
   ): boolean;
+  /**
+   * The variant's place in the one-standard-error rule's order (shared/aggregation/leaderboard.ts
+   * picks the simplest variant within one standard error of the best): a key compared element by
+   * element, lower is simpler. The first element ranks the strategy by how much it leans on the
+   * base model (SIMPLICITY_TIER); the rest order its own variants, fewer trainable parameters
+   * and a stronger pull towards the pretrained weights first.
+   */
+  simplicity(variant: Describable): readonly number[];
 }
+
+/**
+ * First elements of `simplicity` keys: a linear head on frozen features is the simplest model,
+ * fine-tuning from the pretrained weights next, training without them the least constrained.
+ */
+export const SIMPLICITY_TIER = { linearProbe: 0, fineTune: 1, fromScratch: 2 } as const;
 
 /** Descriptors by name; each key is its descriptor's name. */
 export type StrategyRegistry<N extends string = string> = {

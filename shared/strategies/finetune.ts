@@ -1,4 +1,4 @@
-import type { GridPoint, StrategyDescriptor } from './descriptor.js';
+import { type GridPoint, SIMPLICITY_TIER, type StrategyDescriptor } from './descriptor.js';
 
 /**
  * The depth a freezeDepth entry stands for: a count as given, a layer name as its position + 1
@@ -85,4 +85,6 @@ export const finetune: StrategyDescriptor<'finetune'> = {
     return `finetune freeze=${v.freezeAt ?? v.freezeDepth} lr×${v.lrMultiplier}${head}${aug}`;
   },
   servedByBottleneckCache: (v, layersUpToCut) => v.freezeDepth >= layersUpToCut && !v.augment,
+  // More frozen layers train fewer parameters; a smaller multiplier stays nearer the base.
+  simplicity: (v) => [SIMPLICITY_TIER.fineTune, -v.freezeDepth, v.lrMultiplier],
 };

@@ -1,4 +1,4 @@
-import type { StrategyDescriptor } from './descriptor.js';
+import { SIMPLICITY_TIER, type StrategyDescriptor } from './descriptor.js';
 
 /**
  * scratch: the finetune architecture with fresh weights, every layer trained at
@@ -19,4 +19,5 @@ export const scratch: StrategyDescriptor<'scratch'> = {
   },
   describe: (v) => `scratch${v.augment ? ' aug' : ''}`,
   servedByBottleneckCache: () => false,
+  simplicity: () => [SIMPLICITY_TIER.fromScratch],
 };

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { buildLeaderboard, formatLeaderboard } from '../../../../shared/aggregation/leaderboard.js';
+import {
+  buildLeaderboard,
+  formatLeaderboard,
+  rowMark,
+} from '../../../../shared/aggregation/leaderboard.js';
 import type { Plan } from '../../../../shared/schemas/plan.js';
 import type { TrialResult } from '../../../../shared/schemas/trial-result.js';
 import { planFactory, trialResultFactory, trialResultFor } from '../../../helpers/factories.js';
@@ -588,5 +592,178 @@ describe('the ranking verdict', () => {
       ]),
     );
     expect(board.verdict).toBeNull();
+  });
+});
+
+describe('choosing the champion (selection)', () => {
+  /** finetune freeze 0 and 3, scratch and bottleneck-linear C 0.1 and 1: 5 variants. */
+  const mixedPlan = (selection?: 'one-se' | 'best-mean') =>
+    planFactory({
+      spec: {
+        folds: 3,
+        ...(selection ? { selection } : {}),
+        searchSpace: {
+          strategy: ['scratch', 'finetune', 'bottleneck-linear'],
+          freezeDepth: [0, 3],
+          lrMultiplier: [1],
+          svmC: [0.1, 1],
+        },
+      },
+    });
+  const indexOf = (plan: Plan, description: string) => {
+    const i = plan.variants.findIndex((v) => rowDescription(plan, v.index) === description);
+    if (i < 0) throw new Error(`no variant ${description}`);
+    return i;
+  };
+  const rowDescription = (plan: Plan, i: number) =>
+    buildLeaderboard(plan, []).rows.find((r) => r.variantId === plan.variants[i].id)?.description;
+  /** The outcomes by description; every variant not named scores 0.5 on every fold. */
+  const outcomes = (plan: Plan, byDescription: Record<string, Outcome[]>) =>
+    resultsFor(
+      plan,
+      plan.variants.map(
+        (v) => byDescription[rowDescription(plan, v.index) ?? ''] ?? [0.5, 0.5, 0.5],
+      ),
+    );
+  const rowMarkOf = (board: ReturnType<typeof buildLeaderboard>, plan: Plan, i: number) =>
+    rowMark(rowOf(board, plan, i), board);
+  const championOf = (plan: Plan, board: ReturnType<typeof buildLeaderboard>) =>
+    rowDescription(
+      plan,
+      plan.variants.findIndex((v) => v.id === board.bestVariantId),
+    );
+
+  it('defaults to one-se and records it in the plan; a plan without it (older) keeps best-mean', () => {
+    const plan = mixedPlan();
+    expect(plan.selection).toBe('one-se');
+    expect(plan.spec.selection).toBeUndefined();
+    // Scratch leads finetune freeze=3 by a third of a point, well within one standard error.
+    const results = outcomes(plan, {
+      scratch: [0.88, 0.82, 0.84],
+      'finetune freeze=3 lr×1': [0.85, 0.82, 0.86],
+    });
+    const board = buildLeaderboard(plan, results);
+    expect(board.rows[0].description).toBe('scratch');
+    expect(championOf(plan, board)).toBe('finetune freeze=3 lr×1');
+    expect(rowMarkOf(board, plan, indexOf(plan, 'finetune freeze=3 lr×1'))).toBe('champion');
+    expect(rowMarkOf(board, plan, indexOf(plan, 'scratch'))).toBe('ok');
+    expect(board.selection).toMatchObject({ rule: 'one-se', bestMean: board.rows[0].variantId });
+    // bound = mean 0.8467 - std 0.0306 / sqrt(3)
+    expect(board.selection?.bound).toBeCloseTo(0.84667 - 0.030551 / Math.sqrt(3), 4);
+    expect(board.selection?.text).toMatch(
+      /^Champion: finetune freeze=3 lr×1 \(0\.8433\), the simplest variant within one standard error of scratch's mean \(0\.8467 − 0\.0176\)/,
+    );
+    expect(formatLeaderboard(board)).toContain(board.selection?.text);
+
+    const { selection: _, ...older } = plan;
+    const old = buildLeaderboard(older, results);
+    expect(championOf(plan, old)).toBe('scratch');
+    expect(old.selection).toMatchObject({ rule: 'best-mean', bound: null, text: '' });
+  });
+
+  it('picks first place under best-mean, and under one-se when no simpler variant is within one standard error', () => {
+    const results = (plan: Plan) =>
+      outcomes(plan, {
+        scratch: [0.88, 0.82, 0.84],
+        'finetune freeze=3 lr×1': [0.85, 0.82, 0.86],
+      });
+    const bestMean = mixedPlan('best-mean');
+    expect(championOf(bestMean, buildLeaderboard(bestMean, results(bestMean)))).toBe('scratch');
+    expect(buildLeaderboard(bestMean, results(bestMean)).selection?.text).toBe('');
+
+    // finetune freeze=0 leads with steady folds: its standard error is small, freeze=3 is 2
+    // points behind, outside it.
+    const plan = mixedPlan('one-se');
+    const board = buildLeaderboard(
+      plan,
+      outcomes(plan, {
+        'finetune freeze=0 lr×1': [0.92, 0.93, 0.92],
+        'finetune freeze=3 lr×1': [0.9, 0.91, 0.9],
+      }),
+    );
+    expect(championOf(plan, board)).toBe('finetune freeze=0 lr×1');
+    expect(board.selection?.text).toBe('');
+  });
+
+  it('orders by simplicity: a linear probe, then the deeper freeze, then scratch; the better mean breaks a tie in simplicity', () => {
+    const plan = mixedPlan('one-se');
+    // Every variant within the leader's (noisy) standard error.
+    const noisy: Outcome[] = [0.95, 0.75, 0.85];
+    const all = (probe: Outcome[]) =>
+      outcomes(plan, {
+        scratch: noisy,
+        'finetune freeze=0 lr×1': [0.94, 0.74, 0.84],
+        'finetune freeze=3 lr×1': [0.93, 0.73, 0.83],
+        'bottleneck-linear C=1': probe,
+        'bottleneck-linear C=0.1': [0.6, 0.6, 0.6],
+      });
+    expect(championOf(plan, buildLeaderboard(plan, all([0.92, 0.72, 0.82])))).toBe(
+      'bottleneck-linear C=1',
+    );
+    // With the probe out of reach, the deeper freeze.
+    expect(championOf(plan, buildLeaderboard(plan, all([0.6, 0.6, 0.6])))).toBe(
+      'finetune freeze=3 lr×1',
+    );
+    // Two probes tied in reach: the smaller C.
+    const probes = outcomes(plan, {
+      scratch: noisy,
+      'bottleneck-linear C=1': [0.93, 0.73, 0.83],
+      'bottleneck-linear C=0.1': [0.92, 0.72, 0.82],
+    });
+    expect(championOf(plan, buildLeaderboard(plan, probes))).toBe('bottleneck-linear C=0.1');
+    // Within one strategy and freeze: the smaller lrMultiplier, nearer the base, although behind.
+    const lr = planFactory({
+      spec: { folds: 3, searchSpace: { freezeDepth: [3], lrMultiplier: [1, 2] } },
+    });
+    const rates = buildLeaderboard(
+      lr,
+      resultsFor(lr, [
+        [0.95, 0.75, 0.85],
+        [0.96, 0.76, 0.86],
+      ]),
+    );
+    expect(rates.rows[0].variantId).toBe(lr.variants[1].id);
+    expect(rates.bestVariantId).toBe(lr.variants[0].id);
+    // Equal keys (augmentation is not ordered): the better mean, first place, stays.
+    const aug = planFactory({
+      spec: { folds: 3, searchSpace: { freezeDepth: [3], augment: [false, true] } },
+    });
+    const augmented = buildLeaderboard(
+      aug,
+      resultsFor(aug, [
+        [0.95, 0.75, 0.85],
+        [0.96, 0.76, 0.86],
+      ]),
+    );
+    expect(augmented.bestVariantId).toBe(aug.variants[1].id);
+    expect(augmented.selection?.text).toBe('');
+  });
+
+  it('never picks an incomplete variant, and on val_loss the bound lies above the best loss', () => {
+    const plan = mixedPlan('one-se');
+    const board = buildLeaderboard(
+      plan,
+      outcomes(plan, {
+        scratch: [0.95, 0.75, 0.85],
+        'bottleneck-linear C=0.1': [0.9, 0.8, 'failed'],
+      }),
+    );
+    expect(championOf(plan, board)).toBe('scratch');
+
+    const losses = planFactory({
+      spec: { folds: 3, searchSpace: { freezeDepth: [0, 3] }, training: { objective: 'val_loss' } },
+    });
+    const lossBoard = buildLeaderboard(
+      losses,
+      resultsFor(losses, [
+        [0.3, 0.5, 0.4],
+        [0.35, 0.55, 0.45],
+      ]),
+    );
+    // freeze=0 has the lower loss 0.40 (std 0.1, bound 0.4577); freeze=3's 0.45 is within it.
+    expect(lossBoard.rows[0].variantId).toBe(losses.variants[0].id);
+    expect(lossBoard.selection?.bound).toBeCloseTo(0.4 + 0.1 / Math.sqrt(3), 9);
+    expect(lossBoard.bestVariantId).toBe(losses.variants[1].id);
+    expect(lossBoard.selection?.text).toMatch(/\(0\.4000 \+ 0\.0577\)/);
   });
 });

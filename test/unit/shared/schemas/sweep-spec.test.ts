@@ -174,6 +174,11 @@ describe('SweepSpecSchema', () => {
       message: /champion must be "refit", "best-fold" or "ensemble"/,
     },
     {
+      patch: { selection: '1se' },
+      path: 'selection',
+      message: /selection must be "one-se" or "best-mean"/,
+    },
+    {
       patch: { holdoutFraction: 0.6 },
       path: 'holdoutFraction',
       message: /at most 0\.5/,

@@ -14,6 +14,7 @@ import {
   SweepSpecSchema,
   searchSpaceSchemaFor,
 } from '../../../../shared/schemas/sweep-spec.js';
+import { SIMPLICITY_TIER } from '../../../../shared/strategies/descriptor.js';
 import {
   defineRegistry,
   STRATEGIES,
@@ -45,6 +46,7 @@ const knn: StrategyDescriptor<'knn'> = {
   },
   describe: (v) => `knn k=3${v.augment ? ' aug' : ''}`,
   servedByBottleneckCache: (v) => !v.augment,
+  simplicity: () => [SIMPLICITY_TIER.linearProbe],
 };
 const WITH_KNN = defineRegistry({ ...STRATEGY_DESCRIPTORS, knn });
 
