@@ -60,6 +60,9 @@ function specFor(seed: number, halving: boolean) {
     folds,
     seed,
     holdoutFraction: 0,
+    // The rule its committed results were measured with (the scheduler is what is compared; the
+    // one-se default is measured in selection-rule.ts).
+    selection: 'best-mean',
     searchSpace: {
       strategy: ['finetune'],
       lrMultiplier: { min: 0.05, max: 2, scale: 'log' },

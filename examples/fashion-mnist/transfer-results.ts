@@ -128,7 +128,17 @@ const settingsKey = JSON.stringify(SETTINGS);
 const BASE_WEIGHTS_SHA256 = createHash('sha256')
   .update(readFileSync(join(repo, SETTINGS.baseModel.replace(/model\.json$/, 'weights.bin'))))
   .digest('hex');
-const CHAMPION_KINDS = join(repo, 'docs/benchmarks/champion-kinds.md');
+/** Benchmark pages the results page includes, after its own tables. */
+const INCLUDED_BENCHMARKS = [
+  {
+    file: 'champion-kinds.md',
+    heading: 'Which model becomes the champion: best fold, refit, fold ensemble',
+  },
+  {
+    file: 'selection-rule.md',
+    heading: 'Which variant wins: best mean or one standard error (the n=100 goal)',
+  },
+];
 
 function loadRecords(): RunRecord[] {
   if (values.fresh || !existsSync(dataPath)) return [];
@@ -487,17 +497,19 @@ function render(records: RunRecord[]): string {
       `| ${claim.claim} | ${claim.favouredLabel} vs ${claim.otherLabel} | ${cells.join(' | ')} |`,
     );
   }
-  if (existsSync(CHAMPION_KINDS)) {
-    // The champion comparison (benchmarks/champion-kinds.ts) on the current base and defaults.
-    const body = readFileSync(CHAMPION_KINDS, 'utf8')
+  for (const { file, heading } of INCLUDED_BENCHMARKS) {
+    // The champion benchmarks (benchmarks/champion-kinds.ts, selection-rule.ts) on the current base.
+    const path = join(repo, 'docs/benchmarks', file);
+    if (!existsSync(path)) continue;
+    const body = readFileSync(path, 'utf8')
       .replace(/^# .*\n/, '')
       .replace(/^## /gm, '### ')
       .replace(/\]\((?!https?:)([^)]+)\)/g, (_, link: string) => `](${join('benchmarks', link)})`);
     lines.push(
       '',
-      '## Which model becomes the champion: best fold, refit, fold ensemble',
+      `## ${heading}`,
       '',
-      `From [benchmarks/champion-kinds.md](benchmarks/champion-kinds.md), included here:`,
+      `From [benchmarks/${file}](benchmarks/${file}), included here:`,
       body.trimEnd(),
     );
   }

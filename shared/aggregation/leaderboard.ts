@@ -67,10 +67,11 @@ export interface Leaderboard {
 
 /** The selection rule's decision, next to the ranking by mean. */
 export interface ChampionSelection {
-  rule: Selection;
+  /** The plan's rule (`best-mean-lower-std`: a plan written before selection rules existed). */
+  rule: Selection | 'best-mean-lower-std';
   /** First place by mean (the pick under `best-mean`). */
   bestMean: string;
-  /** `one-se`: means on this side of it count as tied with first place (null: `best-mean`). */
+  /** `one-se`: means on this side of it count as tied with first place (null: other rules). */
   bound: number | null;
   /** Why the champion is not first place; empty when it is. */
   text: string;
@@ -201,30 +202,53 @@ function compareKeys(a: readonly number[], b: readonly number[]): number {
 }
 
 /**
- * The champion variant among the ranked rows (rows[0] complete). `best-mean`: first place.
- * `one-se`, the one-standard-error rule (Breiman et al.'s CART; glmnet's lambda.1se): the
- * standard error of first place's mean is its fold std / sqrt(folds); every complete variant
- * whose mean is within it counts as tied, and of those the simplest wins (the strategies'
- * `simplicity` keys: a linear probe before fine-tuning before scratch, a deeper freeze and a
- * smaller lrMultiplier or svmC first), the better mean breaking a tie in simplicity.
- * Why: with a few small folds, means differ by a validation image or two, so "first by mean" is
- * often noise; the simpler model of a tie generalises at least as well. On the practice task at
- * 100 images scratch led the fine-tunes by such a margin in 2 of 6 seeds and then lost 5-9
- * points on the test set (docs/benchmarks/selection-rule.md). With more images the folds agree,
- * the standard error shrinks, and the rule picks first place.
+ * The champion variant among the ranked rows (rows[0] complete), by the plan's selection rule
+ * (planSelection). Both rules pick the simplest of the variants *tied* with first place, by the
+ * strategies' `simplicity` keys (a linear probe before fine-tuning before scratch; a deeper
+ * freeze, a smaller lrMultiplier or svmC first), the better mean, then the ranking's own order
+ * (lower std, plan order) breaking a tie in simplicity. What counts as tied:
+ * - `best-mean` (the default): as many validation images right as first place (on val_loss, the
+ *   same mean). Fold accuracies are averaged over folds of unequal sizes (34, 33, 33 images), so
+ *   two variants with the same number of correct images can differ in the last decimals of their
+ *   means: that difference is not evidence, and neither is a lower fold std.
+ * - `one-se`, the one-standard-error rule (Breiman et al.'s CART; glmnet's lambda.1se): also
+ *   every complete variant whose mean is within one standard error of first place's (its fold
+ *   std / sqrt(folds)). More conservative: it trades a little accuracy at moderate sizes for
+ *   robustness on tiny folds (docs/benchmarks/selection-rule.md).
+ * Plans written before the rule existed (`best-mean-lower-std`) keep first place, ties broken by
+ * the lower std: an old sweep's leaderboard keeps the champion it promoted.
  */
 function selectChampion(
-  plan: Pick<Plan, 'selection' | 'variants'>,
+  plan: Pick<Plan, 'selection' | 'variants' | 'foldOf' | 'folds'>,
   rows: readonly LeaderboardRow[],
   higherIsBetter: boolean,
 ): { row: LeaderboardRow; selection: ChampionSelection } {
   const first = rows[0];
   const rule = planSelection(plan);
-  if (rule === 'best-mean' || first.mean === null) {
+  const firstMean = first.mean;
+  if (rule === 'best-mean-lower-std' || firstMean === null) {
     return { row: first, selection: { rule, bestMean: first.variantId, bound: null, text: '' } };
   }
+  // Validation images per fold: a fold accuracy times its size is a count of correct images.
+  const foldSizes = Array.from({ length: plan.folds }, () => 0);
+  for (const f of plan.foldOf) if (f >= 0 && f < plan.folds) foldSizes[f]++;
+  const correct = (row: LeaderboardRow) =>
+    row.foldValues.reduce<number>((sum, v, f) => sum + (v ?? 0) * (foldSizes[f] ?? 0), 0);
+  const validationImages = foldSizes.reduce((a, b) => a + b, 0);
+  const sameScore = (row: LeaderboardRow) =>
+    higherIsBetter
+      ? Math.abs(correct(row) - correct(first)) < 0.5
+      : Math.abs((row.mean ?? Number.NaN) - firstMean) <= MEAN_EPSILON;
   const standardError = (first.std ?? 0) / Math.sqrt(Math.max(1, first.foldsCompleted));
-  const bound = higherIsBetter ? first.mean - standardError : first.mean + standardError;
+  const bound =
+    rule === 'one-se'
+      ? higherIsBetter
+        ? firstMean - standardError
+        : firstMean + standardError
+      : null;
+  const withinBound = (mean: number) =>
+    bound !== null &&
+    (higherIsBetter ? mean >= bound - MEAN_EPSILON : mean <= bound + MEAN_EPSILON);
   const variants = new Map(plan.variants.map((v) => [v.id, v]));
   const simplicity = (row: LeaderboardRow) => {
     const v = variants.get(row.variantId);
@@ -233,15 +257,20 @@ function selectChampion(
   let pick = first;
   for (const row of rows) {
     if (!row.complete || row.mean === null) continue;
-    const tied = higherIsBetter
-      ? row.mean >= bound - MEAN_EPSILON
-      : row.mean <= bound + MEAN_EPSILON;
+    const tied = sameScore(row) || withinBound(row.mean);
     if (tied && compareKeys(simplicity(row), simplicity(pick)) < 0) pick = row;
   }
-  const text =
+  const why =
     pick === first
       ? ''
-      : `Champion: ${pick.description} (${pick.mean?.toFixed(4)}), the simplest variant within one standard error of ${first.description}'s mean (${first.mean.toFixed(4)} ${higherIsBetter ? '−' : '+'} ${standardError.toFixed(4)}): on these folds they are tied, and the simpler model is the safer pick (selection "one-se"; "best-mean" picks ${first.description}).`;
+      : sameScore(pick)
+        ? higherIsBetter
+          ? `it classified as many validation images right as ${first.description} (${Math.round(correct(first))} of ${validationImages}; the means differ only through the folds' sizes)`
+          : `its mean equals ${first.description}'s`
+        : `its mean is within one standard error of ${first.description}'s (${firstMean.toFixed(4)} ${higherIsBetter ? '−' : '+'} ${standardError.toFixed(4)})`;
+  const text = why
+    ? `Champion: ${pick.description} (${pick.mean?.toFixed(4)}), the simplest of the variants tied with first place: ${why}. On these folds they are tied, and the simpler model is the safer pick (selection "${rule}").`
+    : '';
   return { row: pick, selection: { rule, bestMean: first.variantId, bound, text } };
 }
 

@@ -91,9 +91,9 @@ export const PlanSchema = z.object({
    */
   cutLayer: z.string().optional(),
   /**
-   * How the winning variant is chosen (spec.selection, default `one-se` since it existed).
-   * Absent in plans written before it existed, which picked the best mean: read it with
-   * planSelection, so an old sweep's leaderboard keeps the champion it promoted.
+   * How the winning variant is chosen (spec.selection, default SELECTION_DEFAULT). Absent in
+   * plans written before it existed: read it with planSelection, so an old sweep's leaderboard
+   * keeps the champion it promoted.
    */
   selection: SelectionSchema.optional(),
   variants: z.array(VariantSchema).min(1),
@@ -115,9 +115,13 @@ export function planCutLayer(plan: Pick<Plan, 'cutLayer' | 'baseModel'>): string
   return plan.cutLayer ?? layers[layers.length - 1]?.name ?? '';
 }
 
-/** The rule that picks this plan's winning variant (`best-mean` for plans older than the rule). */
-export function planSelection(plan: Pick<Plan, 'selection'>): Selection {
-  return plan.selection ?? 'best-mean';
+/**
+ * The rule that picks this plan's winning variant (shared/aggregation/leaderboard.ts); for a plan
+ * written before selection rules existed, `best-mean-lower-std`: first place, ties broken by the
+ * lower fold std, as it was promoted.
+ */
+export function planSelection(plan: Pick<Plan, 'selection'>): Selection | 'best-mean-lower-std' {
+  return plan.selection ?? 'best-mean-lower-std';
 }
 
 export const planKey = (sweepId: string) => `sweeps/${sweepId}/plan.json`;

@@ -348,15 +348,15 @@ export type ChampionKind = z.infer<typeof ChampionKindSchema>;
 
 /**
  * How the winning variant is chosen from the leaderboard (shared/aggregation/leaderboard.ts):
- * `one-se` (the default for new sweeps), the simplest variant whose fold mean is within one
- * standard error of the best mean; `best-mean`, the best fold mean.
+ * `best-mean` (the default), the best fold mean, a tie going to the simpler variant; `one-se`,
+ * the simplest variant whose fold mean is within one standard error of the best mean.
  */
 export const SelectionSchema = z.enum(['one-se', 'best-mean'], {
   error: 'selection must be "one-se" or "best-mean"',
 });
 export type Selection = z.infer<typeof SelectionSchema>;
 /** The selection rule of a spec that names none (recorded in the plan). */
-export const SELECTION_DEFAULT: Selection = 'one-se';
+export const SELECTION_DEFAULT: Selection = 'best-mean';
 
 export const SweepSpecSchema = z
   .object({
@@ -386,10 +386,11 @@ export const SweepSpecSchema = z
      */
     champion: ChampionKindSchema.default('refit'),
     /**
-     * How the winning variant is chosen: `one-se` (default), the one-standard-error rule: among
-     * the variants whose fold mean is within one standard error (fold std / sqrt(folds)) of the
-     * best mean, the simplest (bottleneck-linear before finetune before scratch; the deeper
-     * freeze, then the smaller lrMultiplier or svmC); `best-mean`, the best fold mean.
+     * How the winning variant is chosen. `best-mean` (default): the best fold mean; a variant
+     * with as many correct validation images as first place ties with it, and a tie goes to the
+     * simplest (bottleneck-linear before finetune before scratch; the deeper freeze, then the
+     * smaller lrMultiplier or svmC). `one-se`, the one-standard-error rule: the simplest of the
+     * variants whose fold mean is within one standard error (fold std / sqrt(folds)) of the best.
      * Not defaulted here: the plan records the rule a sweep was planned with (plan.selection).
      */
     selection: SelectionSchema.optional(),

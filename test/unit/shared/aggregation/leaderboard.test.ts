@@ -599,6 +599,8 @@ describe('choosing the champion (selection)', () => {
   /** finetune freeze 0 and 3, scratch and bottleneck-linear C 0.1 and 1: 5 variants. */
   const mixedPlan = (selection?: 'one-se' | 'best-mean') =>
     planFactory({
+      // 100 images: folds of unequal sizes, as in the practice task.
+      dataset: { countsPerClass: [34, 33, 33] },
       spec: {
         folds: 3,
         ...(selection ? { selection } : {}),
@@ -633,56 +635,103 @@ describe('choosing the champion (selection)', () => {
       plan.variants.findIndex((v) => v.id === board.bestVariantId),
     );
 
-  it('defaults to one-se and records it in the plan; a plan without it (older) keeps best-mean', () => {
+  /** Validation images per fold of the plan (the factory's folds are of unequal sizes). */
+  const foldSizes = (plan: Plan) =>
+    Array.from({ length: plan.folds }, (_, f) => plan.foldOf.filter((x) => x === f).length);
+
+  it('defaults to best-mean, where the same number of correct validation images is a tie that goes to the simpler variant', () => {
     const plan = mixedPlan();
-    expect(plan.selection).toBe('one-se');
+    expect(plan.selection).toBe('best-mean');
     expect(plan.spec.selection).toBeUndefined();
-    // Scratch leads finetune freeze=3 by a third of a point, well within one standard error.
+    const sizes = foldSizes(plan);
+    expect(new Set(sizes).size).toBeGreaterThan(1);
+    const [big, small] = [sizes.indexOf(Math.max(...sizes)), sizes.indexOf(Math.min(...sizes))];
+    // Both get 20 images of each fold right but one; scratch misses its one in the biggest fold,
+    // freeze=3 in the smallest, so scratch's mean is a little higher: the same count, a tie.
+    const accuracies = (miss: number) => sizes.map((m, f) => (f === miss ? 19 : 20) / m);
     const results = outcomes(plan, {
-      scratch: [0.88, 0.82, 0.84],
+      scratch: accuracies(big),
+      'finetune freeze=3 lr×1': accuracies(small),
+    });
+    const board = buildLeaderboard(plan, results);
+    expect(board.rows[0].description).toBe('scratch');
+    expect(board.rows[1].description).toBe('finetune freeze=3 lr×1');
+    expect(championOf(plan, board)).toBe('finetune freeze=3 lr×1');
+    expect(rowMarkOf(board, plan, indexOf(plan, 'finetune freeze=3 lr×1'))).toBe('champion');
+    expect(rowMarkOf(board, plan, indexOf(plan, 'scratch'))).toBe('ok');
+    expect(board.selection).toMatchObject({
+      rule: 'best-mean',
+      bestMean: board.rows[0].variantId,
+      bound: null,
+    });
+    const total = sizes.reduce((x, y) => x + y, 0);
+    expect(board.selection?.text).toContain(
+      `the simplest of the variants tied with first place: it classified as many validation images right as scratch (${3 * 20 - 1} of ${total};`,
+    );
+    expect(formatLeaderboard(board)).toContain(board.selection?.text);
+
+    // One image more for scratch: no longer a tie, first place wins.
+    const ahead = buildLeaderboard(
+      plan,
+      outcomes(plan, {
+        scratch: sizes.map((m) => 20 / m),
+        'finetune freeze=3 lr×1': accuracies(small),
+      }),
+    );
+    expect(championOf(plan, ahead)).toBe('scratch');
+    expect(ahead.selection?.text).toBe('');
+
+    // A plan written before selection rules: first place, ties broken by the lower std.
+    const { selection: _, ...older } = plan;
+    const old = buildLeaderboard(older, results);
+    expect(championOf(plan, old)).toBe('scratch');
+    expect(old.selection).toMatchObject({ rule: 'best-mean-lower-std', bound: null, text: '' });
+    const exact = outcomes(plan, {
+      scratch: [0.9, 0.8, 0.85],
+      'finetune freeze=3 lr×1': [0.95, 0.75, 0.85],
+    });
+    expect(championOf(plan, buildLeaderboard(older, exact))).toBe('scratch');
+    expect(championOf(plan, buildLeaderboard(plan, exact))).toBe('finetune freeze=3 lr×1');
+  });
+
+  it('one-se: the simplest variant within one standard error of first place, which it keeps when none is', () => {
+    const plan = mixedPlan('one-se');
+    // Scratch leads finetune freeze=3 by 0.7 points (about one image), within one standard error.
+    const results = outcomes(plan, {
+      scratch: [0.88, 0.82, 0.85],
       'finetune freeze=3 lr×1': [0.85, 0.82, 0.86],
     });
     const board = buildLeaderboard(plan, results);
     expect(board.rows[0].description).toBe('scratch');
     expect(championOf(plan, board)).toBe('finetune freeze=3 lr×1');
-    expect(rowMarkOf(board, plan, indexOf(plan, 'finetune freeze=3 lr×1'))).toBe('champion');
-    expect(rowMarkOf(board, plan, indexOf(plan, 'scratch'))).toBe('ok');
-    expect(board.selection).toMatchObject({ rule: 'one-se', bestMean: board.rows[0].variantId });
-    // bound = mean 0.8467 - std 0.0306 / sqrt(3)
-    expect(board.selection?.bound).toBeCloseTo(0.84667 - 0.030551 / Math.sqrt(3), 4);
+    // bound = mean 0.85 - std 0.03 / sqrt(3)
+    expect(board.selection?.rule).toBe('one-se');
+    expect(board.selection?.bound).toBeCloseTo(0.85 - 0.03 / Math.sqrt(3), 9);
     expect(board.selection?.text).toMatch(
-      /^Champion: finetune freeze=3 lr×1 \(0\.8433\), the simplest variant within one standard error of scratch's mean \(0\.8467 − 0\.0176\)/,
+      /^Champion: finetune freeze=3 lr×1 \(0\.8433\), the simplest of the variants tied with first place: its mean is within one standard error of scratch's \(0\.8500 − 0\.0173\)/,
     );
-    expect(formatLeaderboard(board)).toContain(board.selection?.text);
-
-    const { selection: _, ...older } = plan;
-    const old = buildLeaderboard(older, results);
-    expect(championOf(plan, old)).toBe('scratch');
-    expect(old.selection).toMatchObject({ rule: 'best-mean', bound: null, text: '' });
-  });
-
-  it('picks first place under best-mean, and under one-se when no simpler variant is within one standard error', () => {
-    const results = (plan: Plan) =>
-      outcomes(plan, {
-        scratch: [0.88, 0.82, 0.84],
-        'finetune freeze=3 lr×1': [0.85, 0.82, 0.86],
-      });
+    // The same folds under best-mean: not the same number of correct images, scratch wins.
     const bestMean = mixedPlan('best-mean');
-    expect(championOf(bestMean, buildLeaderboard(bestMean, results(bestMean)))).toBe('scratch');
-    expect(buildLeaderboard(bestMean, results(bestMean)).selection?.text).toBe('');
+    const strict = buildLeaderboard(
+      bestMean,
+      outcomes(bestMean, {
+        scratch: [0.88, 0.82, 0.85],
+        'finetune freeze=3 lr×1': [0.85, 0.82, 0.86],
+      }),
+    );
+    expect(championOf(bestMean, strict)).toBe('scratch');
 
-    // finetune freeze=0 leads with steady folds: its standard error is small, freeze=3 is 2
-    // points behind, outside it.
-    const plan = mixedPlan('one-se');
-    const board = buildLeaderboard(
+    // finetune freeze=0 leads with steady folds: its standard error is small, freeze=3 is 1
+    // point behind, outside it.
+    const steady = buildLeaderboard(
       plan,
       outcomes(plan, {
         'finetune freeze=0 lr×1': [0.92, 0.93, 0.92],
-        'finetune freeze=3 lr×1': [0.9, 0.91, 0.9],
+        'finetune freeze=3 lr×1': [0.91, 0.92, 0.91],
       }),
     );
-    expect(championOf(plan, board)).toBe('finetune freeze=0 lr×1');
-    expect(board.selection?.text).toBe('');
+    expect(championOf(plan, steady)).toBe('finetune freeze=0 lr×1');
+    expect(steady.selection?.text).toBe('');
   });
 
   it('orders by simplicity: a linear probe, then the deeper freeze, then scratch; the better mean breaks a tie in simplicity', () => {
@@ -713,7 +762,11 @@ describe('choosing the champion (selection)', () => {
     expect(championOf(plan, buildLeaderboard(plan, probes))).toBe('bottleneck-linear C=0.1');
     // Within one strategy and freeze: the smaller lrMultiplier, nearer the base, although behind.
     const lr = planFactory({
-      spec: { folds: 3, searchSpace: { freezeDepth: [3], lrMultiplier: [1, 2] } },
+      spec: {
+        folds: 3,
+        selection: 'one-se',
+        searchSpace: { freezeDepth: [3], lrMultiplier: [1, 2] },
+      },
     });
     const rates = buildLeaderboard(
       lr,
@@ -726,7 +779,11 @@ describe('choosing the champion (selection)', () => {
     expect(rates.bestVariantId).toBe(lr.variants[0].id);
     // Equal keys (augmentation is not ordered): the better mean, first place, stays.
     const aug = planFactory({
-      spec: { folds: 3, searchSpace: { freezeDepth: [3], augment: [false, true] } },
+      spec: {
+        folds: 3,
+        selection: 'one-se',
+        searchSpace: { freezeDepth: [3], augment: [false, true] },
+      },
     });
     const augmented = buildLeaderboard(
       aug,
@@ -751,7 +808,12 @@ describe('choosing the champion (selection)', () => {
     expect(championOf(plan, board)).toBe('scratch');
 
     const losses = planFactory({
-      spec: { folds: 3, searchSpace: { freezeDepth: [0, 3] }, training: { objective: 'val_loss' } },
+      spec: {
+        folds: 3,
+        selection: 'one-se',
+        searchSpace: { freezeDepth: [0, 3] },
+        training: { objective: 'val_loss' },
+      },
     });
     const lossBoard = buildLeaderboard(
       losses,
