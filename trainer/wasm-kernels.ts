@@ -29,6 +29,8 @@
  *     small per-variable tensors (~100 such calls a step), and ReLU's gradient is Step x dy;
  *   - GatherV2 (each step's batch of images) as one memory copy per row instead of a strided
  *     element loop (~2 ms for 32 images of 32x32x3).
+ *   - Adam's update of a variable as one kernel instead of ~13 (./wasm-kernels/adam.ts; the
+ *     trainer's loop calls its `applyGradients`), bit-identical to tf.train.adam.
  *   The convolution loops use fused multiply-adds (relaxed SIMD) where the engine validates them
  *   (Node 20: `--experimental-wasm-relaxed-simd`, passed by the local pool), else plain SIMD
  *   (./wasm-kernels/simd.ts).
@@ -44,6 +46,7 @@ import {
   registerKernel,
   unregisterKernel,
 } from '@tensorflow/tfjs';
+import { installFusedAdam } from './wasm-kernels/adam.js';
 import {
   conv2DBackpropFilterComposed,
   conv2DBackpropInputConv,
@@ -232,6 +235,7 @@ export function registerWasmGradientKernels(opts: RegisterWasmGradientKernelsOpt
   }
   active = set;
   installFusedGradients(() => active === 'fast');
+  installFusedAdam(() => active === 'fast');
 }
 
 /** The set last installed by {@link registerWasmGradientKernels} (undefined before). */

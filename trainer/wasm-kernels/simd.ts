@@ -134,6 +134,18 @@ export interface SimdExports {
   dwInputGrad3x3(dxp: number, w: number, dy: number, ...dims: DepthwiseDims): void;
   reluGrad(x: number, dy: number, out: number, n: number): void;
   squareGrad(x: number, dy: number, out: number, n: number): void;
+  /** one Adam step: the new value, m and v of a variable (see simd.wat) */
+  adam(
+    value: number,
+    m: number,
+    v: number,
+    g: number,
+    outValue: number,
+    outM: number,
+    outV: number,
+    n: number,
+    ...coefficients: AdamCoefficients
+  ): void;
   clipGrad(x: number, dy: number, out: number, n: number, lo: number, hi: number): void;
   /** acc [2C] float64 = per channel sum of dy, sum of dy * (x - mean) */
   bnGradSums(x: number, dy: number, mean: number, acc: number, rows: number, c: number): void;
@@ -151,6 +163,21 @@ export interface SimdExports {
     left: number,
   ): void;
 }
+
+/**
+ * What simd.wat's `adam` takes after its pointers and length, all float32: beta1, 1 - beta1,
+ * beta2, 1 - beta2, 1 - beta1^t, 1 - beta2^t, epsilon, -learning rate.
+ */
+export type AdamCoefficients = [
+  b1: number,
+  c1: number,
+  b2: number,
+  c2: number,
+  d1: number,
+  d2: number,
+  eps: number,
+  negLr: number,
+];
 
 /** What simd.wat's depthwise loops take after their pointers. */
 export type DepthwiseDims = [

@@ -1761,4 +1761,72 @@
       (local.set $out (i32.add (local.get $out) (i32.const 4)))
       (br $sl)))
   )
+
+  ;; One Adam step of a variable, the float32 operations of tfjs-core's AdamOptimizer in its order
+  ;; (so the results are bit-identical): m' = m * b1 + g * c1; v' = v * b2 + (g * g) * c2;
+  ;; value' = ((m' / d1) / (sqrt(v' / d2) + eps)) * negLr + value, with c1 = 1 - beta1,
+  ;; c2 = 1 - beta2, d1 = 1 - beta1^t, d2 = 1 - beta2^t, negLr = -learning rate (float32, from
+  ;; the caller). Writes the three new tensors; the inputs are left as they are.
+  (func (export "adam") (param $value i32) (param $m i32) (param $v i32) (param $g i32)
+    (param $outValue i32) (param $outM i32) (param $outV i32) (param $n i32)
+    (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32) (param $d1 f32) (param $d2 f32)
+    (param $eps f32) (param $negLr f32)
+    (local $end i32) (local $end4 i32) (local $gv v128) (local $mv v128) (local $vv v128)
+    (local $gs f32) (local $ms f32) (local $vs f32)
+    (local.set $end (i32.add (local.get $outValue) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $outValue) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vEnd (loop $vl
+      (br_if $vEnd (i32.ge_u (local.get $outValue) (local.get $end4)))
+      (local.set $gv (v128.load (local.get $g)))
+      (local.set $mv (f32x4.add
+        (f32x4.mul (v128.load (local.get $m)) (f32x4.splat (local.get $b1)))
+        (f32x4.mul (local.get $gv) (f32x4.splat (local.get $c1)))))
+      (local.set $vv (f32x4.add
+        (f32x4.mul (v128.load (local.get $v)) (f32x4.splat (local.get $b2)))
+        (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (f32x4.splat (local.get $c2)))))
+      (v128.store (local.get $outM) (local.get $mv))
+      (v128.store (local.get $outV) (local.get $vv))
+      (v128.store (local.get $outValue) (f32x4.add
+        (f32x4.mul
+          (f32x4.div
+            (f32x4.div (local.get $mv) (f32x4.splat (local.get $d1)))
+            (f32x4.add (f32x4.sqrt (f32x4.div (local.get $vv) (f32x4.splat (local.get $d2))))
+                       (f32x4.splat (local.get $eps))))
+          (f32x4.splat (local.get $negLr)))
+        (v128.load (local.get $value))))
+      (local.set $value (i32.add (local.get $value) (i32.const 16)))
+      (local.set $m (i32.add (local.get $m) (i32.const 16)))
+      (local.set $v (i32.add (local.get $v) (i32.const 16)))
+      (local.set $g (i32.add (local.get $g) (i32.const 16)))
+      (local.set $outValue (i32.add (local.get $outValue) (i32.const 16)))
+      (local.set $outM (i32.add (local.get $outM) (i32.const 16)))
+      (local.set $outV (i32.add (local.get $outV) (i32.const 16)))
+      (br $vl)))
+    (block $sEnd (loop $sl
+      (br_if $sEnd (i32.ge_u (local.get $outValue) (local.get $end)))
+      (local.set $gs (f32.load (local.get $g)))
+      (local.set $ms (f32.add
+        (f32.mul (f32.load (local.get $m)) (local.get $b1))
+        (f32.mul (local.get $gs) (local.get $c1))))
+      (local.set $vs (f32.add
+        (f32.mul (f32.load (local.get $v)) (local.get $b2))
+        (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (local.get $c2))))
+      (f32.store (local.get $outM) (local.get $ms))
+      (f32.store (local.get $outV) (local.get $vs))
+      (f32.store (local.get $outValue) (f32.add
+        (f32.mul
+          (f32.div
+            (f32.div (local.get $ms) (local.get $d1))
+            (f32.add (f32.sqrt (f32.div (local.get $vs) (local.get $d2))) (local.get $eps)))
+          (local.get $negLr))
+        (f32.load (local.get $value))))
+      (local.set $value (i32.add (local.get $value) (i32.const 4)))
+      (local.set $m (i32.add (local.get $m) (i32.const 4)))
+      (local.set $v (i32.add (local.get $v) (i32.const 4)))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (local.set $outValue (i32.add (local.get $outValue) (i32.const 4)))
+      (local.set $outM (i32.add (local.get $outM) (i32.const 4)))
+      (local.set $outV (i32.add (local.get $outV) (i32.const 4)))
+      (br $sl)))
+  )
 )
