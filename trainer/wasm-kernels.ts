@@ -23,7 +23,8 @@
  *   - Identity / same-dtype Cast share their input's data instead of copying it (tfjs-core clones
  *     every tensor it saves for the backward pass);
  *   - Add of a bias and Sum down to the channels (bias gradients) as SIMD loops; wasm's own run a
- *     generic broadcasting loop and a transpose respectively;
+ *     generic broadcasting loop and a transpose respectively; Sum and Mean also per image over its
+ *     spatial axes (global average pooling) and its Mean's gradient as one kernel;
  *   - Add / Sub / Multiply / RealDiv (same shape or with a scalar) and Step as SIMD loops: wasm
  *     creates an XNNPACK operator per call, which costs more than the work on the optimizer's
  *     small per-variable tensors (~100 such calls a step), and ReLU's gradient is Step x dy;

@@ -355,7 +355,10 @@ describe('elementwise kernels like the cpu backend', () => {
     ['all but last, negative axes, keepDims', [3, 5, 7], [-3, -2], true],
     ['all but last, odd channels', [50, 3], [0], false],
     ['last axis (built-in)', [4, 6], [1], false],
-    ['middle axis (built-in)', [4, 6, 3], [1], true],
+    ['the axis before the last, keepDims', [4, 6, 3], [1], true],
+    ['spatial axes (global average pool)', [3, 5, 4, 8], [1, 2], false],
+    ['spatial axes, odd channels, keepDims', [1, 3, 3, 5], [-3, -2], true],
+    ['first axis of three (built-in)', [4, 6, 3], [0], false],
     ['everything (built-in)', [4, 6], [0, 1], false],
   ])('Sum %s', async (_label, shape, axis, keepDims) => {
     await sameAsCpu('Sum', { x: input(shape as number[], 5) }, { axis, keepDims }, 1e-6);
@@ -431,6 +434,8 @@ describe('elementwise kernels like the cpu backend', () => {
   it.each([
     ['all but last', [4, 6, 6, 12], [0, 1, 2], false],
     ['all but last, keepDims, odd channels', [3, 5, 7], [0, 1], true],
+    ['spatial axes (global average pool)', [3, 5, 4, 8], [1, 2], false],
+    ['spatial axes, batch 1, odd channels, keepDims', [1, 3, 3, 5], [1, 2], true],
     ['last axis (built-in)', [4, 6], [1], false],
   ])('Mean %s', async (_label, shape, axis, keepDims) => {
     await sameAsCpu('Mean', { x: input(shape as number[], 5) }, { axis, keepDims }, 1e-6);

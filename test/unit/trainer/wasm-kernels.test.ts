@@ -427,7 +427,7 @@ describe('wasm gradient kernels', () => {
   });
 });
 
-describe('fused gradients (ReLU, clipByValue, batch normalisation)', () => {
+describe('fused gradients (ReLU, clipByValue, batch normalisation, mean)', () => {
   /** Gradients of sum(f(inputs) * w) for every input, on one backend and set. */
   async function gradsOf(
     backend: string,
@@ -508,6 +508,8 @@ describe('fused gradients (ReLU, clipByValue, batch normalisation)', () => {
   it.each([
     ['mean over all but the last axis', (x: tf.Tensor) => tf.mean(x, [0, 1, 2])],
     ['mean, keepDims', (x: tf.Tensor) => tf.mean(x, [0, 1, 2], true)],
+    ['mean over the spatial axes (global average pool)', (x: tf.Tensor) => tf.mean(x, [1, 2])],
+    ['mean over the spatial axes, keepDims', (x: tf.Tensor) => tf.mean(x, [1, 2], true)],
     ['mean over another axis (tfjs-core)', (x: tf.Tensor) => tf.mean(x, 1)],
     ['mean of everything (tfjs-core)', (x: tf.Tensor) => tf.mean(x)],
     ['square', (x: tf.Tensor) => tf.square(x)],
