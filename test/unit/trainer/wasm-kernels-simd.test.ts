@@ -1,6 +1,7 @@
 /**
  * The 'fast' set's SIMD kernels (trainer/wasm-kernels/simd.wat) against the cpu backend:
- * MaxPoolGrad, Add/Sub/Multiply/RealDiv, Step, Sum, Identity/Cast, and the module itself.
+ * MaxPoolGrad, Add/Sub/Multiply/RealDiv, Step, Sum, Identity/Cast, BatchMatMul, and the module
+ * itself.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -348,6 +349,24 @@ describe('elementwise kernels like the cpu backend', () => {
     for (const alpha of [0, 0.25]) {
       await sameAsCpu('Step', { x: withSpecials([5, 7], 4) }, { alpha });
     }
+  });
+
+  it.each([
+    ['[32, 64] x [64, 64] (a dense layer)', [32, 64], [64, 64], false, false],
+    ['dy x Wᵀ', [32, 10], [64, 10], false, true],
+    ['xᵀ x dy', [32, 64], [32, 16], true, false],
+    ['both transposed, odd sizes', [7, 5], [8, 7], true, true],
+    ['odd rows, batch 1 of rank 3', [1, 5, 9], [1, 9, 24], false, false],
+    ['one row', [1, 3], [3, 8], false, false],
+    ['columns not a multiple of 8 (built-in)', [6, 4], [4, 5], false, false],
+    ['batch of 2 (built-in)', [2, 3, 4], [2, 4, 8], false, false],
+  ])('BatchMatMul %s', async (_label, aShape, bShape, transposeA, transposeB) => {
+    await sameAsCpu(
+      'BatchMatMul',
+      { a: input(aShape as number[], 1), b: input(bShape as number[], 2) },
+      { transposeA, transposeB },
+      1e-5,
+    );
   });
 
   it.each([
