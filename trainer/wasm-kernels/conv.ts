@@ -447,9 +447,12 @@ export function makeConv2D(fallback: KernelFunc): KernelFunc {
 }
 
 /**
- * FusedConv2D (what tfjs-core runs for a convolution layer without an activation, e.g. before
- * batch normalisation, even while training) with a linear activation: `convForward`, then the bias
- * (if any) added in place. Other activations go to `fallback` (wasm's XNNPACK kernel).
+ * FusedConv2D with a linear activation (what tfjs-core runs for a convolution layer without an
+ * activation, e.g. before batch normalisation, even while training) or ReLU (a convolution layer
+ * with activation 'relu' outside training: predict, evaluate): `convForward`, then the bias (if
+ * any) added and the ReLU applied in place. Other activations go to `fallback` (wasm's XNNPACK
+ * kernel, which creates an operator for every new filter: ~4 ms for the Fashion-MNIST CNN's
+ * 7x7x32 -> 64 layer on 32 images).
  */
 export function makeFusedConv2D(fallback: KernelFunc): KernelFunc {
   return (args) => {
@@ -459,7 +462,8 @@ export function makeFusedConv2D(fallback: KernelFunc): KernelFunc {
     >;
     const { activation } = args.attrs as { activation?: string };
     const o = (filter as TensorInfo).shape[3];
-    if ((activation != null && activation !== 'linear') || preluActivationWeights) {
+    const relu = activation === 'relu';
+    if ((activation != null && activation !== 'linear' && !relu) || preluActivationWeights) {
       return fallback(args);
     }
     if (bias && (bias.dtype !== 'float32' || bias.shape.reduce((p, d) => p * d, 1) !== o)) {
@@ -467,12 +471,11 @@ export function makeFusedConv2D(fallback: KernelFunc): KernelFunc {
     }
     const y = convForwardOr(args);
     if (!y) return fallback(args);
-    if (bias) {
-      const backend = args.backend as WasmBackend;
-      const simd = simdFor(backend) as SimdExports;
-      const rows = y.shape.reduce((p, d) => p * d, 1) / o;
-      simd.biasAdd(ptr(backend, y), ptr(backend, bias), ptr(backend, y), rows, o);
-    }
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend) as SimdExports;
+    const n = y.shape.reduce((p, d) => p * d, 1);
+    if (bias) simd.biasAdd(ptr(backend, y), ptr(backend, bias), ptr(backend, y), n / o, o);
+    if (relu) simd.relu(ptr(backend, y), ptr(backend, y), n);
     return y;
   };
 }

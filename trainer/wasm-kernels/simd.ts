@@ -89,6 +89,8 @@ export interface SimdExports {
   convForward(xp: number, w: number, y: number, ...dims: PaddedConvDims): void;
   convFilterGrad(xp: number, dy: number, dw: number, ...dims: PaddedConvDims): void;
   biasAdd(x: number, bias: number, out: number, rows: number, c: number): void;
+  /** out = max(x, 0) as tfjs Relu (NaN and -0 kept); out may be x */
+  relu(x: number, out: number, n: number): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div; mode: 0 same shape, 1 b scalar, 2 a scalar */
   binary(op: number, a: number, b: number, out: number, n: number, mode: number): void;
   step(x: number, out: number, n: number, alpha: number): void;

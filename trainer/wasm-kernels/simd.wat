@@ -334,6 +334,27 @@
       (br $iLoop)))
   )
 
+  ;; out = x < 0 ? 0 : x (tfjs Relu: NaN and -0 stay as they are); out may be x
+  (func (export "relu") (param $x i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $end4 i32)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $out) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vEnd (loop $vl
+      (br_if $vEnd (i32.ge_u (local.get $out) (local.get $end4)))
+      ;; pmax(a, b) = a < b ? b : a
+      (v128.store (local.get $out) (f32x4.pmax (v128.load (local.get $x)) (f32x4.splat (f32.const 0))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $vl)))
+    (block $sEnd (loop $sl
+      (br_if $sEnd (i32.ge_u (local.get $out) (local.get $end)))
+      (f32.store (local.get $out)
+        (select (f32.const 0) (f32.load (local.get $x)) (f32.lt (f32.load (local.get $x)) (f32.const 0))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br $sl)))
+  )
+
   ;; out [C] = sum over rows of x [N, C], accumulated in float64 in acc (C doubles, zeroed here)
   (func (export "sumRows") (param $x i32) (param $acc i32) (param $out i32) (param $N i32) (param $C i32)
     (local $i i32) (local $j i32) (local $c4 i32) (local $row i32) (local $v v128) (local $a i32)

@@ -520,7 +520,7 @@ describe('elementwise kernels like the cpu backend', () => {
     await sameAsCpu('FusedBatchNorm', inputs, { varianceEpsilon: 1e-3 }, 1e-5);
   });
 
-  it('FusedConv2D: linear with and without a bias; relu by wasm', async () => {
+  it('FusedConv2D: linear and relu, with and without a bias; relu6 by wasm', async () => {
     const x = input([2, 7, 6, 5], 1);
     const filter = input([3, 3, 5, 16], 2);
     const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 };
@@ -538,6 +538,18 @@ describe('elementwise kernels like the cpu backend', () => {
           'FusedConv2D',
           { x, filter, bias: input([16], 3) },
           { ...attrs, activation: 'relu' },
+          1e-5,
+        );
+        await sameAsCpu(
+          'FusedConv2D',
+          { x: input([1, 9, 7, 5], 4), filter },
+          { ...attrs, strides: 2, pad: 'valid', activation: 'relu' },
+          1e-5,
+        );
+        await sameAsCpu(
+          'FusedConv2D',
+          { x, filter: input([3, 3, 5, 8], 5), bias: input([8], 6) },
+          { ...attrs, activation: 'relu6' },
           1e-5,
         );
       } finally {
