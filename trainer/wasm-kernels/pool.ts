@@ -9,7 +9,8 @@
  * order whose value is strictly greater than everything before it (starting from -Infinity), so a
  * tie (e.g. a window of ReLU zeros) sends the whole gradient to the first of the tied positions; a
  * window of only NaN/-Infinity passes no gradient; padded positions never win; overlapping windows
- * add up.
+ * add up. 2x2 windows with stride 2 that tile the input (the usual pooling layer) have a
+ * straight-line loop of their own (simd.wat `maxPoolGrad2x2`).
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import type { Shape4, WasmBackend } from './scope.js';
@@ -49,6 +50,18 @@ export function makeMaxPoolGrad(fallback: KernelFunc): KernelFunc {
       info.outHeight * fh === info.inHeight &&
       info.outWidth * fw === info.inWidth;
     const dx = backend.makeOutput([...input.shape], 'float32');
+    if (tiled && fh === 2 && fw === 2 && info.inChannels % 4 === 0) {
+      simd.maxPoolGrad2x2(
+        ptr(backend, input),
+        ptr(backend, dy),
+        ptr(backend, dx),
+        info.batchSize,
+        info.outHeight,
+        info.outWidth,
+        info.inChannels,
+      );
+      return dx;
+    }
     simd.maxPoolGrad(
       ptr(backend, input),
       ptr(backend, dy),

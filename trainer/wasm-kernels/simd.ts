@@ -71,6 +71,16 @@ export interface SimdExports {
     left: number,
     tiled: number,
   ): void;
+  /** maxPoolGrad for 2x2 windows, stride 2, tiling the input; C % 4 === 0 */
+  maxPoolGrad2x2(
+    x: number,
+    dy: number,
+    dx: number,
+    batch: number,
+    oh: number,
+    ow: number,
+    c: number,
+  ): void;
   im2colT(x: number, col: number, b0: number, nb: number, ...geometry: ConvGeometry): void;
   col2imAdd(dcol: number, dx: number, b0: number, nb: number, ...geometry: ConvGeometry): void;
   addInto(dst: number, src: number, n: number): void;

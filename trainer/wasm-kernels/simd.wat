@@ -155,6 +155,69 @@
       (br $bLoop)))
   )
 
+  ;; maxPoolGrad for 2x2 windows with stride 2 that tile the input (H = 2 OH, W = 2 OW, no
+  ;; padding) and C a multiple of 4, the common pooling layer: the same semantics in straight-line
+  ;; code. Per window and 4 channels, m_k = "position k beats every position before it" (strictly
+  ;; greater, from -Infinity); the arg-max is the last k with m_k, so dx_k = dy where m_k and no
+  ;; later m; every input position is written once.
+  (func (export "maxPoolGrad2x2")
+    (param $x i32) (param $dy i32) (param $dx i32)
+    (param $B i32) (param $OH i32) (param $OW i32) (param $C i32)
+    (local $row i32) (local $pos i32) (local $r i32) (local $q i32) (local $d i32)
+    (local $top i32) (local $bottom i32) (local $off i32)
+    (local $a v128) (local $b v128) (local $c v128) (local $e v128) (local $best v128)
+    (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $g v128)
+    (local.set $pos (i32.shl (local.get $C) (i32.const 2)))
+    ;; one input row: 2 OW positions
+    (local.set $row (i32.shl (i32.mul (local.get $OW) (local.get $pos)) (i32.const 1)))
+    ;; output rows of every image in turn: input rows 2r and 2r+1
+    (local.set $r (i32.mul (local.get $B) (local.get $OH)))
+    (block $rEnd (loop $rLoop
+      (br_if $rEnd (i32.eqz (local.get $r)))
+      (local.set $top (i32.const 0))
+      (local.set $q (local.get $OW))
+      (block $qEnd (loop $qLoop
+        (br_if $qEnd (i32.eqz (local.get $q)))
+        (local.set $d (i32.const 0))
+        (block $dEnd (loop $dLoop
+          (br_if $dEnd (i32.ge_u (local.get $d) (local.get $pos)))
+          (local.set $off (i32.add (local.get $top) (local.get $d)))
+          (local.set $bottom (i32.add (local.get $off) (local.get $row)))
+          (local.set $a (v128.load (i32.add (local.get $x) (local.get $off))))
+          (local.set $b (v128.load (i32.add (i32.add (local.get $x) (local.get $off)) (local.get $pos))))
+          (local.set $c (v128.load (i32.add (local.get $x) (local.get $bottom))))
+          (local.set $e (v128.load (i32.add (i32.add (local.get $x) (local.get $bottom)) (local.get $pos))))
+          (local.set $m0 (f32x4.gt (local.get $a) (f32x4.splat (f32.const -inf))))
+          (local.set $best (v128.bitselect (local.get $a) (f32x4.splat (f32.const -inf)) (local.get $m0)))
+          (local.set $m1 (f32x4.gt (local.get $b) (local.get $best)))
+          (local.set $best (v128.bitselect (local.get $b) (local.get $best) (local.get $m1)))
+          (local.set $m2 (f32x4.gt (local.get $c) (local.get $best)))
+          (local.set $best (v128.bitselect (local.get $c) (local.get $best) (local.get $m2)))
+          (local.set $m3 (f32x4.gt (local.get $e) (local.get $best)))
+          (local.set $g (v128.load (local.get $dy)))
+          (v128.store (i32.add (i32.add (local.get $dx) (local.get $bottom)) (local.get $pos))
+            (v128.and (local.get $g) (local.get $m3)))
+          (local.set $g (v128.andnot (local.get $g) (local.get $m3)))
+          (v128.store (i32.add (local.get $dx) (local.get $bottom)) (v128.and (local.get $g) (local.get $m2)))
+          (local.set $g (v128.andnot (local.get $g) (local.get $m2)))
+          (v128.store (i32.add (i32.add (local.get $dx) (local.get $off)) (local.get $pos))
+            (v128.and (local.get $g) (local.get $m1)))
+          (local.set $g (v128.andnot (local.get $g) (local.get $m1)))
+          (v128.store (i32.add (local.get $dx) (local.get $off)) (v128.and (local.get $g) (local.get $m0)))
+          (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+          (local.set $d (i32.add (local.get $d) (i32.const 16)))
+          (br $dLoop)))
+        ;; next window: 2 positions to the right
+        (local.set $top (i32.add (local.get $top) (i32.shl (local.get $pos) (i32.const 1))))
+        (local.set $q (i32.sub (local.get $q) (i32.const 1)))
+        (br $qLoop)))
+      ;; next output row: 2 input rows down
+      (local.set $x (i32.add (local.get $x) (i32.shl (local.get $row) (i32.const 1))))
+      (local.set $dx (i32.add (local.get $dx) (i32.shl (local.get $row) (i32.const 1))))
+      (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+      (br $rLoop)))
+  )
+
   ;; ceil(a / s) for s > 0 and any a, clamped to [0, n]
   (func $ceilDivClamp (param $a i32) (param $s i32) (param $n i32) (result i32)
     (local $v i32)

@@ -263,6 +263,8 @@ describe('MaxPoolGrad like the cpu backend', () => {
   }
   const cases: PoolCase[] = [
     { x: [2, 8, 8, 16], filter: 2, strides: 2, pad: 'valid' }, // windows tile the input
+    { x: [1, 4, 6, 4], filter: 2, strides: 2, pad: 'valid' }, // tiled, batch 1, 4 channels
+    { x: [3, 2, 2, 12], filter: 2, strides: 2, pad: 'same' }, // tiled, one window per image
     { x: [2, 8, 8, 16], filter: 2, strides: 2, pad: 'same' },
     { x: [2, 7, 9, 5], filter: 2, strides: 2, pad: 'same' }, // odd sizes: padded windows
     { x: [2, 7, 9, 5], filter: 2, strides: 2, pad: 'valid' }, // last row/col not covered
