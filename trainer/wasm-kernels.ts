@@ -19,7 +19,8 @@
  *     here, without creating an XNNPACK operator (packing the filter, building an indirection
  *     buffer) for each new filter, i.e. every training step;
  *   - Conv2DBackpropInput with strides > 1 by col2im around one matrix product;
- *   - MaxPoolGrad in one SIMD pass over the windows (wasm's re-scans every window per input);
+ *   - MaxPoolGrad in one SIMD pass over the windows (wasm's re-scans every window per input), and
+ *     MaxPool with 2x2 windows, stride 2 (2-3x faster than XNNPACK's on a CNN's sizes);
  *   - Identity / same-dtype Cast share their input's data instead of copying it (tfjs-core clones
  *     every tensor it saves for the backward pass);
  *   - Add of a bias and Sum down to the channels (bias gradients) as SIMD loops; wasm's own run a
@@ -79,7 +80,7 @@ import {
 } from './wasm-kernels/elementwise.js';
 import { installFusedGradients } from './wasm-kernels/gradients.js';
 import { makeBatchMatMul } from './wasm-kernels/matmul.js';
-import { makeMaxPoolGrad } from './wasm-kernels/pool.js';
+import { makeMaxPool, makeMaxPoolGrad } from './wasm-kernels/pool.js';
 import { BACKEND } from './wasm-kernels/scope.js';
 
 /** The kernels wasm 4.22 lacks for training; registered in every set. */
@@ -94,6 +95,7 @@ export const WASM_REPLACED_KERNELS = [
   'Conv2D',
   'Conv2DBackpropInput',
   'MaxPoolGrad',
+  'MaxPool',
   'Identity',
   'Cast',
   'Add',
@@ -153,6 +155,7 @@ const FAST: Record<string, KernelFunc> = {
   Conv2DBackpropInput: makeConv2DBackpropInput(),
   Conv2D: makeConv2D(callBuiltin('Conv2D')),
   MaxPoolGrad: makeMaxPoolGrad(callBuiltin('MaxPoolGrad')),
+  MaxPool: makeMaxPool(callBuiltin('MaxPool')),
   Identity: makeIdentity(callBuiltin('Identity')),
   Cast: makeCast(callBuiltin('Cast')),
   Add: makeBinary('Add', callBuiltin('Add')),

@@ -71,6 +71,17 @@ export interface SimdExports {
     left: number,
     tiled: number,
   ): void;
+  /** max pool with 2x2 windows, stride 2, no padding; C % 4 === 0 */
+  maxPool2x2(
+    x: number,
+    y: number,
+    batch: number,
+    h: number,
+    w: number,
+    oh: number,
+    ow: number,
+    c: number,
+  ): void;
   /** maxPoolGrad for 2x2 windows, stride 2, tiling the input; C % 4 === 0 */
   maxPoolGrad2x2(
     x: number,

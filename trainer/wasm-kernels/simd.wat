@@ -218,6 +218,55 @@
       (br $rLoop)))
   )
 
+  ;; y [B, OH, OW, C] = max pool of x [B, H, W, C] with 2x2 windows, stride 2, no padding
+  ;; (2 OH <= H, 2 OW <= W), C a multiple of 4; as the cpu backend: the largest value by
+  ;; "strictly greater" from -Infinity (NaN never wins; a window of NaN gives -Infinity).
+  (func (export "maxPool2x2")
+    (param $x i32) (param $y i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $OH i32) (param $OW i32) (param $C i32)
+    (local $row i32) (local $pos i32) (local $b i32) (local $r i32) (local $q i32) (local $d i32)
+    (local $xr i32) (local $at i32) (local $v v128) (local $best v128)
+    (local.set $pos (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $row (i32.mul (local.get $W) (local.get $pos)))
+    (block $bEnd (loop $bLoop
+      (br_if $bEnd (i32.ge_s (local.get $b) (local.get $B)))
+      (local.set $r (i32.const 0))
+      (block $rEnd (loop $rLoop
+        (br_if $rEnd (i32.ge_s (local.get $r) (local.get $OH)))
+        ;; x[b, 2r, 0, 0]
+        (local.set $xr (i32.add (local.get $x)
+          (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.shl (local.get $r) (i32.const 1)))
+                   (local.get $row))))
+        (local.set $q (i32.const 0))
+        (block $qEnd (loop $qLoop
+          (br_if $qEnd (i32.ge_s (local.get $q) (local.get $OW)))
+          (local.set $d (i32.const 0))
+          (block $dEnd (loop $dLoop
+            (br_if $dEnd (i32.ge_u (local.get $d) (local.get $pos)))
+            (local.set $at (i32.add (local.get $xr) (local.get $d)))
+            (local.set $best (f32x4.splat (f32.const -inf)))
+            (local.set $v (v128.load (local.get $at)))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (f32x4.gt (local.get $v) (local.get $best))))
+            (local.set $v (v128.load (i32.add (local.get $at) (local.get $pos))))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (f32x4.gt (local.get $v) (local.get $best))))
+            (local.set $at (i32.add (local.get $at) (local.get $row)))
+            (local.set $v (v128.load (local.get $at)))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (f32x4.gt (local.get $v) (local.get $best))))
+            (local.set $v (v128.load (i32.add (local.get $at) (local.get $pos))))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (f32x4.gt (local.get $v) (local.get $best))))
+            (v128.store (local.get $y) (local.get $best))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (local.set $d (i32.add (local.get $d) (i32.const 16)))
+            (br $dLoop)))
+          (local.set $xr (i32.add (local.get $xr) (i32.shl (local.get $pos) (i32.const 1))))
+          (local.set $q (i32.add (local.get $q) (i32.const 1)))
+          (br $qLoop)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rLoop)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bLoop)))
+  )
+
   ;; ceil(a / s) for s > 0 and any a, clamped to [0, n]
   (func $ceilDivClamp (param $a i32) (param $s i32) (param $n i32) (result i32)
     (local $v i32)

@@ -254,7 +254,7 @@ describe('Conv2D (forward) like the cpu backend', () => {
   });
 });
 
-describe('MaxPoolGrad like the cpu backend', () => {
+describe('MaxPoolGrad and MaxPool like the cpu backend', () => {
   interface PoolCase {
     x: [number, number, number, number];
     filter: number | [number, number];
@@ -268,6 +268,7 @@ describe('MaxPoolGrad like the cpu backend', () => {
     { x: [2, 8, 8, 16], filter: 2, strides: 2, pad: 'same' },
     { x: [2, 7, 9, 5], filter: 2, strides: 2, pad: 'same' }, // odd sizes: padded windows
     { x: [2, 7, 9, 5], filter: 2, strides: 2, pad: 'valid' }, // last row/col not covered
+    { x: [2, 7, 9, 8], filter: 2, strides: 2, pad: 'valid' },
     { x: [1, 9, 9, 6], filter: 3, strides: 2, pad: 'same' }, // overlapping windows
     { x: [1, 6, 6, 4], filter: 3, strides: 1, pad: 'same' },
     { x: [1, 6, 6, 1], filter: 2, strides: 2, pad: 'valid' },
@@ -298,6 +299,11 @@ describe('MaxPoolGrad like the cpu backend', () => {
       attrs,
       1e-6,
     );
+    // MaxPool's own loop (2x2, stride 2, no padding, 4k channels); wasm's for the rest differs
+    // from cpu on NaN windows and -0, which is not ours to test.
+    if (c.filter === 2 && c.strides === 2 && c.x[3] % 4 === 0 && info.padInfo.top === 0) {
+      await sameAsCpu('MaxPool', { x: { data: x, shape: c.x } }, attrs);
+    }
   });
 
   it('sends all of a tied window to its first position, nothing from an all-NaN window', async () => {
