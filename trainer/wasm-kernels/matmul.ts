@@ -44,17 +44,10 @@ export function makeBatchMatMul(fallback: KernelFunc): KernelFunc {
       : [b.shape[rb - 2], b.shape[rb - 1]];
     if (k !== kb || n % 8 !== 0 || m * k * n === 0) return fallback(args);
     const out = backend.makeOutput([...lead(ra >= rb ? a.shape : b.shape), m, n], 'float32');
-    // convForward computes output rows in pairs: with M odd it reads one row past a, so a is then
-    // copied with a row of slack (as it is when transposed).
-    const copyA = transposeA || m % 2 === 1 ? backend.makeOutput([(m + 1) * k], 'float32') : null;
+    const copyA = transposeA ? backend.makeOutput([m * k], 'float32') : null;
     const copyB = transposeB ? backend.makeOutput([k * n], 'float32') : null;
     try {
-      if (copyA) {
-        const src = heapF32(backend, a);
-        const dst = heapF32(backend, copyA);
-        if (transposeA) transposeInto(src, dst, k, m);
-        else dst.set(src);
-      }
+      if (copyA) transposeInto(heapF32(backend, a), heapF32(backend, copyA), k, m);
       if (copyB) transposeInto(heapF32(backend, b), heapF32(backend, copyB), n, k);
       simd.convForward(
         ptr(backend, copyA ?? a),

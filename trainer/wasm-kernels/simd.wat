@@ -940,63 +940,86 @@
 ;; A stride-(sh, sw) convolution y [B, OH, OW, O] = xp (x) w, w [FH, FW, C, O], on the padded
   ;; input xp [B, Hp, Wp, C] (see padCopy; output (r, q) reads the window at (r*sh, q*sw)). For a
   ;; filter row kh the FW*C values (kw, ci) of a window are contiguous in xp and the matching rows
-  ;; of w are contiguous too, so each output row is a product over K = FH*FW*C, computed in tiles of
-  ;; 2 output positions x 16 (or 8) output channels in f32x4 accumulators (more accumulators spill
-  ;; registers and run slower). O must be a multiple of 8. The last tile of a row may read one
-  ;; position (sw*C floats) past it: xp needs that much slack.
+  ;; of w are contiguous too, so each output position is a product over K = FH*FW*C, computed in
+  ;; tiles of 2 output positions x 16 (or 8) output channels in f32x4 accumulators (more
+  ;; accumulators spill registers and run slower). The positions are taken in pairs in y's order
+  ;; (B, OH, OW), a pair crossing into the next row or image where OW is odd, so that no tile is
+  ;; half empty (but the last, for an odd total). O must be a multiple of 8.
   (func (export "convForward")
     (param $xp i32) (param $w i32) (param $y i32)
     (param $B i32) (param $Hp i32) (param $Wp i32) (param $C i32)
     (param $OH i32) (param $OW i32) (param $O i32)
     (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32)
     (local $J i32) (local $b i32) (local $r i32) (local $q i32) (local $o0 i32)
-    (local $rowBytes i32) (local $pos i32) (local $xrow i32) (local $yrow i32) (local $left i32)
+    (local $rowBytes i32) (local $step i32) (local $n i32) (local $total i32) (local $left i32)
+    (local $xa i32) (local $xb i32) (local $yrow i32)
     (local.set $J (i32.mul (local.get $FW) (local.get $C)))
     (local.set $rowBytes (i32.shl (i32.mul (local.get $Wp) (local.get $C)) (i32.const 2)))
-    (local.set $pos (i32.shl (i32.mul (local.get $sw) (local.get $C)) (i32.const 2)))
+    ;; from one window to the next in an output row
+    (local.set $step (i32.shl (i32.mul (local.get $sw) (local.get $C)) (i32.const 2)))
+    (local.set $total (i32.mul (local.get $B) (i32.mul (local.get $OH) (local.get $OW))))
     (local.set $yrow (local.get $y))
-    (block $bEnd (loop $bLoop
-      (br_if $bEnd (i32.ge_s (local.get $b) (local.get $B)))
-      (local.set $r (i32.const 0))
-      (block $rEnd (loop $rLoop
-        (br_if $rEnd (i32.ge_s (local.get $r) (local.get $OH)))
-        (local.set $q (i32.const 0))
-        (block $qEnd (loop $qLoop
-          (br_if $qEnd (i32.ge_s (local.get $q) (local.get $OW)))
-          ;; xp[b, r*sh, q*sw, 0]
-          (local.set $xrow (i32.add (local.get $xp) (i32.add
-            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $Hp)) (i32.mul (local.get $r) (local.get $sh)))
-                     (local.get $rowBytes))
-            (i32.mul (local.get $q) (local.get $pos)))))
-          (local.set $left (i32.sub (local.get $OW) (local.get $q)))
-          (local.set $o0 (i32.const 0))
-          (block $oEnd (loop $oLoop
-            (br_if $oEnd (i32.gt_s (i32.add (local.get $o0) (i32.const 16)) (local.get $O)))
-            (call $fwdTile16 (local.get $xrow) (local.get $w) (local.get $yrow) (local.get $left)
-              (local.get $O) (local.get $J) (local.get $FH) (local.get $rowBytes) (local.get $pos)
-              (local.get $o0))
-            (local.set $o0 (i32.add (local.get $o0) (i32.const 16)))
-            (br $oLoop)))
-          (if (i32.lt_s (local.get $o0) (local.get $O)) (then
-            (call $fwdTile8 (local.get $xrow) (local.get $w) (local.get $yrow) (local.get $left)
-              (local.get $O) (local.get $J) (local.get $FH) (local.get $rowBytes) (local.get $pos)
-              (local.get $o0))))
-          ;; next 2 output positions (1 at the end of an odd row)
-          (local.set $yrow (i32.add (local.get $yrow) (i32.mul (i32.shl (local.get $O) (i32.const 2))
-            (select (i32.const 2) (local.get $left) (i32.gt_s (local.get $left) (i32.const 2))))))
-          (local.set $q (i32.add (local.get $q) (i32.const 2)))
-          (br $qLoop)))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $rLoop)))
-      (local.set $b (i32.add (local.get $b) (i32.const 1)))
-      (br $bLoop)))
+    ;; (b, r, q) is the position after the last one whose window was taken, xa that window
+    (local.set $xa (local.get $xp))
+    (block $nEnd (loop $nLoop
+      (br_if $nEnd (i32.ge_s (local.get $n) (local.get $total)))
+      (local.set $left (i32.sub (local.get $total) (local.get $n)))
+      ;; the pair's second window: the next in the row, else the first of the next row / image
+      ;; (a lone last position reads its own window twice; the second result is not stored)
+      (local.set $q (i32.add (local.get $q) (i32.const 1)))
+      (if (i32.lt_s (local.get $q) (local.get $OW))
+        (then (local.set $xb (i32.add (local.get $xa) (local.get $step))))
+        (else
+          (local.set $q (i32.const 0))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (if (i32.eq (local.get $r) (local.get $OH)) (then
+            (local.set $r (i32.const 0))
+            (local.set $b (i32.add (local.get $b) (i32.const 1)))))
+          (local.set $xb (select
+            (call $windowAt (local.get $xp) (local.get $b) (local.get $r) (local.get $Hp)
+              (local.get $rowBytes) (local.get $sh))
+            (local.get $xa)
+            (i32.gt_s (local.get $left) (i32.const 1))))))
+      (local.set $o0 (i32.const 0))
+      (block $oEnd (loop $oLoop
+        (br_if $oEnd (i32.gt_s (i32.add (local.get $o0) (i32.const 16)) (local.get $O)))
+        (call $fwdTile16 (local.get $xa) (local.get $xb) (local.get $w) (local.get $yrow) (local.get $left)
+          (local.get $O) (local.get $J) (local.get $FH) (local.get $rowBytes) (local.get $o0))
+        (local.set $o0 (i32.add (local.get $o0) (i32.const 16)))
+        (br $oLoop)))
+      (if (i32.lt_s (local.get $o0) (local.get $O)) (then
+        (call $fwdTile8 (local.get $xa) (local.get $xb) (local.get $w) (local.get $yrow) (local.get $left)
+          (local.get $O) (local.get $J) (local.get $FH) (local.get $rowBytes) (local.get $o0))))
+      ;; the next pair's first window
+      (local.set $q (i32.add (local.get $q) (i32.const 1)))
+      (if (i32.lt_s (local.get $q) (local.get $OW))
+        (then (local.set $xa (i32.add (local.get $xb) (local.get $step))))
+        (else
+          (local.set $q (i32.const 0))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (if (i32.eq (local.get $r) (local.get $OH)) (then
+            (local.set $r (i32.const 0))
+            (local.set $b (i32.add (local.get $b) (i32.const 1)))))
+          (local.set $xa (call $windowAt (local.get $xp) (local.get $b) (local.get $r) (local.get $Hp)
+            (local.get $rowBytes) (local.get $sh)))))
+      (local.set $yrow (i32.add (local.get $yrow) (i32.shl (local.get $O) (i32.const 3))))
+      (local.set $n (i32.add (local.get $n) (i32.const 2)))
+      (br $nLoop)))
   )
 
-  ;; One tile of convForward: output positions q0 and q0+1 of output row (b, r) (those < OW)
-  ;; x 16 output channels from o0. $xrow points at xp[b, r*sh, q0*sw, 0], $yrow at y[b, r, q0, 0].
+  ;; xp[b, r*sh, 0, 0]: the window of output position (b, r, 0) in convForward
+  (func $windowAt (param $xp i32) (param $b i32) (param $r i32) (param $Hp i32) (param $rowBytes i32)
+    (param $sh i32) (result i32)
+    (i32.add (local.get $xp)
+      (i32.mul (i32.add (i32.mul (local.get $b) (local.get $Hp)) (i32.mul (local.get $r) (local.get $sh)))
+               (local.get $rowBytes)))
+  )
+
+  ;; One tile of convForward: a pair of output positions (the second only if $left > 1) x 16
+  ;; output channels from o0. $xa and $xb point at the pair's windows, $yrow at the first's output.
   (func $fwdTile16
-    (param $xrow i32) (param $w i32) (param $yrow i32) (param $left i32)
-    (param $O i32) (param $J i32) (param $FH i32) (param $rowBytes i32) (param $pos i32) (param $o0 i32)
+    (param $xa i32) (param $xb i32) (param $w i32) (param $yrow i32) (param $left i32)
+    (param $O i32) (param $J i32) (param $FH i32) (param $rowBytes i32) (param $o0 i32)
     (local $kh i32) (local $j i32) (local $x0 i32) (local $x1 i32) (local $wa i32) (local $wStep i32)
     (local $out i32) (local $a v128)
     (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
@@ -1006,8 +1029,8 @@
     (local.set $wa (i32.add (local.get $w) (i32.shl (local.get $o0) (i32.const 2))))
     (block $khEnd (loop $khLoop
       (br_if $khEnd (i32.ge_s (local.get $kh) (local.get $FH)))
-      (local.set $x0 (i32.add (local.get $xrow) (i32.mul (local.get $kh) (local.get $rowBytes))))
-      (local.set $x1 (i32.add (local.get $x0) (local.get $pos)))
+      (local.set $x0 (i32.add (local.get $xa) (i32.mul (local.get $kh) (local.get $rowBytes))))
+      (local.set $x1 (i32.add (local.get $xb) (i32.mul (local.get $kh) (local.get $rowBytes))))
       (local.set $j (local.get $J))
       (block $jEnd (loop $jLoop
         (br_if $jEnd (i32.eqz (local.get $j)))
@@ -1039,11 +1062,11 @@
       (v128.store offset=0 (local.get $out) (local.get $c10)) (v128.store offset=16 (local.get $out) (local.get $c11)) (v128.store offset=32 (local.get $out) (local.get $c12)) (v128.store offset=48 (local.get $out) (local.get $c13))))
   )
 
-  ;; One tile of convForward: output positions q0 and q0+1 of output row (b, r) (those < OW)
-  ;; x 8 output channels from o0. $xrow points at xp[b, r*sh, q0*sw, 0], $yrow at y[b, r, q0, 0].
+  ;; One tile of convForward: a pair of output positions (the second only if $left > 1) x 8
+  ;; output channels from o0. $xa and $xb point at the pair's windows, $yrow at the first's output.
   (func $fwdTile8
-    (param $xrow i32) (param $w i32) (param $yrow i32) (param $left i32)
-    (param $O i32) (param $J i32) (param $FH i32) (param $rowBytes i32) (param $pos i32) (param $o0 i32)
+    (param $xa i32) (param $xb i32) (param $w i32) (param $yrow i32) (param $left i32)
+    (param $O i32) (param $J i32) (param $FH i32) (param $rowBytes i32) (param $o0 i32)
     (local $kh i32) (local $j i32) (local $x0 i32) (local $x1 i32) (local $wa i32) (local $wStep i32)
     (local $out i32) (local $a v128)
     (local $w0 v128) (local $w1 v128)
@@ -1053,8 +1076,8 @@
     (local.set $wa (i32.add (local.get $w) (i32.shl (local.get $o0) (i32.const 2))))
     (block $khEnd (loop $khLoop
       (br_if $khEnd (i32.ge_s (local.get $kh) (local.get $FH)))
-      (local.set $x0 (i32.add (local.get $xrow) (i32.mul (local.get $kh) (local.get $rowBytes))))
-      (local.set $x1 (i32.add (local.get $x0) (local.get $pos)))
+      (local.set $x0 (i32.add (local.get $xa) (i32.mul (local.get $kh) (local.get $rowBytes))))
+      (local.set $x1 (i32.add (local.get $xb) (i32.mul (local.get $kh) (local.get $rowBytes))))
       (local.set $j (local.get $J))
       (block $jEnd (loop $jLoop
         (br_if $jEnd (i32.eqz (local.get $j)))
