@@ -2,6 +2,7 @@ import { mulberry32, shuffleInPlace } from '../shared/random.js';
 import type { EpochMetrics } from '../shared/schemas/trial-result.js';
 import { HEAD_PREFIX } from './model.js';
 import type { LayersModel, Tensor, Tf } from './tf.js';
+import { applyGradients } from './wasm-kernels/adam.js';
 
 type Scalar = import('@tensorflow/tfjs').Scalar;
 type Variable = import('@tensorflow/tfjs').Variable;
@@ -198,11 +199,8 @@ export async function trainWithEarlyStopping(
     for (const [name, grad] of Object.entries(grads)) {
       (headOptimizer && headVariables.has(name) ? headGrads : bodyGrads)[name] = grad;
     }
-    // tfjs-layers types model.optimizer's gradients as variables; they are gradient tensors.
-    bodyOptimizer.applyGradients(bodyGrads as never);
-    if (headOptimizer && Object.keys(headGrads).length) {
-      headOptimizer.applyGradients(headGrads as never);
-    }
+    applyGradients(bodyOptimizer, bodyGrads);
+    if (headOptimizer && Object.keys(headGrads).length) applyGradients(headOptimizer, headGrads);
     // Accuracy outside the gradient tape (nothing to differentiate there).
     const hitCount = tf.tidy(() =>
       (kept.yPred as Tensor).argMax(-1).equal(tf.gather(trainClasses, indices)).sum(),

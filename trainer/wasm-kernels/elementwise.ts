@@ -114,24 +114,56 @@ export function makeStep(fallback: KernelFunc): KernelFunc {
   };
 }
 
+/**
+ * The reductions the SIMD sums cover: over a run of axes that ends just before the last one, so
+ * that x is [outer, rows, c] and the result [outer, c] (batch normalisation's moments reduce
+ * [0, rank - 1), a global average pool [1, rank - 1)). Undefined for any other axes.
+ */
+export function channelReduction(
+  shape: number[],
+  axis: number | number[],
+): { outer: number; rows: number; c: number; axes: number[] } | undefined {
+  const rank = shape.length;
+  if (rank < 2) return undefined;
+  const axes = [...new Set(util.parseAxisParam(axis, shape))].sort((p, q) => p - q);
+  const first = rank - 1 - axes.length;
+  if (!axes.length || !axes.every((ax, i) => ax === first + i)) return undefined;
+  const c = shape[rank - 1];
+  const outer = util.sizeFromShape(shape.slice(0, first));
+  const rows = util.sizeFromShape(shape.slice(first, rank - 1));
+  return { outer, rows, c, axes };
+}
+
+/**
+ * Sum over the axes `channelReduction` covers, per channel in float64 (simd.wat `sumRows`, once
+ * per outer index); wasm's own transposes the reduced axes to the end first.
+ */
 export function makeSum(fallback: KernelFunc): KernelFunc {
   return (args) => {
     const { x } = args.inputs as { x: TensorInfo };
     const { axis, keepDims } = args.attrs as { axis: number | number[]; keepDims: boolean };
     const backend = args.backend as WasmBackend;
-    const rank = x.shape.length;
-    if (x.dtype !== 'float32' || rank < 2) return fallback(args);
-    const axes = [...new Set(util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
-    const allButLast = axes.length === rank - 1 && axes.every((ax, i) => ax === i);
-    const n = util.sizeFromShape(x.shape);
-    if (!allButLast || n === 0) return fallback(args);
+    const r = channelReduction(x.shape, axis);
     const simd = simdFor(backend);
-    if (!simd) return fallback(args);
-    const c = x.shape[rank - 1];
-    const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), c] : [c], 'float32');
-    const acc = backend.makeOutput([2 * c], 'float32'); // c float64 accumulators
+    if (x.dtype !== 'float32' || !r || r.outer * r.rows * r.c === 0 || !simd) {
+      return fallback(args);
+    }
+    const shape = keepDims
+      ? x.shape.map((d, i) => (r.axes.includes(i) ? 1 : d))
+      : x.shape.filter((_, i) => !r.axes.includes(i));
+    const out = backend.makeOutput(shape, 'float32');
+    const acc = backend.makeOutput([2 * r.c], 'float32'); // c float64 accumulators
     try {
-      simd.sumRows(ptr(backend, x), ptr(backend, acc), ptr(backend, out), n / c, c);
+      const block = r.rows * r.c * 4;
+      for (let o = 0; o < r.outer; o++) {
+        simd.sumRows(
+          ptr(backend, x) + o * block,
+          ptr(backend, acc),
+          ptr(backend, out) + o * r.c * 4,
+          r.rows,
+          r.c,
+        );
+      }
     } finally {
       backend.disposeData(acc.dataId);
     }
@@ -140,28 +172,20 @@ export function makeSum(fallback: KernelFunc): KernelFunc {
 }
 
 /**
- * Mean over every axis but the last ([..., C] -> [C]: batch normalisation's moments): the Sum
- * above, then one division per channel (wasm transposes first).
+ * Mean over the axes `channelReduction` covers (batch normalisation's moments, a global average
+ * pool): the Sum above, then one division per output.
  */
 export function makeMean(fallback: KernelFunc): KernelFunc {
   const sum = makeSum(fallback);
   return (args) => {
     const { x } = args.inputs as { x: TensorInfo };
     const { axis } = args.attrs as { axis: number | number[] };
-    const rank = x.shape.length;
-    if (x.dtype !== 'float32' || rank < 2 || !simdFor(args.backend as WasmBackend)) {
-      return fallback(args);
-    }
-    const axes = [...new Set(util.parseAxisParam(axis, x.shape))].sort((p, q) => p - q);
-    const n = util.sizeFromShape(x.shape);
-    if (!(axes.length === rank - 1 && axes.every((ax, i) => ax === i)) || n === 0) {
-      return fallback(args);
-    }
-    const backend = args.backend as WasmBackend;
+    const r = channelReduction(x.shape, axis);
+    if (x.dtype !== 'float32' || !r || r.outer * r.rows * r.c === 0) return fallback(args);
+    if (!simdFor(args.backend as WasmBackend)) return fallback(args);
     const out = sum(args) as TensorInfo;
-    const rows = n / x.shape[rank - 1];
-    const data = backend.typedArrayFromHeap(out) as Float32Array;
-    for (let i = 0; i < data.length; i++) data[i] /= rows;
+    const data = (args.backend as WasmBackend).typedArrayFromHeap(out) as Float32Array;
+    for (let i = 0; i < data.length; i++) data[i] /= r.rows;
     return out;
   };
 }

@@ -1,6 +1,6 @@
 /**
- * Gradients of ReLU, clipByValue (ReLU6), batch normalisation, and of the Mean and Square of
- * batch normalisation's moments, as single wasm kernels.
+ * Gradients of ReLU, clipByValue (ReLU6), batch normalisation, of the Mean and Square of batch
+ * normalisation's moments and of a global average pool's Mean, as single wasm kernels.
  *
  * tfjs-core composes these gradients from several kernels, each a full pass over the activation:
  * ReLU's is Step, Cast and Multiply; clipByValue's GreaterEqual, LessEqual, LogicalAnd, ZerosLike
@@ -25,6 +25,7 @@ import {
   type Tensor,
   type TensorInfo,
 } from '@tensorflow/tfjs';
+import { channelReduction } from './elementwise.js';
 import { BACKEND, type WasmBackend } from './scope.js';
 import { ptr, simdFor } from './simd.js';
 
@@ -79,22 +80,27 @@ const squareGrad: KernelFunc = ({ inputs, backend }) => {
 };
 
 /**
- * The gradient of a Mean over every axis but the last: dx [..., C] = dy [C] / N in every row,
- * written once (tfjs-core: Fill of ones, Multiply, RealDiv; the same values, dy * 1 / N in
- * float32).
+ * The gradient of a Mean over the axes `channelReduction` covers, x [outer, rows, c]: dx = dy
+ * [outer, c] / rows in every row, written once (tfjs-core: Fill of ones, Multiply, RealDiv; the
+ * same values, dy * 1 / rows in float32).
  */
 const meanGrad: KernelFunc = ({ inputs, backend, attrs }) => {
   const { dy } = inputs as { dy: TensorInfo };
-  const { shape } = attrs as unknown as { shape: number[] };
+  const { shape, outer } = attrs as unknown as { shape: number[]; outer: number };
   const b = backend as WasmBackend;
   const c = shape[shape.length - 1];
-  const n = size(shape) / c;
+  const block = size(shape) / outer;
+  const rows = block / c;
   const out = b.makeOutput([...shape], 'float32');
   const dst = b.typedArrayFromHeap(out) as Float32Array;
   const src = b.typedArrayFromHeap(dy) as Float32Array;
-  for (let j = 0; j < c; j++) dst[j] = Math.fround(src[j] / n);
-  const total = dst.length;
-  for (let have = c; have < total; have *= 2) dst.copyWithin(have, 0, Math.min(have, total - have));
+  for (let o = 0; o < outer; o++) {
+    const at = o * block;
+    for (let j = 0; j < c; j++) dst[at + j] = Math.fround(src[o * c + j] / rows);
+    for (let have = c; have < block; have *= 2) {
+      dst.copyWithin(at + have, at, at + Math.min(have, block - have));
+    }
+  }
   return out;
 };
 
@@ -215,19 +221,13 @@ export function installFusedGradients(fastSetActive: () => boolean): void {
     () => (dy, saved, attrs) => {
       const [x] = saved;
       const { axis } = attrs as unknown as { axis: number | number[] };
-      const rank = x.rank;
-      const axes = [
-        ...new Set((Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + rank : a))),
-      ];
-      axes.sort((p, q) => p - q);
-      const allButLast = rank >= 2 && axes.length === rank - 1 && axes.every((a, i) => a === i);
-      if (!isF32(x, dy) || !allButLast || size(dy.shape) !== x.shape[rank - 1] || x.size === 0) {
-        return null;
-      }
+      const r = channelReduction(x.shape, axis);
+      if (!isF32(x, dy) || !r || size(dy.shape) !== r.outer * r.c || x.size === 0) return null;
       return {
         x: () =>
           engine().runKernel(MEAN_GRAD, { dy }, {
             shape: x.shape,
+            outer: r.outer,
           } as unknown as NamedAttrMap) as Tensor,
       };
     },

@@ -1,5 +1,6 @@
 /**
- * MaxPoolGrad for the wasm backend: one pass over the pooling windows (simd.wat `maxPoolGrad`).
+ * MaxPool (2x2, stride 2) and MaxPoolGrad for the wasm backend: one pass over the pooling windows
+ * (simd.wat `maxPool2x2`, `maxPoolGrad`).
  *
  * wasm's built-in MaxPoolGrad loops over every input position and re-scans every window that
  * covers it (it was ~25% of a small CNN's training step). Here each window is scanned once, four
@@ -9,7 +10,8 @@
  * order whose value is strictly greater than everything before it (starting from -Infinity), so a
  * tie (e.g. a window of ReLU zeros) sends the whole gradient to the first of the tied positions; a
  * window of only NaN/-Infinity passes no gradient; padded positions never win; overlapping windows
- * add up.
+ * add up. 2x2 windows with stride 2 that tile the input (the usual pooling layer) have a
+ * straight-line loop of their own (simd.wat `maxPoolGrad2x2`).
  */
 import { backend_util, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs';
 import type { Shape4, WasmBackend } from './scope.js';
@@ -49,6 +51,18 @@ export function makeMaxPoolGrad(fallback: KernelFunc): KernelFunc {
       info.outHeight * fh === info.inHeight &&
       info.outWidth * fw === info.inWidth;
     const dx = backend.makeOutput([...input.shape], 'float32');
+    if (tiled && fh === 2 && fw === 2 && info.inChannels % 4 === 0) {
+      simd.maxPoolGrad2x2(
+        ptr(backend, input),
+        ptr(backend, dy),
+        ptr(backend, dx),
+        info.batchSize,
+        info.outHeight,
+        info.outWidth,
+        info.inChannels,
+      );
+      return dx;
+    }
     simd.maxPoolGrad(
       ptr(backend, input),
       ptr(backend, dy),
@@ -68,5 +82,58 @@ export function makeMaxPoolGrad(fallback: KernelFunc): KernelFunc {
       tiled ? 1 : 0,
     );
     return dx;
+  };
+}
+
+/**
+ * MaxPool with 2x2 windows, stride 2 and no padding (the usual pooling layer; C % 4 === 0) in one
+ * SIMD pass (simd.wat `maxPool2x2`), with the cpu backend's semantics (the largest value that is
+ * not NaN; -Infinity for a window of NaN). wasm's own (XNNPACK) took 2-3x as long on the
+ * trainer's CNN sizes ([32, 28, 28, 16]: ~0.25 ms). Anything else goes to `fallback`.
+ */
+export function makeMaxPool(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const backend = args.backend as WasmBackend;
+    const simd = simdFor(backend);
+    if (!simd || x.dtype !== 'float32' || x.shape.length !== 4) return fallback(args);
+    const a = args.attrs as unknown as {
+      filterSize: number | [number, number];
+      strides: number | [number, number];
+      pad: Pad;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    };
+    const info = backend_util.computePool2DInfo(
+      x.shape as Shape4,
+      a.filterSize,
+      a.strides,
+      1,
+      a.pad,
+      a.dimRoundingMode,
+    );
+    const applies =
+      info.filterHeight === 2 &&
+      info.filterWidth === 2 &&
+      info.strideHeight === 2 &&
+      info.strideWidth === 2 &&
+      info.padInfo.top === 0 &&
+      info.padInfo.left === 0 &&
+      2 * info.outHeight <= info.inHeight &&
+      2 * info.outWidth <= info.inWidth &&
+      info.inChannels % 4 === 0 &&
+      info.batchSize * info.outHeight * info.outWidth * info.inChannels > 0;
+    if (!applies) return fallback(args);
+    const y = backend.makeOutput([...info.outShape], 'float32');
+    simd.maxPool2x2(
+      ptr(backend, x),
+      ptr(backend, y),
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.outHeight,
+      info.outWidth,
+      info.inChannels,
+    );
+    return y;
   };
 }

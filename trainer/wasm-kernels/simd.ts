@@ -71,6 +71,27 @@ export interface SimdExports {
     left: number,
     tiled: number,
   ): void;
+  /** max pool with 2x2 windows, stride 2, no padding; C % 4 === 0 */
+  maxPool2x2(
+    x: number,
+    y: number,
+    batch: number,
+    h: number,
+    w: number,
+    oh: number,
+    ow: number,
+    c: number,
+  ): void;
+  /** maxPoolGrad for 2x2 windows, stride 2, tiling the input; C % 4 === 0 */
+  maxPoolGrad2x2(
+    x: number,
+    dy: number,
+    dx: number,
+    batch: number,
+    oh: number,
+    ow: number,
+    c: number,
+  ): void;
   im2colT(x: number, col: number, b0: number, nb: number, ...geometry: ConvGeometry): void;
   col2imAdd(dcol: number, dx: number, b0: number, nb: number, ...geometry: ConvGeometry): void;
   addInto(dst: number, src: number, n: number): void;
@@ -89,6 +110,8 @@ export interface SimdExports {
   convForward(xp: number, w: number, y: number, ...dims: PaddedConvDims): void;
   convFilterGrad(xp: number, dy: number, dw: number, ...dims: PaddedConvDims): void;
   biasAdd(x: number, bias: number, out: number, rows: number, c: number): void;
+  /** out = max(x, 0) as tfjs Relu (NaN and -0 kept); out may be x */
+  relu(x: number, out: number, n: number): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div; mode: 0 same shape, 1 b scalar, 2 a scalar */
   binary(op: number, a: number, b: number, out: number, n: number, mode: number): void;
   step(x: number, out: number, n: number, alpha: number): void;
@@ -134,6 +157,18 @@ export interface SimdExports {
   dwInputGrad3x3(dxp: number, w: number, dy: number, ...dims: DepthwiseDims): void;
   reluGrad(x: number, dy: number, out: number, n: number): void;
   squareGrad(x: number, dy: number, out: number, n: number): void;
+  /** one Adam step: the new value, m and v of a variable (see simd.wat) */
+  adam(
+    value: number,
+    m: number,
+    v: number,
+    g: number,
+    outValue: number,
+    outM: number,
+    outV: number,
+    n: number,
+    ...coefficients: AdamCoefficients
+  ): void;
   clipGrad(x: number, dy: number, out: number, n: number, lo: number, hi: number): void;
   /** acc [2C] float64 = per channel sum of dy, sum of dy * (x - mean) */
   bnGradSums(x: number, dy: number, mean: number, acc: number, rows: number, c: number): void;
@@ -151,6 +186,21 @@ export interface SimdExports {
     left: number,
   ): void;
 }
+
+/**
+ * What simd.wat's `adam` takes after its pointers and length, all float32: beta1, 1 - beta1,
+ * beta2, 1 - beta2, 1 - beta1^t, 1 - beta2^t, epsilon, -learning rate.
+ */
+export type AdamCoefficients = [
+  b1: number,
+  c1: number,
+  b2: number,
+  c2: number,
+  d1: number,
+  d2: number,
+  eps: number,
+  negLr: number,
+];
 
 /** What simd.wat's depthwise loops take after their pointers. */
 export type DepthwiseDims = [

@@ -155,6 +155,118 @@
       (br $bLoop)))
   )
 
+  ;; maxPoolGrad for 2x2 windows with stride 2 that tile the input (H = 2 OH, W = 2 OW, no
+  ;; padding) and C a multiple of 4, the common pooling layer: the same semantics in straight-line
+  ;; code. Per window and 4 channels, m_k = "position k beats every position before it" (strictly
+  ;; greater, from -Infinity); the arg-max is the last k with m_k, so dx_k = dy where m_k and no
+  ;; later m; every input position is written once.
+  (func (export "maxPoolGrad2x2")
+    (param $x i32) (param $dy i32) (param $dx i32)
+    (param $B i32) (param $OH i32) (param $OW i32) (param $C i32)
+    (local $row i32) (local $pos i32) (local $r i32) (local $q i32) (local $d i32)
+    (local $top i32) (local $bottom i32) (local $off i32)
+    (local $a v128) (local $b v128) (local $c v128) (local $e v128) (local $best v128)
+    (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $g v128)
+    (local.set $pos (i32.shl (local.get $C) (i32.const 2)))
+    ;; one input row: 2 OW positions
+    (local.set $row (i32.shl (i32.mul (local.get $OW) (local.get $pos)) (i32.const 1)))
+    ;; output rows of every image in turn: input rows 2r and 2r+1
+    (local.set $r (i32.mul (local.get $B) (local.get $OH)))
+    (block $rEnd (loop $rLoop
+      (br_if $rEnd (i32.eqz (local.get $r)))
+      (local.set $top (i32.const 0))
+      (local.set $q (local.get $OW))
+      (block $qEnd (loop $qLoop
+        (br_if $qEnd (i32.eqz (local.get $q)))
+        (local.set $d (i32.const 0))
+        (block $dEnd (loop $dLoop
+          (br_if $dEnd (i32.ge_u (local.get $d) (local.get $pos)))
+          (local.set $off (i32.add (local.get $top) (local.get $d)))
+          (local.set $bottom (i32.add (local.get $off) (local.get $row)))
+          (local.set $a (v128.load (i32.add (local.get $x) (local.get $off))))
+          (local.set $b (v128.load (i32.add (i32.add (local.get $x) (local.get $off)) (local.get $pos))))
+          (local.set $c (v128.load (i32.add (local.get $x) (local.get $bottom))))
+          (local.set $e (v128.load (i32.add (i32.add (local.get $x) (local.get $bottom)) (local.get $pos))))
+          (local.set $m0 (f32x4.gt (local.get $a) (f32x4.splat (f32.const -inf))))
+          (local.set $best (v128.bitselect (local.get $a) (f32x4.splat (f32.const -inf)) (local.get $m0)))
+          (local.set $m1 (f32x4.gt (local.get $b) (local.get $best)))
+          (local.set $best (v128.bitselect (local.get $b) (local.get $best) (local.get $m1)))
+          (local.set $m2 (f32x4.gt (local.get $c) (local.get $best)))
+          (local.set $best (v128.bitselect (local.get $c) (local.get $best) (local.get $m2)))
+          (local.set $m3 (f32x4.gt (local.get $e) (local.get $best)))
+          (local.set $g (v128.load (local.get $dy)))
+          (v128.store (i32.add (i32.add (local.get $dx) (local.get $bottom)) (local.get $pos))
+            (v128.and (local.get $g) (local.get $m3)))
+          (local.set $g (v128.andnot (local.get $g) (local.get $m3)))
+          (v128.store (i32.add (local.get $dx) (local.get $bottom)) (v128.and (local.get $g) (local.get $m2)))
+          (local.set $g (v128.andnot (local.get $g) (local.get $m2)))
+          (v128.store (i32.add (i32.add (local.get $dx) (local.get $off)) (local.get $pos))
+            (v128.and (local.get $g) (local.get $m1)))
+          (local.set $g (v128.andnot (local.get $g) (local.get $m1)))
+          (v128.store (i32.add (local.get $dx) (local.get $off)) (v128.and (local.get $g) (local.get $m0)))
+          (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+          (local.set $d (i32.add (local.get $d) (i32.const 16)))
+          (br $dLoop)))
+        ;; next window: 2 positions to the right
+        (local.set $top (i32.add (local.get $top) (i32.shl (local.get $pos) (i32.const 1))))
+        (local.set $q (i32.sub (local.get $q) (i32.const 1)))
+        (br $qLoop)))
+      ;; next output row: 2 input rows down
+      (local.set $x (i32.add (local.get $x) (i32.shl (local.get $row) (i32.const 1))))
+      (local.set $dx (i32.add (local.get $dx) (i32.shl (local.get $row) (i32.const 1))))
+      (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+      (br $rLoop)))
+  )
+
+  ;; y [B, OH, OW, C] = max pool of x [B, H, W, C] with 2x2 windows, stride 2, no padding
+  ;; (2 OH <= H, 2 OW <= W), C a multiple of 4; as the cpu backend: the largest value by
+  ;; "strictly greater" from -Infinity (NaN never wins; a window of NaN gives -Infinity).
+  (func (export "maxPool2x2")
+    (param $x i32) (param $y i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $OH i32) (param $OW i32) (param $C i32)
+    (local $row i32) (local $pos i32) (local $b i32) (local $r i32) (local $q i32) (local $d i32)
+    (local $xr i32) (local $at i32) (local $v v128) (local $best v128)
+    (local.set $pos (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $row (i32.mul (local.get $W) (local.get $pos)))
+    (block $bEnd (loop $bLoop
+      (br_if $bEnd (i32.ge_s (local.get $b) (local.get $B)))
+      (local.set $r (i32.const 0))
+      (block $rEnd (loop $rLoop
+        (br_if $rEnd (i32.ge_s (local.get $r) (local.get $OH)))
+        ;; x[b, 2r, 0, 0]
+        (local.set $xr (i32.add (local.get $x)
+          (i32.mul (i32.add (i32.mul (local.get $b) (local.get $H)) (i32.shl (local.get $r) (i32.const 1)))
+                   (local.get $row))))
+        (local.set $q (i32.const 0))
+        (block $qEnd (loop $qLoop
+          (br_if $qEnd (i32.ge_s (local.get $q) (local.get $OW)))
+          (local.set $d (i32.const 0))
+          (block $dEnd (loop $dLoop
+            (br_if $dEnd (i32.ge_u (local.get $d) (local.get $pos)))
+            (local.set $at (i32.add (local.get $xr) (local.get $d)))
+            (local.set $best (f32x4.splat (f32.const -inf)))
+            (local.set $v (v128.load (local.get $at)))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (f32x4.gt (local.get $v) (local.get $best))))
+            (local.set $v (v128.load (i32.add (local.get $at) (local.get $pos))))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (f32x4.gt (local.get $v) (local.get $best))))
+            (local.set $at (i32.add (local.get $at) (local.get $row)))
+            (local.set $v (v128.load (local.get $at)))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (f32x4.gt (local.get $v) (local.get $best))))
+            (local.set $v (v128.load (i32.add (local.get $at) (local.get $pos))))
+            (local.set $best (v128.bitselect (local.get $v) (local.get $best) (f32x4.gt (local.get $v) (local.get $best))))
+            (v128.store (local.get $y) (local.get $best))
+            (local.set $y (i32.add (local.get $y) (i32.const 16)))
+            (local.set $d (i32.add (local.get $d) (i32.const 16)))
+            (br $dLoop)))
+          (local.set $xr (i32.add (local.get $xr) (i32.shl (local.get $pos) (i32.const 1))))
+          (local.set $q (i32.add (local.get $q) (i32.const 1)))
+          (br $qLoop)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rLoop)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bLoop)))
+  )
+
   ;; ceil(a / s) for s > 0 and any a, clamped to [0, n]
   (func $ceilDivClamp (param $a i32) (param $s i32) (param $n i32) (result i32)
     (local $v i32)
@@ -332,6 +444,27 @@
       (local.set $out (i32.add (local.get $out) (local.get $row)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $iLoop)))
+  )
+
+  ;; out = x < 0 ? 0 : x (tfjs Relu: NaN and -0 stay as they are); out may be x
+  (func (export "relu") (param $x i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $end4 i32)
+    (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $out) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vEnd (loop $vl
+      (br_if $vEnd (i32.ge_u (local.get $out) (local.get $end4)))
+      ;; pmax(a, b) = a < b ? b : a
+      (v128.store (local.get $out) (f32x4.pmax (v128.load (local.get $x)) (f32x4.splat (f32.const 0))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
+      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (br $vl)))
+    (block $sEnd (loop $sl
+      (br_if $sEnd (i32.ge_u (local.get $out) (local.get $end)))
+      (f32.store (local.get $out)
+        (select (f32.const 0) (f32.load (local.get $x)) (f32.lt (f32.load (local.get $x)) (f32.const 0))))
+      (local.set $x (i32.add (local.get $x) (i32.const 4)))
+      (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br $sl)))
   )
 
   ;; out [C] = sum over rows of x [N, C], accumulated in float64 in acc (C doubles, zeroed here)
@@ -807,63 +940,86 @@
 ;; A stride-(sh, sw) convolution y [B, OH, OW, O] = xp (x) w, w [FH, FW, C, O], on the padded
   ;; input xp [B, Hp, Wp, C] (see padCopy; output (r, q) reads the window at (r*sh, q*sw)). For a
   ;; filter row kh the FW*C values (kw, ci) of a window are contiguous in xp and the matching rows
-  ;; of w are contiguous too, so each output row is a product over K = FH*FW*C, computed in tiles of
-  ;; 2 output positions x 16 (or 8) output channels in f32x4 accumulators (more accumulators spill
-  ;; registers and run slower). O must be a multiple of 8. The last tile of a row may read one
-  ;; position (sw*C floats) past it: xp needs that much slack.
+  ;; of w are contiguous too, so each output position is a product over K = FH*FW*C, computed in
+  ;; tiles of 2 output positions x 16 (or 8) output channels in f32x4 accumulators (more
+  ;; accumulators spill registers and run slower). The positions are taken in pairs in y's order
+  ;; (B, OH, OW), a pair crossing into the next row or image where OW is odd, so that no tile is
+  ;; half empty (but the last, for an odd total). O must be a multiple of 8.
   (func (export "convForward")
     (param $xp i32) (param $w i32) (param $y i32)
     (param $B i32) (param $Hp i32) (param $Wp i32) (param $C i32)
     (param $OH i32) (param $OW i32) (param $O i32)
     (param $FH i32) (param $FW i32) (param $sh i32) (param $sw i32)
     (local $J i32) (local $b i32) (local $r i32) (local $q i32) (local $o0 i32)
-    (local $rowBytes i32) (local $pos i32) (local $xrow i32) (local $yrow i32) (local $left i32)
+    (local $rowBytes i32) (local $step i32) (local $n i32) (local $total i32) (local $left i32)
+    (local $xa i32) (local $xb i32) (local $yrow i32)
     (local.set $J (i32.mul (local.get $FW) (local.get $C)))
     (local.set $rowBytes (i32.shl (i32.mul (local.get $Wp) (local.get $C)) (i32.const 2)))
-    (local.set $pos (i32.shl (i32.mul (local.get $sw) (local.get $C)) (i32.const 2)))
+    ;; from one window to the next in an output row
+    (local.set $step (i32.shl (i32.mul (local.get $sw) (local.get $C)) (i32.const 2)))
+    (local.set $total (i32.mul (local.get $B) (i32.mul (local.get $OH) (local.get $OW))))
     (local.set $yrow (local.get $y))
-    (block $bEnd (loop $bLoop
-      (br_if $bEnd (i32.ge_s (local.get $b) (local.get $B)))
-      (local.set $r (i32.const 0))
-      (block $rEnd (loop $rLoop
-        (br_if $rEnd (i32.ge_s (local.get $r) (local.get $OH)))
-        (local.set $q (i32.const 0))
-        (block $qEnd (loop $qLoop
-          (br_if $qEnd (i32.ge_s (local.get $q) (local.get $OW)))
-          ;; xp[b, r*sh, q*sw, 0]
-          (local.set $xrow (i32.add (local.get $xp) (i32.add
-            (i32.mul (i32.add (i32.mul (local.get $b) (local.get $Hp)) (i32.mul (local.get $r) (local.get $sh)))
-                     (local.get $rowBytes))
-            (i32.mul (local.get $q) (local.get $pos)))))
-          (local.set $left (i32.sub (local.get $OW) (local.get $q)))
-          (local.set $o0 (i32.const 0))
-          (block $oEnd (loop $oLoop
-            (br_if $oEnd (i32.gt_s (i32.add (local.get $o0) (i32.const 16)) (local.get $O)))
-            (call $fwdTile16 (local.get $xrow) (local.get $w) (local.get $yrow) (local.get $left)
-              (local.get $O) (local.get $J) (local.get $FH) (local.get $rowBytes) (local.get $pos)
-              (local.get $o0))
-            (local.set $o0 (i32.add (local.get $o0) (i32.const 16)))
-            (br $oLoop)))
-          (if (i32.lt_s (local.get $o0) (local.get $O)) (then
-            (call $fwdTile8 (local.get $xrow) (local.get $w) (local.get $yrow) (local.get $left)
-              (local.get $O) (local.get $J) (local.get $FH) (local.get $rowBytes) (local.get $pos)
-              (local.get $o0))))
-          ;; next 2 output positions (1 at the end of an odd row)
-          (local.set $yrow (i32.add (local.get $yrow) (i32.mul (i32.shl (local.get $O) (i32.const 2))
-            (select (i32.const 2) (local.get $left) (i32.gt_s (local.get $left) (i32.const 2))))))
-          (local.set $q (i32.add (local.get $q) (i32.const 2)))
-          (br $qLoop)))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $rLoop)))
-      (local.set $b (i32.add (local.get $b) (i32.const 1)))
-      (br $bLoop)))
+    ;; (b, r, q) is the position after the last one whose window was taken, xa that window
+    (local.set $xa (local.get $xp))
+    (block $nEnd (loop $nLoop
+      (br_if $nEnd (i32.ge_s (local.get $n) (local.get $total)))
+      (local.set $left (i32.sub (local.get $total) (local.get $n)))
+      ;; the pair's second window: the next in the row, else the first of the next row / image
+      ;; (a lone last position reads its own window twice; the second result is not stored)
+      (local.set $q (i32.add (local.get $q) (i32.const 1)))
+      (if (i32.lt_s (local.get $q) (local.get $OW))
+        (then (local.set $xb (i32.add (local.get $xa) (local.get $step))))
+        (else
+          (local.set $q (i32.const 0))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (if (i32.eq (local.get $r) (local.get $OH)) (then
+            (local.set $r (i32.const 0))
+            (local.set $b (i32.add (local.get $b) (i32.const 1)))))
+          (local.set $xb (select
+            (call $windowAt (local.get $xp) (local.get $b) (local.get $r) (local.get $Hp)
+              (local.get $rowBytes) (local.get $sh))
+            (local.get $xa)
+            (i32.gt_s (local.get $left) (i32.const 1))))))
+      (local.set $o0 (i32.const 0))
+      (block $oEnd (loop $oLoop
+        (br_if $oEnd (i32.gt_s (i32.add (local.get $o0) (i32.const 16)) (local.get $O)))
+        (call $fwdTile16 (local.get $xa) (local.get $xb) (local.get $w) (local.get $yrow) (local.get $left)
+          (local.get $O) (local.get $J) (local.get $FH) (local.get $rowBytes) (local.get $o0))
+        (local.set $o0 (i32.add (local.get $o0) (i32.const 16)))
+        (br $oLoop)))
+      (if (i32.lt_s (local.get $o0) (local.get $O)) (then
+        (call $fwdTile8 (local.get $xa) (local.get $xb) (local.get $w) (local.get $yrow) (local.get $left)
+          (local.get $O) (local.get $J) (local.get $FH) (local.get $rowBytes) (local.get $o0))))
+      ;; the next pair's first window
+      (local.set $q (i32.add (local.get $q) (i32.const 1)))
+      (if (i32.lt_s (local.get $q) (local.get $OW))
+        (then (local.set $xa (i32.add (local.get $xb) (local.get $step))))
+        (else
+          (local.set $q (i32.const 0))
+          (local.set $r (i32.add (local.get $r) (i32.const 1)))
+          (if (i32.eq (local.get $r) (local.get $OH)) (then
+            (local.set $r (i32.const 0))
+            (local.set $b (i32.add (local.get $b) (i32.const 1)))))
+          (local.set $xa (call $windowAt (local.get $xp) (local.get $b) (local.get $r) (local.get $Hp)
+            (local.get $rowBytes) (local.get $sh)))))
+      (local.set $yrow (i32.add (local.get $yrow) (i32.shl (local.get $O) (i32.const 3))))
+      (local.set $n (i32.add (local.get $n) (i32.const 2)))
+      (br $nLoop)))
   )
 
-  ;; One tile of convForward: output positions q0 and q0+1 of output row (b, r) (those < OW)
-  ;; x 16 output channels from o0. $xrow points at xp[b, r*sh, q0*sw, 0], $yrow at y[b, r, q0, 0].
+  ;; xp[b, r*sh, 0, 0]: the window of output position (b, r, 0) in convForward
+  (func $windowAt (param $xp i32) (param $b i32) (param $r i32) (param $Hp i32) (param $rowBytes i32)
+    (param $sh i32) (result i32)
+    (i32.add (local.get $xp)
+      (i32.mul (i32.add (i32.mul (local.get $b) (local.get $Hp)) (i32.mul (local.get $r) (local.get $sh)))
+               (local.get $rowBytes)))
+  )
+
+  ;; One tile of convForward: a pair of output positions (the second only if $left > 1) x 16
+  ;; output channels from o0. $xa and $xb point at the pair's windows, $yrow at the first's output.
   (func $fwdTile16
-    (param $xrow i32) (param $w i32) (param $yrow i32) (param $left i32)
-    (param $O i32) (param $J i32) (param $FH i32) (param $rowBytes i32) (param $pos i32) (param $o0 i32)
+    (param $xa i32) (param $xb i32) (param $w i32) (param $yrow i32) (param $left i32)
+    (param $O i32) (param $J i32) (param $FH i32) (param $rowBytes i32) (param $o0 i32)
     (local $kh i32) (local $j i32) (local $x0 i32) (local $x1 i32) (local $wa i32) (local $wStep i32)
     (local $out i32) (local $a v128)
     (local $w0 v128) (local $w1 v128) (local $w2 v128) (local $w3 v128)
@@ -873,8 +1029,8 @@
     (local.set $wa (i32.add (local.get $w) (i32.shl (local.get $o0) (i32.const 2))))
     (block $khEnd (loop $khLoop
       (br_if $khEnd (i32.ge_s (local.get $kh) (local.get $FH)))
-      (local.set $x0 (i32.add (local.get $xrow) (i32.mul (local.get $kh) (local.get $rowBytes))))
-      (local.set $x1 (i32.add (local.get $x0) (local.get $pos)))
+      (local.set $x0 (i32.add (local.get $xa) (i32.mul (local.get $kh) (local.get $rowBytes))))
+      (local.set $x1 (i32.add (local.get $xb) (i32.mul (local.get $kh) (local.get $rowBytes))))
       (local.set $j (local.get $J))
       (block $jEnd (loop $jLoop
         (br_if $jEnd (i32.eqz (local.get $j)))
@@ -906,11 +1062,11 @@
       (v128.store offset=0 (local.get $out) (local.get $c10)) (v128.store offset=16 (local.get $out) (local.get $c11)) (v128.store offset=32 (local.get $out) (local.get $c12)) (v128.store offset=48 (local.get $out) (local.get $c13))))
   )
 
-  ;; One tile of convForward: output positions q0 and q0+1 of output row (b, r) (those < OW)
-  ;; x 8 output channels from o0. $xrow points at xp[b, r*sh, q0*sw, 0], $yrow at y[b, r, q0, 0].
+  ;; One tile of convForward: a pair of output positions (the second only if $left > 1) x 8
+  ;; output channels from o0. $xa and $xb point at the pair's windows, $yrow at the first's output.
   (func $fwdTile8
-    (param $xrow i32) (param $w i32) (param $yrow i32) (param $left i32)
-    (param $O i32) (param $J i32) (param $FH i32) (param $rowBytes i32) (param $pos i32) (param $o0 i32)
+    (param $xa i32) (param $xb i32) (param $w i32) (param $yrow i32) (param $left i32)
+    (param $O i32) (param $J i32) (param $FH i32) (param $rowBytes i32) (param $o0 i32)
     (local $kh i32) (local $j i32) (local $x0 i32) (local $x1 i32) (local $wa i32) (local $wStep i32)
     (local $out i32) (local $a v128)
     (local $w0 v128) (local $w1 v128)
@@ -920,8 +1076,8 @@
     (local.set $wa (i32.add (local.get $w) (i32.shl (local.get $o0) (i32.const 2))))
     (block $khEnd (loop $khLoop
       (br_if $khEnd (i32.ge_s (local.get $kh) (local.get $FH)))
-      (local.set $x0 (i32.add (local.get $xrow) (i32.mul (local.get $kh) (local.get $rowBytes))))
-      (local.set $x1 (i32.add (local.get $x0) (local.get $pos)))
+      (local.set $x0 (i32.add (local.get $xa) (i32.mul (local.get $kh) (local.get $rowBytes))))
+      (local.set $x1 (i32.add (local.get $xb) (i32.mul (local.get $kh) (local.get $rowBytes))))
       (local.set $j (local.get $J))
       (block $jEnd (loop $jLoop
         (br_if $jEnd (i32.eqz (local.get $j)))
@@ -1759,6 +1915,74 @@
       (local.set $x (i32.add (local.get $x) (i32.const 4)))
       (local.set $dy (i32.add (local.get $dy) (i32.const 4)))
       (local.set $out (i32.add (local.get $out) (i32.const 4)))
+      (br $sl)))
+  )
+
+  ;; One Adam step of a variable, the float32 operations of tfjs-core's AdamOptimizer in its order
+  ;; (so the results are bit-identical): m' = m * b1 + g * c1; v' = v * b2 + (g * g) * c2;
+  ;; value' = ((m' / d1) / (sqrt(v' / d2) + eps)) * negLr + value, with c1 = 1 - beta1,
+  ;; c2 = 1 - beta2, d1 = 1 - beta1^t, d2 = 1 - beta2^t, negLr = -learning rate (float32, from
+  ;; the caller). Writes the three new tensors; the inputs are left as they are.
+  (func (export "adam") (param $value i32) (param $m i32) (param $v i32) (param $g i32)
+    (param $outValue i32) (param $outM i32) (param $outV i32) (param $n i32)
+    (param $b1 f32) (param $c1 f32) (param $b2 f32) (param $c2 f32) (param $d1 f32) (param $d2 f32)
+    (param $eps f32) (param $negLr f32)
+    (local $end i32) (local $end4 i32) (local $gv v128) (local $mv v128) (local $vv v128)
+    (local $gs f32) (local $ms f32) (local $vs f32)
+    (local.set $end (i32.add (local.get $outValue) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $outValue) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $vEnd (loop $vl
+      (br_if $vEnd (i32.ge_u (local.get $outValue) (local.get $end4)))
+      (local.set $gv (v128.load (local.get $g)))
+      (local.set $mv (f32x4.add
+        (f32x4.mul (v128.load (local.get $m)) (f32x4.splat (local.get $b1)))
+        (f32x4.mul (local.get $gv) (f32x4.splat (local.get $c1)))))
+      (local.set $vv (f32x4.add
+        (f32x4.mul (v128.load (local.get $v)) (f32x4.splat (local.get $b2)))
+        (f32x4.mul (f32x4.mul (local.get $gv) (local.get $gv)) (f32x4.splat (local.get $c2)))))
+      (v128.store (local.get $outM) (local.get $mv))
+      (v128.store (local.get $outV) (local.get $vv))
+      (v128.store (local.get $outValue) (f32x4.add
+        (f32x4.mul
+          (f32x4.div
+            (f32x4.div (local.get $mv) (f32x4.splat (local.get $d1)))
+            (f32x4.add (f32x4.sqrt (f32x4.div (local.get $vv) (f32x4.splat (local.get $d2))))
+                       (f32x4.splat (local.get $eps))))
+          (f32x4.splat (local.get $negLr)))
+        (v128.load (local.get $value))))
+      (local.set $value (i32.add (local.get $value) (i32.const 16)))
+      (local.set $m (i32.add (local.get $m) (i32.const 16)))
+      (local.set $v (i32.add (local.get $v) (i32.const 16)))
+      (local.set $g (i32.add (local.get $g) (i32.const 16)))
+      (local.set $outValue (i32.add (local.get $outValue) (i32.const 16)))
+      (local.set $outM (i32.add (local.get $outM) (i32.const 16)))
+      (local.set $outV (i32.add (local.get $outV) (i32.const 16)))
+      (br $vl)))
+    (block $sEnd (loop $sl
+      (br_if $sEnd (i32.ge_u (local.get $outValue) (local.get $end)))
+      (local.set $gs (f32.load (local.get $g)))
+      (local.set $ms (f32.add
+        (f32.mul (f32.load (local.get $m)) (local.get $b1))
+        (f32.mul (local.get $gs) (local.get $c1))))
+      (local.set $vs (f32.add
+        (f32.mul (f32.load (local.get $v)) (local.get $b2))
+        (f32.mul (f32.mul (local.get $gs) (local.get $gs)) (local.get $c2))))
+      (f32.store (local.get $outM) (local.get $ms))
+      (f32.store (local.get $outV) (local.get $vs))
+      (f32.store (local.get $outValue) (f32.add
+        (f32.mul
+          (f32.div
+            (f32.div (local.get $ms) (local.get $d1))
+            (f32.add (f32.sqrt (f32.div (local.get $vs) (local.get $d2))) (local.get $eps)))
+          (local.get $negLr))
+        (f32.load (local.get $value))))
+      (local.set $value (i32.add (local.get $value) (i32.const 4)))
+      (local.set $m (i32.add (local.get $m) (i32.const 4)))
+      (local.set $v (i32.add (local.get $v) (i32.const 4)))
+      (local.set $g (i32.add (local.get $g) (i32.const 4)))
+      (local.set $outValue (i32.add (local.get $outValue) (i32.const 4)))
+      (local.set $outM (i32.add (local.get $outM) (i32.const 4)))
+      (local.set $outV (i32.add (local.get $outV) (i32.const 4)))
       (br $sl)))
   )
 )

@@ -2,6 +2,7 @@ import v8 from 'node:v8';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '../../../trainer/backend.js';
+import { applyGradients } from '../../../trainer/wasm-kernels/adam.js';
 import { columnBuffer } from '../../../trainer/wasm-kernels/conv.js';
 import {
   RELAXED_SIMD_FLAG,
@@ -426,7 +427,7 @@ describe('wasm gradient kernels', () => {
   });
 });
 
-describe('fused gradients (ReLU, clipByValue, batch normalisation)', () => {
+describe('fused gradients (ReLU, clipByValue, batch normalisation, mean)', () => {
   /** Gradients of sum(f(inputs) * w) for every input, on one backend and set. */
   async function gradsOf(
     backend: string,
@@ -507,6 +508,8 @@ describe('fused gradients (ReLU, clipByValue, batch normalisation)', () => {
   it.each([
     ['mean over all but the last axis', (x: tf.Tensor) => tf.mean(x, [0, 1, 2])],
     ['mean, keepDims', (x: tf.Tensor) => tf.mean(x, [0, 1, 2], true)],
+    ['mean over the spatial axes (global average pool)', (x: tf.Tensor) => tf.mean(x, [1, 2])],
+    ['mean over the spatial axes, keepDims', (x: tf.Tensor) => tf.mean(x, [1, 2], true)],
     ['mean over another axis (tfjs-core)', (x: tf.Tensor) => tf.mean(x, 1)],
     ['mean of everything (tfjs-core)', (x: tf.Tensor) => tf.mean(x)],
     ['square', (x: tf.Tensor) => tf.square(x)],
@@ -741,5 +744,91 @@ describe("the 'fast' set trains like the cpu backend", () => {
         expect(relErr(w, cpu.weights[i]), `${set} weight ${i}`).toBeLessThan(1e-3);
       });
     }
+  });
+});
+
+describe('fused Adam (applyGradients)', () => {
+  // odd sizes (the SIMD loop's scalar tail), a scalar-like [1], a conv filter
+  const shapes = [[7], [1], [3, 3, 5, 8], [2, 13]];
+
+  /**
+   * Values and optimizer state after `steps` Adam steps of variables `shapes` with deterministic
+   * gradients, on one backend and set; `restart` rebuilds the
+   * optimizer from getWeights / setWeights before that step, as a checkpoint restore does.
+   */
+  async function adamSteps(backend: string, set: WasmKernelSet, steps: number, restart = -1) {
+    await tf.setBackend(backend);
+    registerWasmGradientKernels({ set });
+    try {
+      const vars = shapes.map((s, i) => tf.variable(tf.tensor(values(size(s), 300 + i), s)));
+      let optimizer = tf.train.adam(0.05);
+      const kernels = new Set<string>();
+      for (let step = 0; step < steps; step++) {
+        if (step === restart) {
+          const saved = await optimizer.getWeights();
+          const next = tf.train.adam(0.05);
+          await next.setWeights(saved.map((w) => ({ name: w.name, tensor: w.tensor.clone() })));
+          optimizer.dispose();
+          optimizer = next;
+        }
+        const grads: Record<string, tf.Tensor> = {};
+        vars.forEach((v, i) => {
+          grads[v.name] = tf.tensor(values(v.size, 1000 * step + i), v.shape).mul(3 - step);
+        });
+        const info = await tf.profile(() => applyGradients(optimizer, grads));
+        for (const k of info.kernels) kernels.add(k.name);
+        tf.dispose(Object.values(grads));
+      }
+      const state = await optimizer.getWeights();
+      const out = {
+        values: vars.map((v) => v.dataSync() as Float32Array),
+        state: state.map((w) => [w.name.replace(/^.*\//, ''), w.tensor.dataSync()] as const),
+        iterations: optimizer.iterations,
+        kernels,
+      };
+      optimizer.dispose();
+      tf.dispose(vars);
+      return out;
+    } finally {
+      registerWasmGradientKernels({ set: 'fast' });
+      await tf.setBackend('wasm');
+    }
+  }
+
+  it("gives tf.train.adam's results bit for bit, state and checkpoint restore included", async () => {
+    for (const restart of [-1, 3]) {
+      const cpu = await adamSteps('cpu', 'fast', 5, restart);
+      const fast = await adamSteps('wasm', 'fast', 5, restart);
+      const baseline = await adamSteps('wasm', 'baseline', 5, restart);
+      expect(fast.kernels.has('FoldsweepAdam')).toBe(true);
+      expect(fast.kernels.has('Sqrt')).toBe(false);
+      expect(baseline.kernels.has('FoldsweepAdam')).toBe(false);
+      expect(cpu.kernels.has('FoldsweepAdam')).toBe(false);
+      for (const run of [fast, baseline]) {
+        expect(run.iterations).toBe(cpu.iterations);
+        run.values.forEach((v, i) => {
+          expect(Array.from(v), `value ${i}`).toEqual(Array.from(cpu.values[i]));
+        });
+        expect(run.state.map(([name]) => name)).toEqual(cpu.state.map(([name]) => name));
+        run.state.forEach(([name, v], i) => {
+          expect(Array.from(v), name).toEqual(Array.from(cpu.state[i][1]));
+        });
+      }
+    }
+  });
+
+  it('frees what it allocates', async () => {
+    await tf.setBackend('wasm');
+    const v = tf.variable(tf.tensor(values(37, 5), [37]));
+    const g = tf.tensor(values(37, 6), [37]);
+    const optimizer = tf.train.adam(0.01);
+    applyGradients(optimizer, { [v.name]: g });
+    const ids = tf.engine().backend.numDataIds();
+    const tensors = tf.memory().numTensors;
+    applyGradients(optimizer, { [v.name]: g });
+    expect(tf.engine().backend.numDataIds()).toBe(ids);
+    expect(tf.memory().numTensors).toBe(tensors);
+    optimizer.dispose();
+    tf.dispose([v, g]);
   });
 });
