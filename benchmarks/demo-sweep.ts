@@ -59,7 +59,7 @@ const CONFIGS = {
   // Issue 15 (round 2): the same 'after' configuration run from another checkout (--before-tree,
   // e.g. a worktree of the commit before round 2), against this checkout's 'after'.
   round1: {
-    label: "'fast' kernels, trainer workers, from --before-tree (before round 2)",
+    label: "'fast' kernels, trainer workers, from --before-tree (before this round)",
     env: { FOLDSWEEP_WASM_KERNELS: 'fast', FOLDSWEEP_TRAINER_PROCESS: 'worker' },
   },
 } as const;

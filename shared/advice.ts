@@ -1,7 +1,7 @@
 /**
  * `foldsweep advise`: a recommended sweep for a dataset and base model, from the dataset's size
  * per class and a quick linear probe of the base model's features, with the reasons in the
- * practice's terms (DESIGN.md "The practice it automates"; measured in
+ * practice's terms (docs/strategies.md; measured in
  * docs/results-fashion-mnist-transfer.md). Pure: the caller prepares the data and runs the probe.
  */
 import { ValidationError } from './errors.js';

@@ -78,9 +78,9 @@ export interface StrategyDescriptor<N extends string = string> {
     layersUpToCut: number,
   ): boolean;
   /**
-   * The variant's place in the one-standard-error rule's order (shared/aggregation/leaderboard.ts
-   * picks the simplest variant within one standard error of the best): a key compared element by
-   * element, lower is simpler. The first element ranks the strategy by how much it leans on the
+   * The variant's place in the selection rule's order (shared/aggregation/leaderboard.ts picks
+   * the simplest of the variants tied with first place): a key compared element by element,
+   * lower is simpler. The first element ranks the strategy by how much it leans on the
    * base model (SIMPLICITY_TIER); the rest order its own variants, fewer trainable parameters
    * and a stronger pull towards the pretrained weights first.
    */
