@@ -19,6 +19,24 @@ import { ptr, simdFor } from './simd.js';
 
 type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 
+/** The pooling geometry of a MaxPool / MaxPoolGrad call from its attrs (no dilation). */
+function poolInfo(shape: Shape4, attrs: unknown): backend_util.Conv2DInfo {
+  const a = attrs as {
+    filterSize: number | [number, number];
+    strides: number | [number, number];
+    pad: Pad;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  };
+  return backend_util.computePool2DInfo(
+    shape,
+    a.filterSize,
+    a.strides,
+    1,
+    a.pad,
+    a.dimRoundingMode,
+  );
+}
+
 /** MaxPoolGrad; `fallback` (wasm's own) runs where the SIMD module is unavailable. */
 export function makeMaxPoolGrad(fallback: KernelFunc): KernelFunc {
   return (args) => {
@@ -26,20 +44,7 @@ export function makeMaxPoolGrad(fallback: KernelFunc): KernelFunc {
     const backend = args.backend as WasmBackend;
     const simd = simdFor(backend);
     if (!simd || input.dtype !== 'float32' || dy.dtype !== 'float32') return fallback(args);
-    const a = args.attrs as unknown as {
-      filterSize: number | [number, number];
-      strides: number | [number, number];
-      pad: Pad;
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    };
-    const info = backend_util.computePool2DInfo(
-      input.shape as Shape4,
-      a.filterSize,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-    );
+    const info = poolInfo(input.shape as Shape4, args.attrs);
     const fh = info.effectiveFilterHeight;
     const fw = info.effectiveFilterWidth;
     // Windows that tile the input exactly (e.g. 2x2 stride 2 on even sizes): no zeroing, no adds.
@@ -97,20 +102,7 @@ export function makeMaxPool(fallback: KernelFunc): KernelFunc {
     const backend = args.backend as WasmBackend;
     const simd = simdFor(backend);
     if (!simd || x.dtype !== 'float32' || x.shape.length !== 4) return fallback(args);
-    const a = args.attrs as unknown as {
-      filterSize: number | [number, number];
-      strides: number | [number, number];
-      pad: Pad;
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    };
-    const info = backend_util.computePool2DInfo(
-      x.shape as Shape4,
-      a.filterSize,
-      a.strides,
-      1,
-      a.pad,
-      a.dimRoundingMode,
-    );
+    const info = poolInfo(x.shape as Shape4, args.attrs);
     const applies =
       info.filterHeight === 2 &&
       info.filterWidth === 2 &&
