@@ -136,7 +136,7 @@ const INCLUDED_BENCHMARKS = [
   },
   {
     file: 'selection-rule.md',
-    heading: 'Which variant wins: best mean or one standard error (the n=100 goal)',
+    heading: 'Which variant wins: best mean, ties, one standard error (the n=100 goal)',
   },
 ];
 

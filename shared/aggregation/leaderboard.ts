@@ -213,8 +213,8 @@ function compareKeys(a: readonly number[], b: readonly number[]): number {
  *   means: that difference is not evidence, and neither is a lower fold std.
  * - `one-se`, the one-standard-error rule (Breiman et al.'s CART; glmnet's lambda.1se): also
  *   every complete variant whose mean is within one standard error of first place's (its fold
- *   std / sqrt(folds)). More conservative: it trades a little accuracy at moderate sizes for
- *   robustness on tiny folds (docs/benchmarks/selection-rule.md).
+ *   std / sqrt(folds)). More conservative; both are measured side by side in
+ *   docs/benchmarks/selection-rule.md.
  * Plans written before the rule existed (`best-mean-lower-std`) keep first place, ties broken by
  * the lower std: an old sweep's leaderboard keeps the champion it promoted.
  */
