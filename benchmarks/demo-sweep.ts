@@ -21,7 +21,7 @@
  * alike. `--epochs` overrides the spec's epochs (stated in the output) when the full sweep is too
  * long to run several times.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -165,14 +165,14 @@ const lines: string[] = [];
 lines.push('# The example sweep before and after the trainer speed work');
 lines.push('');
 lines.push(
-  `- command: \`npx tsx benchmarks/demo-sweep.ts ${process.argv.slice(2).join(' ')}\`${args.out?.endsWith('docs/benchmarks/demo-sweep.md') ? ' (`npm run bench:demo`)' : ''}`,
+  `- command: \`npx tsx benchmarks/demo-sweep.ts ${process.argv.slice(2).join(' ')}\`${args.out?.endsWith('docs/benchmarks/demo-sweep.md') ? ' (`npm run bench:demo`)' : ''}${args['before-tree'] ? ` (--before-tree: a checkout of ${execFileSync('git', ['-C', args['before-tree'], 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()})` : ''}`,
 );
 lines.push(
   `- date: ${new Date(started).toISOString()}, ${((Date.now() - started) / 1000).toFixed(0)} s in all`,
 );
 lines.push(`- machine: ${machine()}`);
 lines.push(
-  `- sweep: examples/fashion-mnist/sweep.json (${spec.dataset.subset.perClass} images per class of 5 classes, ${spec.folds} folds, 36 trials), ` +
+  `- sweep: examples/fashion-mnist/sweep.json (${spec.dataset.subset.perClass} images per class of 5 classes, ${spec.folds} folds: every variant on every fold, then the winner's refit), ` +
     `${epochs} epochs${args.epochs ? ` (the spec says ${spec.training.epochs}: overridden with --epochs)` : ''}, patience ${spec.training.patience}; ` +
     `\`foldsweep run --concurrency ${args.concurrency} --backend wasm\` in a fresh FOLDSWEEP_HOME per run`,
 );
