@@ -26,8 +26,7 @@ import { localDeps } from '../functions/deps/local.js';
 import { buildLeaderboard } from '../shared/aggregation/leaderboard.js';
 import { writeEnsemble } from '../shared/model/ensemble.js';
 import { describeVariant } from '../shared/planner/variants.js';
-import { trialModelPrefix } from '../shared/schemas/plan.js';
-import type { Selection } from '../shared/schemas/sweep-spec.js';
+import { type PlanSelection, trialModelPrefix } from '../shared/schemas/plan.js';
 import { readTrialResults } from '../shared/service/aggregate.js';
 import { createSweep, loadPlan } from '../shared/service/sweeps.js';
 import { selectBackend } from '../trainer/backend.js';
@@ -62,7 +61,7 @@ const plannedRuns = values.runs.split(',').map((part) => {
 });
 const outPath = resolve(values.out);
 const dataPath = outPath.replace(/\.md$/, '.json');
-type Rule = Selection | 'best-mean-lower-std';
+type Rule = PlanSelection;
 const RULES: Rule[] = ['best-mean-lower-std', 'best-mean', 'one-se'];
 const RULE_LABEL: Record<Rule, string> = {
   'best-mean-lower-std': 'before: best mean, ties by lower std',

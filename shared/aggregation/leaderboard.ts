@@ -1,7 +1,6 @@
 import { halvingProgress } from '../planner/rungs.js';
 import { describeVariant } from '../planner/variants.js';
-import { type Plan, planSelection, type Variant } from '../schemas/plan.js';
-import type { Selection } from '../schemas/sweep-spec.js';
+import { type Plan, type PlanSelection, planSelection, type Variant } from '../schemas/plan.js';
 import type { TrialResult } from '../schemas/trial-result.js';
 import { strategyOf } from '../strategies/index.js';
 
@@ -68,7 +67,7 @@ export interface Leaderboard {
 /** The selection rule's decision, next to the ranking by mean. */
 export interface ChampionSelection {
   /** The plan's rule (`best-mean-lower-std`: a plan written before selection rules existed). */
-  rule: Selection | 'best-mean-lower-std';
+  rule: PlanSelection;
   /** First place by mean (the pick under `best-mean`). */
   bestMean: string;
   /** `one-se`: means on this side of it count as tied with first place (null: other rules). */

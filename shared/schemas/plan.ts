@@ -115,12 +115,15 @@ export function planCutLayer(plan: Pick<Plan, 'cutLayer' | 'baseModel'>): string
   return plan.cutLayer ?? layers[layers.length - 1]?.name ?? '';
 }
 
+/** A plan's selection rule: a spec's, or the one of plans written before selection rules. */
+export type PlanSelection = Selection | 'best-mean-lower-std';
+
 /**
  * The rule that picks this plan's winning variant (shared/aggregation/leaderboard.ts); for a plan
  * written before selection rules existed, `best-mean-lower-std`: first place, ties broken by the
  * lower fold std, as it was promoted.
  */
-export function planSelection(plan: Pick<Plan, 'selection'>): Selection | 'best-mean-lower-std' {
+export function planSelection(plan: Pick<Plan, 'selection'>): PlanSelection {
   return plan.selection ?? 'best-mean-lower-std';
 }
 
