@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FASHION_MNIST_CLASSES } from '../examples/fashion-mnist/classes.js';
 import type { localDeps } from '../functions/deps/local.js';
-import { planRefit } from '../shared/planner/refit.js';
+import { planRefit, type RefitEpochRule } from '../shared/planner/refit.js';
 import { type Plan, trialModelPrefix } from '../shared/schemas/plan.js';
 import type { SweepSpecInput } from '../shared/schemas/sweep-spec.js';
 import type { selectBackend } from '../trainer/backend.js';
@@ -59,7 +59,9 @@ export function taskSpec(
 /**
  * Trains `variantIndex` of the sweep once on every non-holdout image, as trial `trialIndex` (an
  * index no sweep trial uses), in this process: for `bestEpochs` of its folds the refit's epoch
- * rule, for none (`[]`) the full training.epochs, as one would by hand. Returns its test accuracy.
+ * rule (`rule`, default the refit's own), for none (`[]`) the full training.epochs, as one would
+ * by hand. The trial index seeds initialisation and shuffling, so two calls with the same index
+ * differ only in their epoch count. Returns its test accuracy.
  */
 export async function trainOnAllImages(
   context: {
@@ -71,8 +73,9 @@ export async function trainOnAllImages(
   variantIndex: number,
   bestEpochs: readonly (number | undefined)[],
   trialIndex: number,
+  rule?: RefitEpochRule,
 ): Promise<number> {
-  const refit = { ...planRefit(plan, variantIndex, bestEpochs), trialIndex };
+  const refit = { ...planRefit(plan, variantIndex, bestEpochs, rule), trialIndex };
   await runTrial(
     { tf: context.tf, backend: 'wasm', objects: context.deps.objects },
     plan,

@@ -15,31 +15,60 @@ export function refits(plan: Pick<Plan, 'spec'>): boolean {
 }
 
 /**
- * The refit's epoch count: the median, over the winning variant's folds, of the epoch whose
- * weights each fold kept (1-based: best epoch 0 counts 1), rounded up, between 1 and
- * `maxEpochs` (training.epochs).
- *
- * Why this rule: each fold's early stopping measured, on images it did not train on, how many
- * passes over its training images the variant needs; the median ignores one fold that stopped
- * unusually early or late. The refit makes the same number of passes over all the images, so it
- * takes k/(k-1) times as many optimizer steps as a fold (1.5x with 3 folds): the step count grows
- * with the training set, as it would had the folds been larger. With no validation split the
- * refit cannot stop early itself, so the count must come from the folds.
- * Folds that recorded no best epoch (results written before it existed) count as `maxEpochs`.
- * @example
- * refitEpochs([12, 18, 30], 40); // 18
- * refitEpochs([3, 4], 40);       // 4 (median 3.5, rounded up)
+ * How the refit's epoch count comes from the winning variant's folds (each fold's best epoch:
+ * the 1-based epoch whose weights its early stopping kept):
+ * - `median`: the median fold's best epoch, rounded up;
+ * - `scaled`: the median times k/(k-1) for k folds (1.5 with 3), rounded up: the refit's
+ *   training set is that much larger, as if the folds had been;
+ * - `max`: the latest fold's best epoch;
+ * - `budget`: training.epochs, ignoring the folds.
+ * Every rule stays between 1 and training.epochs. benchmarks/refit-epochs.ts measures them
+ * against each other on the same sweeps.
  */
-export function refitEpochs(foldBestEpochs: readonly number[], maxEpochs: number): number {
+export const REFIT_EPOCH_RULES = ['median', 'scaled', 'max', 'budget'] as const;
+export type RefitEpochRule = (typeof REFIT_EPOCH_RULES)[number];
+/** The rule the refit uses (see REFIT_EPOCH_RULE_WHY). */
+export const REFIT_EPOCH_RULE: RefitEpochRule = 'median';
+
+/**
+ * The refit's epoch count under `rule` (default REFIT_EPOCH_RULE), between 1 and `maxEpochs`
+ * (training.epochs).
+ *
+ * Why the folds decide: each fold's early stopping measured, on images it did not train on, how
+ * many passes over its training images the variant needs. The refit has no validation split to
+ * stop on, so the count must come from the folds. Folds that recorded no best epoch (results
+ * written before it existed) count as `maxEpochs`.
+ * @example
+ * refitEpochs([12, 18, 30], 40, 'median'); // 18
+ * refitEpochs([3, 4], 40, 'median');       // 4 (median 3.5, rounded up)
+ * refitEpochs([12, 18, 30], 40, 'scaled'); // 27 (18 x 3/2)
+ * refitEpochs([12, 18, 30], 40, 'max');    // 30
+ */
+export function refitEpochs(
+  foldBestEpochs: readonly number[],
+  maxEpochs: number,
+  rule: RefitEpochRule = REFIT_EPOCH_RULE,
+): number {
   if (!Number.isInteger(maxEpochs) || maxEpochs < 1) {
     throw new Error(`maxEpochs must be a positive integer, got ${maxEpochs}`);
   }
-  if (foldBestEpochs.length === 0) return maxEpochs;
+  if (foldBestEpochs.length === 0 || rule === 'budget') return maxEpochs;
   const sorted = [...foldBestEpochs].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return Math.min(maxEpochs, Math.max(1, Math.ceil(median)));
+  const k = sorted.length;
+  const epochs =
+    rule === 'max' ? sorted[k - 1] : rule === 'scaled' && k > 1 ? (median * k) / (k - 1) : median;
+  return Math.min(maxEpochs, Math.max(1, Math.ceil(epochs)));
 }
+
+/** How each rule reads, for the refit's recorded description. */
+const RULE_TEXT: Record<RefitEpochRule, string> = {
+  median: "median of the folds' best epochs",
+  scaled: "median of the folds' best epochs x k/(k-1)",
+  max: "latest of the folds' best epochs",
+  budget: 'training.epochs',
+};
 
 /**
  * The refit trial of a plan for its winning variant `variantIndex`, given each fold trial's best
@@ -49,12 +78,13 @@ export function planRefit(
   plan: Pick<Plan, 'trials' | 'folds' | 'foldOf' | 'variants' | 'spec'>,
   variantIndex: number,
   bestEpochs: readonly (number | undefined)[],
+  rule: RefitEpochRule = REFIT_EPOCH_RULE,
 ): Refit {
   const variant = plan.variants[variantIndex];
   if (!variant) throw new Error(`variant ${variantIndex} is not in the plan`);
   const maxEpochs = plan.spec.training.epochs;
   const foldBestEpochs = bestEpochs.map((e) => (e === undefined ? maxEpochs : e + 1));
-  const epochs = refitEpochs(foldBestEpochs, maxEpochs);
+  const epochs = refitEpochs(foldBestEpochs, maxEpochs, rule);
   return {
     trialIndex: plan.trials.length,
     variantIndex,
@@ -63,7 +93,7 @@ export function planRefit(
     epochs,
     rule: {
       foldBestEpochs,
-      description: `median of the folds' best epochs (${foldBestEpochs.join(', ')}), rounded up: ${epochs} epochs on every non-holdout image`,
+      description: `${RULE_TEXT[rule]} (folds: ${foldBestEpochs.join(', ')}), rounded up: ${epochs} epochs on every non-holdout image`,
     },
     trainingImages: foldSplit(plan.foldOf, plan.folds).train.length,
   };

@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { foldSplit } from '../../../../shared/planner/folds.js';
-import { planRefit, readRefit, refitEpochs } from '../../../../shared/planner/refit.js';
+import {
+  planRefit,
+  REFIT_EPOCH_RULES,
+  readRefit,
+  refitEpochs,
+} from '../../../../shared/planner/refit.js';
 import { getJson } from '../../../../shared/ports/object-store.js';
 import { ChampionMetadataSchema } from '../../../../shared/schemas/champion.js';
 import {
@@ -19,18 +24,36 @@ import { tinyCnn } from '../../../helpers/tiny-model.js';
 import { makeWorkspace, RungRecordingExecutor } from '../../../helpers/workspace.js';
 
 describe('refitEpochs()', () => {
-  it('takes the median of the folds’ best epochs, rounded up', () => {
-    expect(refitEpochs([12, 18, 30], 40)).toBe(18);
-    expect(refitEpochs([30, 12, 18], 40)).toBe(18);
-    expect(refitEpochs([3, 4], 40)).toBe(4);
-    expect(refitEpochs([3, 4, 9, 10], 40)).toBe(7);
-    expect(refitEpochs([1, 1, 2], 40)).toBe(1);
+  it('median: the median of the folds’ best epochs, rounded up', () => {
+    expect(refitEpochs([12, 18, 30], 40, 'median')).toBe(18);
+    expect(refitEpochs([30, 12, 18], 40, 'median')).toBe(18);
+    expect(refitEpochs([3, 4], 40, 'median')).toBe(4);
+    expect(refitEpochs([3, 4, 9, 10], 40, 'median')).toBe(7);
+    expect(refitEpochs([1, 1, 2], 40, 'median')).toBe(1);
   });
 
-  it('stays within 1..maxEpochs and uses maxEpochs when no fold recorded one', () => {
-    expect(refitEpochs([50, 60, 70], 40)).toBe(40);
-    expect(refitEpochs([], 25)).toBe(25);
-    expect(() => refitEpochs([3], 0)).toThrow(/maxEpochs/);
+  it('scaled: the median times k/(k-1) for k folds, rounded up', () => {
+    expect(refitEpochs([12, 18, 30], 40, 'scaled')).toBe(27);
+    expect(refitEpochs([3, 4], 40, 'scaled')).toBe(7); // 3.5 x 2
+    expect(refitEpochs([5, 5, 6, 9], 40, 'scaled')).toBe(8); // 5.5 x 4/3 = 7.33
+    expect(refitEpochs([30, 31, 33], 40, 'scaled')).toBe(40); // 46.5, capped
+    expect(refitEpochs([7], 40, 'scaled')).toBe(7); // one fold: nothing to scale by
+  });
+
+  it('max: the latest fold’s best epoch; budget: training.epochs whatever the folds', () => {
+    expect(refitEpochs([12, 30, 18], 40, 'max')).toBe(30);
+    expect(refitEpochs([1, 1, 2], 40, 'max')).toBe(2);
+    expect(refitEpochs([12, 30, 18], 40, 'budget')).toBe(40);
+    expect(refitEpochs([1], 25, 'budget')).toBe(25);
+  });
+
+  it('stays within 1..maxEpochs under every rule and uses maxEpochs when no fold recorded one', () => {
+    for (const rule of REFIT_EPOCH_RULES) {
+      expect(refitEpochs([50, 60, 70], 40, rule)).toBe(40);
+      expect(refitEpochs([], 25, rule)).toBe(25);
+      expect(refitEpochs([0, 0, 0], 40, rule)).toBe(rule === 'budget' ? 40 : 1);
+      expect(() => refitEpochs([3], 0, rule)).toThrow(/maxEpochs/);
+    }
   });
 });
 
