@@ -4,10 +4,12 @@
  * count comes from the folds' early stopping (shared/planner/refit.ts `refitEpochs`). This
  * compares the rules on sweeps already run by benchmarks/selection-rule.ts (n = 100, 500) and
  * benchmarks/champion-kinds.ts (n = 2000): for each sweep, its `best-mean` pick is trained on all
- * n images once per rule, every time as the same trial index (same initialisation, same batch
- * order), so the rules differ only in how long they train; each model is scored on the 5,000
- * official test images. Beside them, from selection-rule.json: every variant trained by hand for
- * the full epoch count at another trial index (another seed).
+ * n images once per rule, each time with the same seed (a trial's seed comes from the sweep's
+ * seed, the variant and the fold: trainer/strategies/strategy.ts trialSeed), so the rules differ
+ * only in how long they train; each model is scored on the 5,000 official test images. Beside
+ * them, from selection-rule.json: every variant trained by hand for the full epoch count (the
+ * same seed again, so `budget` is the pick's by-hand model, up to kernel rounding changes made
+ * since).
  *
  *   npx tsx benchmarks/refit-epochs.ts
  *        [--source docs/benchmarks/selection-rule.json=/tmp/foldsweep-pick-explore ...]
@@ -26,6 +28,7 @@ import { buildLeaderboard } from '../shared/aggregation/leaderboard.js';
 import {
   REFIT_EPOCH_RULE,
   REFIT_EPOCH_RULES,
+  REFIT_FINAL_DECAY,
   type RefitEpochRule,
   refitEpochs,
 } from '../shared/planner/refit.js';
@@ -59,6 +62,15 @@ const { values } = parseArgs({
     'render-only': { type: 'boolean', default: false },
   },
 });
+/**
+ * The refits compared: every epoch rule at a constant learning rate, and the two longest rules
+ * with the learning rate falling to zero over the last quarter of the steps (finalDecay 0.25).
+ */
+const CONFIGS: { key: string; rule: RefitEpochRule; finalDecay: number }[] = [
+  ...REFIT_EPOCH_RULES.map((rule) => ({ key: rule, rule, finalDecay: 0 })),
+  { key: 'max, decay 0.25', rule: 'max', finalDecay: 0.25 },
+  { key: 'budget, decay 0.25', rule: 'budget', finalDecay: 0.25 },
+];
 const outPath = resolve(values.out);
 const dataPath = outPath.replace(/\.md$/, '.json');
 
@@ -76,8 +88,8 @@ interface Run {
   pick: string;
   /** 1-based best epoch of each of the pick's folds. */
   foldBestEpochs: number[];
-  /** Per rule: the epochs it chose and the test accuracy of the pick so trained. */
-  rules: Record<RefitEpochRule, { epochs: number; test: number }>;
+  /** Per CONFIGS key: the epochs it chose and the test accuracy of the pick so trained. */
+  rules: Record<string, { epochs: number; test: number }>;
   /** From selection-rule.json when it has the run: each variant by hand (full epochs). */
   byHand: { variant: string; test: number }[] | null;
   loadAverage: number[];
@@ -90,7 +102,8 @@ let runs: Run[] = existsSync(dataPath)
 const save = () =>
   writeFileSync(dataPath, `${JSON.stringify({ training: TRAINING, runs }, null, 1)}\n`);
 
-async function runOne(home: string, source: SourceRun): Promise<Run> {
+/** The run of `source`, with every config in CONFIGS that `saved` (an earlier run) lacks. */
+async function runOne(home: string, source: SourceRun, saved?: Run): Promise<Run> {
   const deps = localDeps({ home, backend: 'wasm' });
   try {
     const plan = await loadPlan(deps, source.sweepId);
@@ -109,17 +122,28 @@ async function runOne(home: string, source: SourceRun): Promise<Run> {
     const context = { deps, tf, evaluator: new TfModelEvaluator(deps.objects) };
     // selection-rule.ts's refit index for this variant: the median rule reproduces its number.
     const trialIndex = plan.trials.length + 1 + 2 * pick.index;
-    const byEpochs = new Map<number, number>();
-    const rules = {} as Run['rules'];
-    for (const rule of REFIT_EPOCH_RULES) {
+    // One model per (epochs, finalDecay): configs that agree on both share it.
+    const trained = new Map<string, number>();
+    const rules: Run['rules'] = { ...saved?.rules };
+    for (const { key, rule, finalDecay } of CONFIGS) {
       const epochs = refitEpochs(foldBestEpochs, TRAINING.epochs, rule);
-      let test = byEpochs.get(epochs);
-      if (test === undefined) {
-        test = await trainOnAllImages(context, plan, pick.index, bestEpochs, trialIndex, rule);
-        byEpochs.set(epochs, test);
-      }
-      rules[rule] = { epochs, test };
-      process.stderr.write(`  ${rule}: ${epochs} epochs -> ${pct(test)}%\n`);
+      const same = CONFIGS.find(
+        (c) =>
+          rules[c.key] &&
+          c.finalDecay === finalDecay &&
+          refitEpochs(foldBestEpochs, TRAINING.epochs, c.rule) === epochs,
+      );
+      const test =
+        rules[key]?.test ??
+        (same ? rules[same.key]?.test : undefined) ??
+        trained.get(`${epochs}/${finalDecay}`) ??
+        (await trainOnAllImages(context, plan, pick.index, bestEpochs, trialIndex, {
+          rule,
+          finalDecay,
+        }));
+      trained.set(`${epochs}/${finalDecay}`, test);
+      rules[key] = { epochs, test };
+      process.stderr.write(`  ${key}: ${epochs} epochs -> ${pct(test)}%\n`);
     }
     return {
       n: source.n,
@@ -163,32 +187,33 @@ function render(all: Run[]): string {
     `- task: \`${BASE_MODEL}\` (pretrained on Fashion-MNIST classes 0-4), n labelled images of classes 5-9 drawn with the seed, 3 folds, no holdout; the grid: scratch, finetune freeze 0 and 3, bottleneck-linear C=1; Adam ${TRAINING.learningRate}, batch ${TRAINING.batchSize}, up to ${TRAINING.epochs} epochs, patience ${TRAINING.patience}, the default patienceSteps`,
     '- the sweeps: those of [selection-rule.md](selection-rule.md) (n = 100 and 500) and of [champion-kinds.md](champion-kinds.md) (n = 2000), reused; the pick is `selection: "best-mean"`\'s',
     "- the rules (shared/planner/refit.ts): **median** of the pick's folds' best epochs; **scaled**, the median x 3/2 (the refit's training set is 3/2 of a fold's); **max**, the latest fold's best epoch; **budget**, training.epochs; each rounded up, at most training.epochs",
-    "- every rule's model is the pick trained on all n images as the same trial (same initialisation and batch order), so the rules differ only in their epoch count; rules that chose the same count share one model",
-    '- **by hand**: every variant trained on all n images for the full epoch count as another trial (another seed), from [selection-rule.json](selection-rule.json); **best, hindsight** is the best of them per seed on the test set; **best fixed variant** is the one variant with the best mean over the seeds',
-    `- the rule in use: **${REFIT_EPOCH_RULE}**`,
+    "- every rule's model is the pick trained on all n images with the same seed (same initialisation and batch order: a trial's seed comes from the sweep's seed, the variant and the fold), so the rules differ only in their epoch count; rules that chose the same count share one model",
+    '- **by hand**: every variant trained on all n images for the full epoch count, no sweep, from [selection-rule.json](selection-rule.json) (same seeds, so the pick by hand is the **budget** model; they differ in the decimals where the round-3 kernels, merged after those runs, round differently); **best in hindsight**: the best variant per seed on the test set; **best fixed variant**: the one variant with the best mean over the seeds, what one would train without a sweep had one known it',
+    "- **decay 0.25**: the same epochs with the learning rate falling linearly toward zero over the last quarter of the refit's steps (trainer/train.ts `finalDecay`); without it the rate is constant and the refit keeps wherever its last step lands",
+    `- the refit in use: rule **${REFIT_EPOCH_RULE}**, final decay **${REFIT_FINAL_DECAY}**`,
     '- test accuracy on the 5,000 official test images of classes 5-9; mean ± sd over the seeds',
     '',
-    `| n | seeds | ${REFIT_EPOCH_RULES.map((rule) => `${rule} %`).join(' | ')} | epochs (mean), ${REFIT_EPOCH_RULES.join(' / ')} | by hand, the pick % | by hand, best fixed variant % | by hand, best in hindsight % |`,
-    `|---:|---|${REFIT_EPOCH_RULES.map(() => '---:|').join('')}---|---:|---|---:|`,
+    `| n | seeds | ${CONFIGS.map((c) => `${c.key} %`).join(' | ')} | epochs (mean), ${REFIT_EPOCH_RULES.join(' / ')} | by hand, the pick % | by hand, best fixed variant % | by hand, best in hindsight % |`,
+    `|---:|---|${CONFIGS.map(() => '---:|').join('')}---|---:|---|---:|`,
   ];
   for (const n of ns) {
     const rs = all.filter((r) => r.n === n).sort((a, b) => a.seed - b.seed);
     const hand = rs.filter((r) => r.byHand);
     const fixed = bestFixed(hand);
     lines.push(
-      `| ${n} | ${rs.map((r) => r.seed).join(', ')} | ${REFIT_EPOCH_RULES.map((rule) => meanSd(rs.map((r) => r.rules[rule].test))).join(' | ')} | ${REFIT_EPOCH_RULES.map((rule) => mean(rs.map((r) => r.rules[rule].epochs)).toFixed(1)).join(' / ')} | ${hand.length ? meanSd(hand.flatMap((r) => byHandPick(r) ?? [])) : 'not run'} | ${fixed ? `${fixed.name}: ${pct(fixed.mean)}` : 'not run'} | ${hand.length ? meanSd(hand.map((r) => Math.max(...(r.byHand ?? []).map((v) => v.test)))) : 'not run'} |`,
+      `| ${n} | ${rs.map((r) => r.seed).join(', ')} | ${CONFIGS.map((c) => meanSd(rs.flatMap((r) => r.rules[c.key]?.test ?? []))).join(' | ')} | ${REFIT_EPOCH_RULES.map((rule) => mean(rs.map((r) => r.rules[rule].epochs)).toFixed(1)).join(' / ')} | ${hand.length ? meanSd(hand.flatMap((r) => byHandPick(r) ?? [])) : 'not run'} | ${fixed ? `${fixed.name}: ${pct(fixed.mean)}` : 'not run'} | ${hand.length ? meanSd(hand.map((r) => Math.max(...(r.byHand ?? []).map((v) => v.test)))) : 'not run'} |`,
     );
   }
   lines.push(
     '',
     '## Per run',
     '',
-    `| n | seed | pick | fold best epochs | ${REFIT_EPOCH_RULES.map((rule) => `${rule}: epochs → test %`).join(' | ')} | by hand, the pick % | by hand, best % |`,
-    `|---:|---:|---|---|${REFIT_EPOCH_RULES.map(() => '---|').join('')}---:|---:|`,
+    `| n | seed | pick | fold best epochs | ${CONFIGS.map((c) => `${c.key}: epochs → test %`).join(' | ')} | by hand, the pick % | by hand, best % |`,
+    `|---:|---:|---|---|${CONFIGS.map(() => '---|').join('')}---:|---:|`,
   );
   for (const r of [...all].sort((a, b) => a.n - b.n || a.seed - b.seed)) {
     lines.push(
-      `| ${r.n} | ${r.seed} | ${r.pick} | ${r.foldBestEpochs.join(', ')} | ${REFIT_EPOCH_RULES.map((rule) => `${r.rules[rule].epochs} → ${pct(r.rules[rule].test)}`).join(' | ')} | ${pct(byHandPick(r))} | ${r.byHand ? pct(Math.max(...r.byHand.map((v) => v.test))) : 'n/a'} |`,
+      `| ${r.n} | ${r.seed} | ${r.pick} | ${r.foldBestEpochs.join(', ')} | ${CONFIGS.map((c) => (r.rules[c.key] ? `${r.rules[c.key].epochs} → ${pct(r.rules[c.key].test)}` : 'n/a')).join(' | ')} | ${pct(byHandPick(r))} | ${r.byHand ? pct(Math.max(...r.byHand.map((v) => v.test))) : 'n/a'} |`,
     );
   }
   return `${lines.join('\n')}\n`;
@@ -203,9 +228,13 @@ if (!values['render-only']) {
     ).runs;
     for (const source of sourceRuns) {
       if ((source.patienceSteps ?? PATIENCE_STEPS_DEFAULT) !== PATIENCE_STEPS_DEFAULT) continue;
-      if (runs.some((r) => r.n === source.n && r.seed === source.seed)) continue;
+      const saved = runs.find((r) => r.n === source.n && r.seed === source.seed);
+      if (saved && (saved.sweepId !== source.sweepId || CONFIGS.every((c) => saved.rules[c.key]))) {
+        continue;
+      }
       process.stderr.write(`n=${source.n} seed=${source.seed} (${source.sweepId} in ${home})\n`);
-      runs = [...runs, await runOne(home, source)];
+      const run = await runOne(home, source, saved);
+      runs = [...runs.filter((r) => r !== saved), run];
       save();
     }
   }

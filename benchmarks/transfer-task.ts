@@ -59,7 +59,7 @@ export function taskSpec(
 /**
  * Trains `variantIndex` of the sweep once on every non-holdout image, as trial `trialIndex` (an
  * index no sweep trial uses), in this process: for `bestEpochs` of its folds the refit's epoch
- * rule (`rule`, default the refit's own), for none (`[]`) the full training.epochs, as one would
+ * rule and final decay (`options`, default the refit's own), for none (`[]`) the full training.epochs, as one would
  * by hand. The trial index seeds initialisation and shuffling, so two calls with the same index
  * differ only in their epoch count. Returns its test accuracy.
  */
@@ -73,9 +73,9 @@ export async function trainOnAllImages(
   variantIndex: number,
   bestEpochs: readonly (number | undefined)[],
   trialIndex: number,
-  rule?: RefitEpochRule,
+  options: { rule?: RefitEpochRule; finalDecay?: number } = {},
 ): Promise<number> {
-  const refit = { ...planRefit(plan, variantIndex, bestEpochs, rule), trialIndex };
+  const refit = { ...planRefit(plan, variantIndex, bestEpochs, options), trialIndex };
   await runTrial(
     { tf: context.tf, backend: 'wasm', objects: context.deps.objects },
     plan,

@@ -77,7 +77,7 @@ export async function runTrial(
       pixels,
       labels,
       split,
-      ...(isRefit ? { epochs: totalEpochs } : {}),
+      ...(isRefit && refit ? { epochs: totalEpochs, finalDecay: refit.finalDecay } : {}),
       onEpoch: (m) => deps.onEpoch?.(m, totalEpochs),
       checkpoints: deps.checkpoints,
     });

@@ -122,6 +122,16 @@ export interface TrainOptions {
    * with the model's compiled optimizer. Default: the compiled optimizer trains every layer.
    */
   headLearningRate?: number;
+  /**
+   * The fraction of all optimizer steps (epochs x batches), at the end, over which every
+   * optimizer's learning rate falls linearly from its own value toward zero: with D such steps,
+   * the i-th of them (1-based) runs at (D + 1 - i) / (D + 1) of it. Meant for a refit, which
+   * keeps its last weights: at a constant rate the last step's weights are one draw from where
+   * the optimizer bounces around, and the test accuracy of neighbouring epochs differs by points
+   * on small data. The rate depends only on the step's index, so a resumed run matches.
+   * Default 0 (constant).
+   */
+  finalDecay?: number;
   /** Default: crossEntropyLoss. */
   loss?: TrainingLoss;
   checkpoints?: TrainingCheckpoints;
@@ -166,6 +176,7 @@ export async function trainWithEarlyStopping(
     options.headLearningRate !== undefined ? tf.train.adam(options.headLearningRate) : undefined;
   const optimizers = { body: bodyOptimizer, head: headOptimizer };
   const n = data.xTrain.shape[0];
+  const decay = finalDecaySchedule(options, n, [bodyOptimizer, headOptimizer]);
 
   // Class indices of the training labels, once: a step compares predictions with a gather of
   // them instead of an argMax of its one-hot batch.
@@ -247,6 +258,7 @@ export async function trainWithEarlyStopping(
       let hits = 0;
       let lossSum = 0;
       for (let start = 0; start < n; start += options.batchSize) {
+        decay.atStep(epoch * Math.ceil(n / options.batchSize) + start / options.batchSize);
         const step = await trainStep(order.slice(start, start + options.batchSize), random);
         hits += step.hits;
         lossSum += step.loss;
@@ -300,10 +312,47 @@ export async function trainWithEarlyStopping(
     if (validated) model.setWeights(best.weights);
     return { epochs, bestEpoch: best.epoch, objective: best.value, stoppedEarly };
   } finally {
+    decay.restore();
     if (best) tf.dispose(best.weights);
     trainClasses.dispose();
     headOptimizer?.dispose();
   }
+}
+
+/** An optimizer's learning rate, which tfjs-core's optimizers read at every step. */
+type WithLearningRate = { learningRate: number };
+
+/**
+ * `finalDecay`'s schedule over the optimizers: `atStep(s)` sets each one's learning rate for
+ * global step s (0-based over all epochs), `restore()` puts the original rates back.
+ */
+export function finalDecaySchedule(
+  options: Pick<TrainOptions, 'epochs' | 'batchSize' | 'finalDecay'>,
+  trainingImages: number,
+  optimizers: readonly (Optimizer | undefined)[],
+): { atStep(step: number): void; restore(): void } {
+  const fraction = options.finalDecay ?? 0;
+  if (!(fraction >= 0 && fraction <= 1)) {
+    throw new Error(`finalDecay must be between 0 and 1, got ${options.finalDecay}`);
+  }
+  const total = options.epochs * Math.ceil(trainingImages / options.batchSize);
+  const decaying = Math.round(fraction * total);
+  const present = optimizers.filter((o): o is Optimizer => o !== undefined);
+  const base = present.map((o) => (o as unknown as WithLearningRate).learningRate);
+  const set = (factor: number) =>
+    present.forEach((o, i) => {
+      (o as unknown as WithLearningRate).learningRate = base[i] * factor;
+    });
+  return {
+    atStep(step) {
+      if (decaying === 0) return;
+      const left = total - step; // this step and the ones after it
+      set(left <= decaying ? left / (decaying + 1) : 1);
+    },
+    restore() {
+      if (decaying > 0) set(1);
+    },
+  };
 }
 
 /**

@@ -27,8 +27,13 @@ export function refits(plan: Pick<Plan, 'spec'>): boolean {
  */
 export const REFIT_EPOCH_RULES = ['median', 'scaled', 'max', 'budget'] as const;
 export type RefitEpochRule = (typeof REFIT_EPOCH_RULES)[number];
-/** The rule the refit uses (see REFIT_EPOCH_RULE_WHY). */
+/** The rule the refit uses. */
 export const REFIT_EPOCH_RULE: RefitEpochRule = 'median';
+/**
+ * The fraction of the refit's steps, at the end, over which its learning rate falls to zero
+ * (Refit.finalDecay, trainer/train.ts `finalDecay`).
+ */
+export const REFIT_FINAL_DECAY = 0;
 
 /**
  * The refit's epoch count under `rule` (default REFIT_EPOCH_RULE), between 1 and `maxEpochs`
@@ -72,14 +77,16 @@ const RULE_TEXT: Record<RefitEpochRule, string> = {
 
 /**
  * The refit trial of a plan for its winning variant `variantIndex`, given each fold trial's best
- * epoch (0-based, as trials record it; undefined when not recorded).
+ * epoch (0-based, as trials record it; undefined when not recorded). `options` replaces the
+ * refit's epoch rule and final decay (benchmarks compare them; the lifecycle uses the defaults).
  */
 export function planRefit(
   plan: Pick<Plan, 'trials' | 'folds' | 'foldOf' | 'variants' | 'spec'>,
   variantIndex: number,
   bestEpochs: readonly (number | undefined)[],
-  rule: RefitEpochRule = REFIT_EPOCH_RULE,
+  options: { rule?: RefitEpochRule; finalDecay?: number } = {},
 ): Refit {
+  const { rule = REFIT_EPOCH_RULE, finalDecay = REFIT_FINAL_DECAY } = options;
   const variant = plan.variants[variantIndex];
   if (!variant) throw new Error(`variant ${variantIndex} is not in the plan`);
   const maxEpochs = plan.spec.training.epochs;
@@ -96,6 +103,7 @@ export function planRefit(
       description: `${RULE_TEXT[rule]} (folds: ${foldBestEpochs.join(', ')}), rounded up: ${epochs} epochs on every non-holdout image`,
     },
     trainingImages: foldSplit(plan.foldOf, plan.folds).train.length,
+    ...(finalDecay > 0 ? { finalDecay } : {}),
   };
 }
 

@@ -166,6 +166,12 @@ export const RefitSchema = z.object({
   }),
   /** Images the refit trains on: every non-holdout image. */
   trainingImages: z.number().int().nonnegative(),
+  /**
+   * The fraction of the refit's optimizer steps, at the end, over which its learning rates fall
+   * linearly toward zero (trainer/train.ts `finalDecay`). Absent (refits decided before it
+   * existed): a constant learning rate, as they were trained.
+   */
+  finalDecay: z.number().min(0).max(1).optional(),
 });
 export type Refit = z.infer<typeof RefitSchema>;
 

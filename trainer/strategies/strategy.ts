@@ -23,6 +23,8 @@ export interface TrialContext {
   split: { train: number[]; validation: number[] };
   /** A refit's fixed epoch count (default: training.epochs, with early stopping). */
   epochs?: number;
+  /** A refit's learning-rate decay at the end (Refit.finalDecay; default none). */
+  finalDecay?: number;
   onEpoch?: (metrics: EpochMetrics) => void | Promise<void>;
   checkpoints?: TrainingCheckpoints;
 }
@@ -76,6 +78,7 @@ export function trainOptions(context: TrialContext): TrainOptions {
     onEpoch: context.onEpoch,
     seed: trialSeed(context.plan, context.variant, context.fold),
     checkpoints: context.checkpoints,
+    ...(context.finalDecay ? { finalDecay: context.finalDecay } : {}),
   };
 }
 

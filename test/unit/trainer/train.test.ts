@@ -8,6 +8,7 @@ import type { Tensor, Tf } from '../../../trainer/tf.js';
 import {
   crossEntropyPerSample,
   effectivePatience,
+  finalDecaySchedule,
   ovrHingePerSample,
   trainWithEarlyStopping,
 } from '../../../trainer/train.js';
@@ -274,6 +275,78 @@ describe('trainWithEarlyStopping() batches', () => {
     expect(new Set(counts.slice(1)).size).toBe(1);
     model.dispose();
     tf.dispose(Object.values(data));
+  });
+});
+
+describe('finalDecay (the refit’s learning rate falls to zero at the end)', () => {
+  it('scales each optimizer’s own rate linearly over the last steps, then restores it', () => {
+    // Prepare: 60 images in batches of 10 for 2 epochs = 12 steps, the last quarter (3) decays
+    const body = { learningRate: 0.1 };
+    const head = { learningRate: 0.04 };
+    const schedule = finalDecaySchedule(
+      { epochs: 2, batchSize: 10, finalDecay: 0.25 },
+      60,
+      // Only learningRate is read or written.
+      [body, undefined, head] as unknown as Parameters<typeof finalDecaySchedule>[2],
+    );
+    const seen: number[][] = [];
+
+    // Act
+    for (let step = 0; step < 12; step++) {
+      schedule.atStep(step);
+      seen.push([body.learningRate, head.learningRate]);
+    }
+    schedule.restore();
+
+    // Assess
+    expect(seen.slice(0, 9).every(([b, h]) => b === 0.1 && h === 0.04)).toBe(true);
+    expect(seen.slice(9).map(([b]) => b)).toEqual(
+      [0.075, 0.05, 0.025].map((x) => expect.closeTo(x, 12)),
+    );
+    expect(seen.slice(9).map(([, h]) => h)).toEqual(
+      [0.03, 0.02, 0.01].map((x) => expect.closeTo(x, 12)),
+    );
+    expect([body.learningRate, head.learningRate]).toEqual([0.1, 0.04]);
+  });
+
+  it('rejects a fraction outside 0..1, naming finalDecay', () => {
+    for (const finalDecay of [-0.1, 1.5, Number.NaN]) {
+      expect(() => finalDecaySchedule({ epochs: 2, batchSize: 10, finalDecay }, 60, [])).toThrow(
+        /finalDecay must be between 0 and 1/,
+      );
+    }
+  });
+
+  it('trains like a constant rate until the decay starts, then differently, and restores the rate', async () => {
+    // Prepare: twins, 4 epochs without validation; finalDecay 0.5 decays over epochs 2 and 3
+    const data = splits();
+    const noValidation = {
+      xTrain: data.xTrain,
+      yTrain: data.yTrain,
+      xVal: data.xVal.slice(0, 0),
+      yVal: data.yVal.slice(0, 0),
+    };
+    const [constant, decayed] = twins();
+    const options = { epochs: 4, batchSize: 10, patience: 1, objective: 'val_accuracy' as const };
+    const rate = (m: typeof constant) =>
+      (m.optimizer as unknown as { learningRate: number }).learningRate;
+    const before = rate(decayed);
+
+    // Act
+    const a = await trainWithEarlyStopping(tf, constant, noValidation, { ...options, seed: 3 });
+    const b = await trainWithEarlyStopping(tf, decayed, noValidation, {
+      ...options,
+      seed: 3,
+      finalDecay: 0.5,
+    });
+
+    // Assess
+    const losses = (o: typeof a) => o.epochs.map((e) => e.loss);
+    expect(losses(b).slice(0, 2)).toEqual(losses(a).slice(0, 2));
+    expect(losses(b)[3]).not.toEqual(losses(a)[3]);
+    expect(rate(decayed)).toBe(before);
+    for (const m of [constant, decayed]) m.dispose();
+    tf.dispose([...Object.values(data), noValidation.xVal, noValidation.yVal]);
   });
 });
 
