@@ -136,7 +136,11 @@ const INCLUDED_BENCHMARKS = [
   },
   {
     file: 'selection-rule.md',
-    heading: 'Which variant wins: best mean, ties, one standard error (the n=100 goal)',
+    heading: 'Which variant wins: best mean, ties, one standard error',
+  },
+  {
+    file: 'refit-epochs.md',
+    heading: 'How long the refit trains, and its final learning-rate decay (the n=100 goal)',
   },
 ];
 
@@ -498,7 +502,7 @@ function render(records: RunRecord[]): string {
     );
   }
   for (const { file, heading } of INCLUDED_BENCHMARKS) {
-    // The champion benchmarks (benchmarks/champion-kinds.ts, selection-rule.ts) on the current base.
+    // The champion benchmarks (benchmarks/champion-kinds.ts, selection-rule.ts, refit-epochs.ts).
     const path = join(repo, 'docs/benchmarks', file);
     if (!existsSync(path)) continue;
     const body = readFileSync(path, 'utf8')

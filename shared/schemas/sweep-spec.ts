@@ -379,7 +379,8 @@ export const SweepSpecSchema = z
     holdoutFraction: z.number().min(0).max(0.5, 'holdoutFraction must be at most 0.5').default(0),
     /**
      * What becomes the champion of the best variant: `refit` (default), the variant trained once
-     * more on every non-holdout image for the median of its folds' best epochs (one more trial);
+     * more on every non-holdout image for training.epochs, its learning rate decaying to zero
+     * over the last quarter of the steps (one more trial; shared/planner/refit.ts says why);
      * `best-fold`, its best fold's model (trained on (k-1)/k of the non-holdout images);
      * `ensemble`, its k fold models averaged into one model (probabilities, or scores for
      * bottleneck-linear; k times the size and inference cost).

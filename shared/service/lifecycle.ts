@@ -387,9 +387,10 @@ export async function settleSweep(
   id: string,
 ): Promise<SettleOutcome> {
   const log = deps.logger.child({ op: 'settleSweep', sweepId: id });
-  const rung = await advanceRung(deps, id, log);
+  const reads = settlementReads(deps, id);
+  const rung = await advanceRung(deps, id, log, reads);
   if (rung) return rung;
-  const refit = await advanceRefit(deps, id, log);
+  const refit = await advanceRefit(deps, id, log, reads);
   if (refit) return refit;
   let sweep: SweepRecord;
   try {
@@ -414,7 +415,7 @@ export async function settleSweep(
   }
   let outcome: AggregateOutcome;
   try {
-    const plan = await loadPlan(deps, id);
+    const plan = await reads.plan();
     const leaderboard = buildLeaderboard(plan, await finishedTrials(deps, id));
     outcome = await promoteBest(deps, plan, leaderboard);
   } catch (error) {
@@ -455,6 +456,38 @@ export async function settleSweep(
 }
 
 /**
+ * What one settlement reads, each at most once: the sweep record, its plan (never changes once
+ * written) and its trial records. advanceRung and advanceRefit look at the same snapshot; either
+ * returns before changing anything when it has nothing to do, so the snapshot still holds for
+ * the next. The aggregation re-reads the trial records after its own transition.
+ */
+interface SettlementReads {
+  sweep(): Promise<SweepRecord | undefined>;
+  plan(): Promise<Plan>;
+  records(): ReturnType<ServiceDeps['state']['listTrials']>;
+}
+
+function settlementReads(deps: ServiceDeps, id: string): SettlementReads {
+  let sweep: Promise<SweepRecord | undefined> | undefined;
+  let plan: Promise<Plan> | undefined;
+  let records: ReturnType<ServiceDeps['state']['listTrials']> | undefined;
+  return {
+    sweep: () => {
+      sweep ??= deps.state.getSweep(id);
+      return sweep;
+    },
+    plan: () => {
+      plan ??= loadPlan(deps, id);
+      return plan;
+    },
+    records: () => {
+      records ??= deps.state.listTrials(id);
+      return records;
+    },
+  };
+}
+
+/**
  * Successive halving's part of the drained path. For a halving sweep whose rungs are not all
  * finished: while the current rung has unfinished trials, nothing (skipped); once it finished,
  * the next rung is submitted: `running -advance-> aggregating` (so that of two racing
@@ -466,8 +499,9 @@ async function advanceRung(
   deps: ServiceDeps & Partial<RetrainDeps>,
   id: string,
   log: ServiceDeps['logger'],
+  reads: SettlementReads,
 ): Promise<SettleOutcome | undefined> {
-  const current = await deps.state.getSweep(id);
+  const current = await reads.sweep();
   // A halving sweep records its rung when it starts: others need no plan read here.
   if (
     current?.rung === undefined ||
@@ -476,9 +510,9 @@ async function advanceRung(
   ) {
     return undefined;
   }
-  const plan = await loadPlan(deps, id);
+  const plan = await reads.plan();
   if (!isHalving(plan)) return undefined;
-  const records = await deps.state.listTrials(id);
+  const records = await reads.records();
   const progress = halvingOf(plan, records);
   if (progress.complete) return undefined;
   const submitted = current.rung ?? 0;
@@ -547,14 +581,15 @@ async function advanceRefit(
   deps: ServiceDeps & Partial<RetrainDeps>,
   id: string,
   log: ServiceDeps['logger'],
+  reads: SettlementReads,
 ): Promise<SettleOutcome | undefined> {
-  const current = await deps.state.getSweep(id);
+  const current = await reads.sweep();
   if (!current?.planKey || (current.status !== 'running' && current.status !== 'aggregating')) {
     return undefined;
   }
-  const plan = await loadPlan(deps, id);
+  const plan = await reads.plan();
   if (!refits(plan)) return undefined;
-  const records = await deps.state.listTrials(id);
+  const records = await reads.records();
   const stage = await refitStage(deps, plan, current, records);
   if (stage.status === 'none') return undefined;
   if (stage.status === 'running') {

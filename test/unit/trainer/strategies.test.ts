@@ -93,7 +93,7 @@ describe('runTrial() with each strategy', () => {
     const nonHoldout = plan.foldOf.filter((f) => f >= 0).length;
 
     for (const variantIndex of [0, 1]) {
-      const refit = planRefit(plan, variantIndex, [0, 1, 2]);
+      const refit = planRefit(plan, variantIndex, [0, 1, 2], { rule: 'median' });
       const seen: number[] = [];
 
       // Act

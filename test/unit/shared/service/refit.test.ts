@@ -157,9 +157,17 @@ describe('the refit in the lifecycle', () => {
       variantIndex: 1,
       variantId: plan.variants[1].id,
       fold: 3,
-      epochs: 5,
+      // The default rule: the spec's training.epochs (10), the rate decaying over the last 25%.
+      epochs: 10,
+      finalDecay: 0.25,
       rule: { foldBestEpochs: [3, 7, 5] },
     });
+    expect(refit.rule.description).toMatch(/^training\.epochs: 10 epochs.*last 25% of the steps/);
+    expect(planRefit(plan, 1, BEST_EPOCH, { rule: 'median', finalDecay: 0 })).toMatchObject({
+      epochs: 5,
+      rule: { description: expect.stringMatching(/^median of the folds' best epochs/) },
+    });
+    expect(planRefit(plan, 1, BEST_EPOCH, { finalDecay: 0 })).not.toHaveProperty('finalDecay');
     const nonHoldout = plan.foldOf.filter((f) => f >= 0).length;
     expect(refit.trainingImages).toBe(nonHoldout);
     expect(nonHoldout).toBeLessThan(plan.foldOf.length);
@@ -188,7 +196,7 @@ describe('the refit in the lifecycle', () => {
       status: 'advanced',
       rung: 0,
       trials: [6],
-      refit: { variantId: plan.variants[1].id, epochs: 5 },
+      refit: { variantId: plan.variants[1].id, epochs: 10 },
     });
     expect(duplicate).toMatchObject({ status: 'skipped' });
     expect(duplicate.status === 'skipped' && duplicate.reason).toMatch(/running its refit/);
@@ -218,9 +226,9 @@ describe('the refit in the lifecycle', () => {
       kind: 'refit',
       trialIndices: [6],
       trainingImages: plan.foldOf.filter((f) => f >= 0).length,
-      refitEpochs: 5,
+      refitEpochs: 10,
     });
-    expect(metadata.lineage.champion?.epochRule).toMatch(/median/);
+    expect(metadata.lineage.champion?.epochRule).toMatch(/^training\.epochs: 10 epochs.*3, 7, 5.*falling linearly to zero/);
     expect(metadata.metrics.holdout?.samples).toBe(plan.foldOf.filter((f) => f === -1).length);
     const report = new TextDecoder().decode(await ws.objects.get(`sweeps/${sweep.id}/report.md`));
     expect(report).toMatch(/Model: the refit of the winning variant on all \d+ non-holdout/);
