@@ -160,7 +160,11 @@ async function runOne(deps: ReturnType<typeof localDeps>, n: number, seed: numbe
       foldValues: row.foldValues,
       foldBestEpochs: bestEpochs.map((e) => (e ?? -1) + 1),
       test: {
-        refit: await trainOnAllImages(context, plan, v.index, bestEpochs, extra),
+        // The refit's rule when the committed runs were made (refit-epochs.ts compares rules).
+        refit: await trainOnAllImages(context, plan, v.index, bestEpochs, extra, {
+          rule: 'median',
+          finalDecay: 0,
+        }),
         byHand: await trainOnAllImages(context, plan, v.index, [], extra + 1),
         ensemble: (await evaluator.evaluate(ensemblePrefix, testSet)).accuracy,
       },
@@ -198,7 +202,7 @@ function render(all: Run[]): string {
     `- dates: ${dates[0] ?? ''} to ${dates.at(-1) ?? ''} UTC; 1-minute load average when runs finished: ${loads.length ? `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}` : 'not recorded'}${loads.length < all.length ? ` (${all.length - loads.length} runs made before the load was recorded)` : ''}`,
     `- task: \`${BASE_MODEL}\` (pretrained on Fashion-MNIST classes 0-4), n labelled images of classes 5-9 (n/5 per class, drawn with the seed), 3 folds, no holdout; the grid: scratch, finetune freeze 0 and 3, bottleneck-linear C=1; Adam ${TRAINING.learningRate}, batch ${TRAINING.batchSize}, up to ${TRAINING.epochs} epochs, patience ${TRAINING.patience}, the default patienceSteps`,
     '- the rules, all applied by the leaderboard code to the same sweeps: **before**, the best fold mean, a tie on the mean broken by the lower fold std (sweeps planned before selection rules keep it); **best-mean** (the default), the best fold mean, where a variant with as many correct validation images as first place ties with it (with folds of 34/33/33 images the means of equal counts differ in the decimals) and a tie goes to the simplest variant (a linear probe before fine-tuning before scratch; the deeper freeze first); **one-se**, the simplest variant whose fold mean is within one standard error (fold std / √3) of the best',
-    "- **refit**: the picked variant trained on all n images for the median of its folds' best epochs (the default champion); every variant was so trained, so each rule's champion is scored on the same models",
+    "- **refit**: the picked variant trained on all n images for the median of its folds' best epochs, the refit's rule when these runs were made, pinned here (the refit now trains training.epochs with a final learning-rate decay: [refit-epochs.md](refit-epochs.md) compares the two on these sweeps); every variant was so trained, so each rule's champion is scored on the same models",
     '- **by hand**: every variant trained on all n images for the full 40 epochs, no sweep; **best** is the best of them on the test set (hindsight: what no sweep can know)',
     '- test accuracy on the 5,000 official test images of classes 5-9, never seen by a sweep; mean ± sd over the seeds',
     '- seeds 1-6 at n=100 and 1-3 at n=500 were run before the `best-mean` tie rule was written (it came from reading them); seeds 7-10 and 4-5 after, to check it',

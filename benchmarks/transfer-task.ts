@@ -59,9 +59,10 @@ export function taskSpec(
 /**
  * Trains `variantIndex` of the sweep once on every non-holdout image, as trial `trialIndex` (an
  * index no sweep trial uses), in this process: for `bestEpochs` of its folds the refit's epoch
- * rule and final decay (`options`, default the refit's own), for none (`[]`) the full training.epochs, as one would
- * by hand. The trial index seeds initialisation and shuffling, so two calls with the same index
- * differ only in their epoch count. Returns its test accuracy.
+ * rule and final decay (`options`, default the refit's own), for none (`[]`) the full
+ * training.epochs at a constant learning rate, as one would by hand. The seed (initialisation,
+ * batch order) comes from the sweep's seed, the variant and the all-images fold, so two calls for
+ * one variant differ only in epochs and decay. Returns its test accuracy.
  */
 export async function trainOnAllImages(
   context: {
@@ -75,7 +76,12 @@ export async function trainOnAllImages(
   trialIndex: number,
   options: { rule?: RefitEpochRule; finalDecay?: number } = {},
 ): Promise<number> {
-  const refit = { ...planRefit(plan, variantIndex, bestEpochs, options), trialIndex };
+  // By hand is plain training: a constant learning rate unless `options` says otherwise.
+  const byHand = bestEpochs.length === 0 ? { finalDecay: 0 } : {};
+  const refit = {
+    ...planRefit(plan, variantIndex, bestEpochs, { ...byHand, ...options }),
+    trialIndex,
+  };
   await runTrial(
     { tf: context.tf, backend: 'wasm', objects: context.deps.objects },
     plan,
