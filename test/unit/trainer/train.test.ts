@@ -21,6 +21,17 @@ beforeAll(async () => {
 });
 
 const splits = (n = 90) => bandSplits(tf, n);
+/** The splits, and the same training data with an empty validation split, as a refit has. */
+const refitSplits = () => {
+  const data = splits();
+  const noValidation = {
+    xTrain: data.xTrain,
+    yTrain: data.yTrain,
+    xVal: data.xVal.slice(0, 0),
+    yVal: data.yVal.slice(0, 0),
+  };
+  return { data, noValidation };
+};
 
 /** The tiny CNN with a new 3-class head, every layer trained at `learningRate`. */
 const tinyFineTune = (learningRate: number) =>
@@ -70,13 +81,7 @@ describe('trainWithEarlyStopping()', () => {
 
   it('without a validation split (a refit) trains every epoch and keeps the last weights', async () => {
     // Prepare: a learning rate of 0 never improves, which would stop a validated run early
-    const data = splits();
-    const noValidation = {
-      xTrain: data.xTrain,
-      yTrain: data.yTrain,
-      xVal: data.xVal.slice(0, 0),
-      yVal: data.yVal.slice(0, 0),
-    };
+    const { data, noValidation } = refitSplits();
     const model = tinyFineTune(0.02);
 
     // Act
@@ -319,13 +324,7 @@ describe('finalDecay (the refit’s learning rate falls to zero at the end)', ()
 
   it('trains like a constant rate until the decay starts, then differently, and restores the rate', async () => {
     // Prepare: twins, 4 epochs without validation; finalDecay 0.5 decays over epochs 2 and 3
-    const data = splits();
-    const noValidation = {
-      xTrain: data.xTrain,
-      yTrain: data.yTrain,
-      xVal: data.xVal.slice(0, 0),
-      yVal: data.yVal.slice(0, 0),
-    };
+    const { data, noValidation } = refitSplits();
     const [constant, decayed] = twins();
     const options = { epochs: 4, batchSize: 10, patience: 1, objective: 'val_accuracy' as const };
     const rate = (m: typeof constant) =>
