@@ -44,6 +44,8 @@
  * Every replacement is checked against the cpu backend in test/unit/trainer/wasm-kernels.test.ts.
  */
 import {
+  engine,
+  getBackend,
   getKernel,
   type KernelConfig,
   type KernelFunc,
@@ -78,10 +80,12 @@ import {
   makeSum,
   makeTile,
 } from './wasm-kernels/elementwise.js';
+import { installFusedLayers } from './wasm-kernels/fused-layers.js';
 import { installFusedGradients } from './wasm-kernels/gradients.js';
 import { makeBatchMatMul } from './wasm-kernels/matmul.js';
 import { makeMaxPool, makeMaxPoolGrad } from './wasm-kernels/pool.js';
-import { BACKEND } from './wasm-kernels/scope.js';
+import { BACKEND, type WasmBackend } from './wasm-kernels/scope.js';
+import { simdFor } from './wasm-kernels/simd.js';
 
 /** The kernels wasm 4.22 lacks for training; registered in every set. */
 export const WASM_GRADIENT_KERNELS = [
@@ -244,6 +248,12 @@ export function registerWasmGradientKernels(opts: RegisterWasmGradientKernelsOpt
   }
   active = set;
   installFusedGradients(() => active === 'fast');
+  installFusedLayers(
+    () =>
+      active === 'fast' &&
+      getBackend() === BACKEND &&
+      simdFor(engine().backend as unknown as WasmBackend) !== undefined,
+  );
   installFusedAdam(() => active === 'fast');
 }
 
