@@ -38,6 +38,7 @@ import { ptr, simdFor } from './simd.js';
 
 export const CONV_BIAS_RELU = 'FoldsweepConv2DBiasRelu';
 export const MATMUL_BIAS_RELU = 'FoldsweepMatMulBiasRelu';
+export const RELU_GRAD_SUM = 'FoldsweepReluGradSum';
 
 type FusedConv2DArgs = Parameters<typeof fused.conv2d>[0];
 type FusedMatMulArgs = Parameters<typeof fused.matMul>[0];
@@ -73,8 +74,39 @@ const matMulBiasRelu: KernelFunc = (args) => {
   return { ...y, shape: [rows, n] };
 };
 
-/** dy x (y > 0): the gradient at the pre-activation (ReLU's gradient, on its output). */
-const masked = (dy: Tensor, y: Tensor) => engine().runKernel(RELU_GRAD, { x: y, dy }) as Tensor;
+/**
+ * [d, sums]: d = dy x (x > 0) (FoldsweepReluGrad) and sums [C] its sum over all but the last axis
+ * (the Sum kernel's float64 sum, row after row) in one pass (simd.wat `reluGradSum`, C % 8 == 0).
+ */
+const reluGradSum: KernelFunc = ({ inputs, backend }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const b = backend as WasmBackend;
+  const c = x.shape[x.shape.length - 1] as number;
+  const d = b.makeOutput([...x.shape], 'float32');
+  const sums = b.makeOutput([c], 'float32');
+  (simdFor(b) as NonNullable<ReturnType<typeof simdFor>>).reluGradSum(
+    ptr(b, x),
+    ptr(b, dy),
+    ptr(b, d),
+    ptr(b, sums),
+    size(x.shape) / c,
+    c,
+  );
+  return [d, sums];
+};
+
+/**
+ * The gradient at the pre-activation, dy x (y > 0) (ReLU's gradient, on its output: y > 0 exactly
+ * where the pre-activation is), and the bias gradient, its sum down to the channels.
+ */
+const masked = (dy: Tensor, y: Tensor): [Tensor, Tensor] => {
+  const c = y.shape[y.rank - 1] as number;
+  if (size(y.shape) === size(dy.shape) && c % 8 === 0 && size(y.shape) > 0) {
+    return engine().runKernel(RELU_GRAD_SUM, { x: y, dy }) as unknown as [Tensor, Tensor];
+  }
+  const d = engine().runKernel(RELU_GRAD, { x: y, dy }) as Tensor;
+  return [d, sum(d, [...Array(y.rank - 1).keys()])];
+};
 
 const isF32 = (...ts: unknown[]) => ts.every((t) => t instanceof Tensor && t.dtype === 'float32');
 
@@ -104,6 +136,7 @@ export function installFusedLayers(enabled: () => boolean): void {
     backendName: BACKEND,
     kernelFunc: matMulBiasRelu,
   });
+  registerKernel({ kernelName: RELU_GRAD_SUM, backendName: BACKEND, kernelFunc: reluGradSum });
 
   registerGradient({
     kernelName: CONV_BIAS_RELU,
@@ -113,7 +146,7 @@ export function installFusedLayers(enabled: () => boolean): void {
       const [x, filter, y] = saved;
       const { strides, pad, dimRoundingMode } = attrs as unknown as Record<string, unknown>;
       // Computed now, not in the input functions: the tape runs each of those in its own tidy.
-      const d = masked(dy as Tensor, y);
+      const [d, dBias] = masked(dy as Tensor, y);
       const conv = { strides, pad, dataFormat: 'NHWC', dimRoundingMode };
       return {
         x: () =>
@@ -126,7 +159,7 @@ export function installFusedLayers(enabled: () => boolean): void {
             ...conv,
             filterShape: filter.shape,
           } as unknown as NamedAttrMap) as Tensor,
-        bias: () => sum(d, [0, 1, 2]),
+        bias: () => dBias,
       };
     },
   });
@@ -136,12 +169,12 @@ export function installFusedLayers(enabled: () => boolean): void {
     outputsToSave: [true],
     gradFunc: (dy, saved) => {
       const [a, b, y] = saved;
-      const d = masked(dy as Tensor, y);
+      const [d, dBias] = masked(dy as Tensor, y);
       // tfjs-core's BatchMatMul gradient (on [1, M, N] views; tf.matMul adds them).
       return {
         a: () => product(d, b, false, true),
         b: () => product(a, d, true, false),
-        bias: () => sum(d, [0]),
+        bias: () => dBias,
       };
     },
   });

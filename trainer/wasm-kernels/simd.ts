@@ -156,6 +156,8 @@ export interface SimdExports {
   /** depthwise 3x3, multiplier 1: dxp (padded grid, zeroed here) from dy and w */
   dwInputGrad3x3(dxp: number, w: number, dy: number, ...dims: DepthwiseDims): void;
   reluGrad(x: number, dy: number, out: number, n: number): void;
+  /** reluGrad on x, dy [n, c] and the sum of its output over the n rows into sums [c]; c % 8 == 0. */
+  reluGradSum(x: number, dy: number, out: number, sums: number, n: number, c: number): void;
   squareGrad(x: number, dy: number, out: number, n: number): void;
   /** one Adam step: the new value, m and v of a variable (see simd.wat) */
   adam(
