@@ -69,8 +69,7 @@ const matMulBiasRelu: KernelFunc = (args) => {
     attrs: { transposeA: false, transposeB: false },
   }) as TensorInfo;
   const simd = simdFor(backend) as NonNullable<ReturnType<typeof simdFor>>;
-  simd.biasAdd(ptr(backend, y), ptr(backend, bias), ptr(backend, y), rows, n);
-  simd.relu(ptr(backend, y), ptr(backend, y), rows * n);
+  simd.biasRelu(ptr(backend, y), ptr(backend, bias), ptr(backend, y), rows, n);
   return { ...y, shape: [rows, n] };
 };
 

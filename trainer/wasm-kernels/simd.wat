@@ -446,6 +446,28 @@
       (br $iLoop)))
   )
 
+  ;; out [N, C] = relu(x + bias [C]): biasAdd then relu (the same two roundings, the same values)
+  ;; in one pass; C % 8 == 0, out may be x. One loop over the whole tensor, two vectors at a time,
+  ;; the bias pointer wrapping at the end of each row.
+  (func (export "biasRelu") (param $x i32) (param $bias i32) (param $out i32) (param $N i32) (param $C i32)
+    (local $end i32) (local $b i32) (local $bEnd i32) (local $zero v128)
+    (local.set $end (i32.add (local.get $out) (i32.shl (i32.mul (local.get $N) (local.get $C)) (i32.const 2))))
+    (local.set $bEnd (i32.add (local.get $bias) (i32.shl (local.get $C) (i32.const 2))))
+    (local.set $b (local.get $bias))
+    (block $vEnd (loop $vl
+      (br_if $vEnd (i32.ge_u (local.get $out) (local.get $end)))
+      (v128.store (local.get $out)
+        (f32x4.pmax (f32x4.add (v128.load (local.get $x)) (v128.load (local.get $b))) (local.get $zero)))
+      (v128.store offset=16 (local.get $out)
+        (f32x4.pmax (f32x4.add (v128.load offset=16 (local.get $x)) (v128.load offset=16 (local.get $b)))
+          (local.get $zero)))
+      (local.set $x (i32.add (local.get $x) (i32.const 32)))
+      (local.set $out (i32.add (local.get $out) (i32.const 32)))
+      (local.set $b (i32.add (local.get $b) (i32.const 32)))
+      (if (i32.ge_u (local.get $b) (local.get $bEnd)) (then (local.set $b (local.get $bias))))
+      (br $vl)))
+  )
+
   ;; out = x < 0 ? 0 : x (tfjs Relu: NaN and -0 stay as they are); out may be x
   (func (export "relu") (param $x i32) (param $out i32) (param $n i32)
     (local $end i32) (local $end4 i32)

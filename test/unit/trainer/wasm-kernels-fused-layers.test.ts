@@ -80,8 +80,8 @@ function layerOp(k: Case, ins: tf.Tensor[]): tf.Tensor {
 }
 
 /**
- * y and the gradients of sum(y * w) for input, weights and bias, on one backend and set, and the
- * kernels that ran.
+ * y (outside and under the tape), sum(y * w) and its gradients for input, weights and bias, on one
+ * backend and set, and the kernels that ran.
  */
 async function run(
   backend: string,
@@ -99,8 +99,15 @@ async function run(
         const ins = shapes.map((s, i) => tf.tensor(values(size(s), 50 + i), s));
         const y = layerOp(k, ins);
         const w = tf.tensor(values(y.size, 77), y.shape);
-        const gs = tf.grads((...ts: tf.Tensor[]) => tf.sum(tf.mul(layerOp(k, ts), w)))(ins);
-        return [y, ...gs].map((g) => g.dataSync() as Float32Array);
+        // y under the tape too (the fused kernel's forward), through the scalar's value
+        let taped = y;
+        const { value, grads } = tf.valueAndGrads((...ts: tf.Tensor[]) => {
+          taped = tf.keep(layerOp(k, ts));
+          return tf.sum(tf.mul(taped, w));
+        })(ins);
+        const all = [y, taped, value, ...grads].map((g) => g.dataSync() as Float32Array);
+        taped.dispose();
+        return all;
       });
     });
     return { out, kernels: new Set(info.kernels.map((e) => e.name)) };
