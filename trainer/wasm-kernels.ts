@@ -35,6 +35,9 @@
  *     (./wasm-kernels/matmul.ts): XNNPACK packs the weights in every call;
  *   - Adam's update of a variable as one kernel instead of ~13 (./wasm-kernels/adam.ts; the
  *     trainer's loop calls its `applyGradients`), bit-identical to tf.train.adam.
+ *   - Conv2D / Dense layers with a bias and ReLU, while training, as one kernel with one gradient
+ *     (./wasm-kernels/fused-layers.ts: tf.fused.conv2d / matMul under the tape, which tfjs-core
+ *     runs unfused), the backward's ReLU mask and bias sum in one pass; bit-identical.
  *   The convolution loops use fused multiply-adds (relaxed SIMD) where the engine validates them
  *   (Node 20: `--experimental-wasm-relaxed-simd`, passed by the local pool), else plain SIMD
  *   (./wasm-kernels/simd.ts).
