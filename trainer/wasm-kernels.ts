@@ -35,6 +35,9 @@
  *     (./wasm-kernels/matmul.ts): XNNPACK packs the weights in every call;
  *   - Adam's update of a variable as one kernel instead of ~13 (./wasm-kernels/adam.ts; the
  *     trainer's loop calls its `applyGradients`), bit-identical to tf.train.adam.
+ *   - Conv2D / Dense layers with a bias and ReLU, while training, as one kernel with one gradient
+ *     (./wasm-kernels/fused-layers.ts: tf.fused.conv2d / matMul under the tape, which tfjs-core
+ *     runs unfused), the backward's ReLU mask and bias sum in one pass; bit-identical.
  *   The convolution loops use fused multiply-adds (relaxed SIMD) where the engine validates them
  *   (Node 20: `--experimental-wasm-relaxed-simd`, passed by the local pool), else plain SIMD
  *   (./wasm-kernels/simd.ts).
@@ -44,6 +47,8 @@
  * Every replacement is checked against the cpu backend in test/unit/trainer/wasm-kernels.test.ts.
  */
 import {
+  engine,
+  getBackend,
   getKernel,
   type KernelConfig,
   type KernelFunc,
@@ -78,10 +83,12 @@ import {
   makeSum,
   makeTile,
 } from './wasm-kernels/elementwise.js';
+import { installFusedLayers } from './wasm-kernels/fused-layers.js';
 import { installFusedGradients } from './wasm-kernels/gradients.js';
 import { makeBatchMatMul } from './wasm-kernels/matmul.js';
 import { makeMaxPool, makeMaxPoolGrad } from './wasm-kernels/pool.js';
-import { BACKEND } from './wasm-kernels/scope.js';
+import { BACKEND, type WasmBackend } from './wasm-kernels/scope.js';
+import { simdFor } from './wasm-kernels/simd.js';
 
 /** The kernels wasm 4.22 lacks for training; registered in every set. */
 export const WASM_GRADIENT_KERNELS = [
@@ -244,6 +251,12 @@ export function registerWasmGradientKernels(opts: RegisterWasmGradientKernelsOpt
   }
   active = set;
   installFusedGradients(() => active === 'fast');
+  installFusedLayers(
+    () =>
+      active === 'fast' &&
+      getBackend() === BACKEND &&
+      simdFor(engine().backend as unknown as WasmBackend) !== undefined,
+  );
   installFusedAdam(() => active === 'fast');
 }
 

