@@ -1,6 +1,7 @@
 /**
  * The refit (spec `champion: "refit"`): after ranking, the winning variant is trained once more on
- * every non-holdout image, for a fixed number of epochs, and that model is the champion. Pure decisions here (the epoch rule, the refit trial); the lifecycle submits it
+ * every non-holdout image, for a fixed number of epochs, and that model is the champion. Pure
+ * decisions here (the epoch rule, the refit trial); the lifecycle submits it
  * (shared/service/refit.ts) and the trainer runs it like any trial (trainer/run-trial.ts).
  * @module
  */
@@ -47,10 +48,11 @@ export const REFIT_FINAL_DECAY = 0.25;
  * The refit's epoch count under `rule` (default REFIT_EPOCH_RULE), between 1 and `maxEpochs`
  * (training.epochs).
  *
- * Why the folds decide: each fold's early stopping measured, on images it did not train on, how
- * many passes over its training images the variant needs. The refit has no validation split to
- * stop on, so the count must come from the folds. Folds that recorded no best epoch (results
- * written before it existed) count as `maxEpochs`.
+ * The refit has no validation split to stop on, so its count is fixed in advance. The rules other
+ * than `budget` take it from the folds: each fold's early stopping measured, on images it did not
+ * train on, how many passes over its training images the variant needed (measured, they
+ * undercount: see REFIT_EPOCH_RULE). Folds that recorded no best epoch (results written before it
+ * existed) count as `maxEpochs`.
  * @example
  * refitEpochs([12, 18, 30], 40, 'median'); // 18
  * refitEpochs([3, 4], 40, 'median');       // 4 (median 3.5, rounded up)
