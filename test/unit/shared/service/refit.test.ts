@@ -228,7 +228,9 @@ describe('the refit in the lifecycle', () => {
       trainingImages: plan.foldOf.filter((f) => f >= 0).length,
       refitEpochs: 10,
     });
-    expect(metadata.lineage.champion?.epochRule).toMatch(/^training\.epochs: 10 epochs.*3, 7, 5.*falling linearly to zero/);
+    expect(metadata.lineage.champion?.epochRule).toMatch(
+      /^training\.epochs: 10 epochs.*3, 7, 5.*falling linearly to zero/,
+    );
     expect(metadata.metrics.holdout?.samples).toBe(plan.foldOf.filter((f) => f === -1).length);
     const report = new TextDecoder().decode(await ws.objects.get(`sweeps/${sweep.id}/report.md`));
     expect(report).toMatch(/Model: the refit of the winning variant on all \d+ non-holdout/);
